@@ -1,0 +1,268 @@
+//! What a route requires: [`Access`], declared once when the route is built.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scope::{Scope, ScopeError};
+
+/// How a principal authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `x-client-secret`: the platform secret or a tenant's `sk_` key.
+    SecretKey,
+    /// An API key in `Authorization: Bearer` or `X-API-Key`.
+    ApiKey,
+    /// A one-time or session token issued by keygate.
+    Token,
+    /// A user JWT from a configured issuer.
+    Jwt,
+    /// A publishable key together with a user JWT.
+    PublishableKeyJwt,
+    /// An `ek_` client token.
+    ClientToken,
+    /// An OAuth 2.0 access token.
+    #[serde(rename = "oauth")]
+    OAuth,
+}
+
+impl AuthMethod {
+    const ALL: [AuthMethod; 7] = [
+        Self::SecretKey,
+        Self::ApiKey,
+        Self::Token,
+        Self::Jwt,
+        Self::PublishableKeyJwt,
+        Self::ClientToken,
+        Self::OAuth,
+    ];
+
+    /// The method as in the principal's JSON (`secret_key`, `api_key`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretKey => "secret_key",
+            Self::ApiKey => "api_key",
+            Self::Token => "token",
+            Self::Jwt => "jwt",
+            Self::PublishableKeyJwt => "publishable_key_jwt",
+            Self::ClientToken => "client_token",
+            Self::OAuth => "oauth",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of [`AuthMethod`]s.
+///
+/// ```
+/// use keygate_core::{AuthMethod, Methods};
+///
+/// let keys_or_tokens = Methods::from([AuthMethod::ApiKey, AuthMethod::Token]);
+/// assert!(keys_or_tokens.contains(AuthMethod::Token));
+/// assert!(!keys_or_tokens.contains(AuthMethod::Jwt));
+/// assert_eq!(keys_or_tokens.to_string(), "api_key, token");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Methods(u8);
+
+impl Methods {
+    /// Every method.
+    pub const ALL: Methods = Methods(0b111_1111);
+
+    /// Whether `method` is in the set.
+    pub fn contains(self, method: AuthMethod) -> bool {
+        self.0 & method.bit() != 0
+    }
+
+    /// The set with `method` added.
+    pub fn with(self, method: AuthMethod) -> Self {
+        Self(self.0 | method.bit())
+    }
+
+    /// The methods in the set.
+    pub fn iter(self) -> impl Iterator<Item = AuthMethod> {
+        AuthMethod::ALL
+            .into_iter()
+            .filter(move |m| self.contains(*m))
+    }
+}
+
+impl<const N: usize> From<[AuthMethod; N]> for Methods {
+    fn from(methods: [AuthMethod; N]) -> Self {
+        methods.into_iter().fold(Methods(0), Methods::with)
+    }
+}
+
+impl fmt::Display for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, method) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(method.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Whether a route needs a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TenantRule {
+    /// As the engine is configured ([`KeygateBuilder::require_tenant`](crate::KeygateBuilder::require_tenant)).
+    Default,
+    Required,
+    Optional,
+}
+
+/// What a route requires. Declared once, when the route is built, and passed to
+/// [`Keygate::authenticate`](crate::Keygate::authenticate) for each request.
+///
+/// ```
+/// use keygate_core::{Access, AuthMethod, Methods};
+///
+/// // Admin routes: the platform secret (or a tenant's sk_ key) in x-client-secret, only.
+/// let admin = Access::admin();
+///
+/// // A metered route: any API key, one credit per call.
+/// let detect = Access::authenticated()
+///     .accept(Methods::from([AuthMethod::ApiKey]))
+///     .cost(1);
+///
+/// // A scoped route that needs a tenant.
+/// let gateway = Access::scoped("llm:invoke")?.require_tenant();
+/// assert_eq!(gateway.scope().map(|s| s.as_str()), Some("llm:invoke"));
+/// # Ok::<(), keygate_core::ScopeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    admin: bool,
+    scope: Option<Scope>,
+    methods: Methods,
+    tenant: TenantRule,
+    cost: u64,
+    impersonation: bool,
+}
+
+impl Access {
+    /// Any valid credential, with no particular scope.
+    pub fn authenticated() -> Self {
+        Self {
+            admin: false,
+            scope: None,
+            methods: Methods::ALL,
+            tenant: TenantRule::Default,
+            cost: 0,
+            impersonation: true,
+        }
+    }
+
+    /// An admin route: only `x-client-secret` (the platform secret, or a tenant's `sk_`
+    /// key for that tenant) opens it. Any other credential is refused with 403
+    /// `secret_key_required` without being verified or consumed; nothing is metered.
+    pub fn admin() -> Self {
+        Self {
+            admin: true,
+            methods: Methods::from([AuthMethod::SecretKey]),
+            impersonation: false,
+            ..Self::authenticated()
+        }
+    }
+
+    /// A route that needs `scope`.
+    pub fn for_scope(scope: Scope) -> Self {
+        Self {
+            scope: Some(scope),
+            ..Self::authenticated()
+        }
+    }
+
+    /// A route that needs the scope written as `scope`.
+    pub fn scoped(scope: &str) -> Result<Self, ScopeError> {
+        Ok(Self::for_scope(Scope::new(scope)?))
+    }
+
+    /// Accept only these kinds of credential (besides `x-client-secret`, which opens
+    /// every route). Another kind is refused with 403 `credential_not_accepted`, without
+    /// being verified or consumed.
+    pub fn accept(mut self, methods: Methods) -> Self {
+        self.methods = methods.with(AuthMethod::SecretKey);
+        self
+    }
+
+    /// The principal must belong to a tenant (403 `tenant_required` otherwise). The
+    /// platform secret, which acts for every tenant, passes.
+    pub fn require_tenant(mut self) -> Self {
+        self.tenant = TenantRule::Required;
+        self
+    }
+
+    /// Exempts this route from an engine-wide tenant requirement.
+    pub fn tenant_optional(mut self) -> Self {
+        self.tenant = TenantRule::Optional;
+        self
+    }
+
+    /// Each request costs `credits` from keys that carry a credit balance.
+    pub fn cost(mut self, credits: u64) -> Self {
+        self.cost = credits;
+        self
+    }
+
+    /// Refuse `X-On-Behalf-Of` here (403 `impersonation_forbidden`), as on routes that
+    /// mint keys or tokens. Admin routes always refuse it.
+    pub fn forbid_impersonation(mut self) -> Self {
+        self.impersonation = false;
+        self
+    }
+
+    /// Whether this is an admin route.
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    /// The scope the route needs, if any.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// The kinds of credential the route accepts.
+    pub fn methods(&self) -> Methods {
+        self.methods
+    }
+
+    /// Credits each request costs.
+    pub fn credit_cost(&self) -> u64 {
+        self.cost
+    }
+
+    /// Whether `X-On-Behalf-Of` may be used here.
+    pub fn allows_impersonation(&self) -> bool {
+        self.impersonation
+    }
+
+    /// Whether the route needs a tenant, given the engine-wide default.
+    pub fn requires_tenant(&self, engine_default: bool) -> bool {
+        match self.tenant {
+            TenantRule::Default => engine_default,
+            TenantRule::Required => true,
+            TenantRule::Optional => false,
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Step 2 of a request: reading what it presented, by syntax only.
+//!
+//! Adapters expose a request through the [`RequestHead`] trait (implemented here for
+//! `http::Request` and `http::request::Parts`); [`Credentials::parse`] borrows the
+//! credential headers from it without copying. Nothing is trusted yet. A malformed,
+//! oversized or repeated credential header is `400 invalid_request`: a bad credential is
+//! never silently skipped. The query string is never read.
+
+use crate::error::AuthError;
+
+/// `x-client-secret`: the platform secret or a tenant's `sk_` key.
+pub const CLIENT_SECRET: &str = "x-client-secret";
+/// `Authorization: Bearer …`.
+pub const AUTHORIZATION: &str = "authorization";
+/// `X-API-Key`.
+pub const API_KEY: &str = "x-api-key";
+/// `X-On-Behalf-Of`: the user to act as.
+pub const ON_BEHALF_OF: &str = "x-on-behalf-of";
+
+/// Longest `x-client-secret` value.
+pub const MAX_SECRET_LEN: usize = 255;
+/// Longest bearer token or `X-API-Key` value (room for user JWTs and client tokens).
+pub const MAX_TOKEN_LEN: usize = 4096;
+/// Longest `X-On-Behalf-Of` value.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// The values a request carries for one header name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderValues<'a> {
+    /// The header is absent.
+    Absent,
+    /// Exactly one value.
+    One(&'a [u8]),
+    /// More than one value (a repeated header).
+    Many,
+}
+
+impl<'a> HeaderValues<'a> {
+    /// Classifies an iterator over a header's values.
+    pub fn from_values<I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => Self::Absent,
+            (Some(one), None) => Self::One(one),
+            (Some(_), Some(_)) => Self::Many,
+        }
+    }
+}
+
+/// A borrowed view of a request's method, path and headers: what an adapter gives the
+/// engine. Header names are asked in lower case.
+pub trait RequestHead {
+    /// The HTTP method.
+    fn method(&self) -> &str;
+    /// The path, without the query string.
+    fn path(&self) -> &str;
+    /// The values of the header `name` (lower case).
+    fn header(&self, name: &'static str) -> HeaderValues<'_>;
+}
+
+impl RequestHead for http::request::Parts {
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+    fn path(&self) -> &str {
+        self.uri.path()
+    }
+    fn header(&self, name: &'static str) -> HeaderValues<'_> {
+        HeaderValues::from_values(self.headers.get_all(name).iter().map(|v| v.as_bytes()))
+    }
+}
+
+impl<B> RequestHead for http::Request<B> {
+    fn method(&self) -> &str {
+        self.method().as_str()
+    }
+    fn path(&self) -> &str {
+        self.uri().path()
+    }
+    fn header(&self, name: &'static str) -> HeaderValues<'_> {
+        HeaderValues::from_values(self.headers().get_all(name).iter().map(|v| v.as_bytes()))
+    }
+}
+
+/// The credentials a request presented, parsed but not yet trusted. Borrowed from the
+/// request; `Debug` prints which are present, never their values.
+#[derive(Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    client_secret: Option<&'a str>,
+    bearer: Option<&'a str>,
+    api_key: Option<&'a str>,
+    on_behalf_of: Option<&'a str>,
+}
+
+impl<'a> Credentials<'a> {
+    /// Reads the credential headers of `head`.
+    ///
+    /// ```
+    /// use keygate_core::credentials::Credentials;
+    ///
+    /// let request = http::Request::builder()
+    ///     .header("authorization", "bearer abc.def.ghi")
+    ///     .body(())?;
+    /// let credentials = Credentials::parse(&request)?;
+    /// assert_eq!(credentials.bearer(), Some("abc.def.ghi"));
+    ///
+    /// let twice = http::Request::builder()
+    ///     .header("x-api-key", "sk_a")
+    ///     .header("x-api-key", "sk_b")
+    ///     .body(())?;
+    /// assert_eq!(Credentials::parse(&twice).unwrap_err().code(), "invalid_request");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse<H: RequestHead + ?Sized>(head: &'a H) -> Result<Self, AuthError> {
+        Ok(Self {
+            client_secret: read(head, CLIENT_SECRET, MAX_SECRET_LEN, is_visible)?,
+            bearer: match read(head, AUTHORIZATION, MAX_TOKEN_LEN + 16, is_visible_or_space)? {
+                Some(value) => Some(bearer_token(value)?),
+                None => None,
+            },
+            api_key: read(head, API_KEY, MAX_TOKEN_LEN, is_token_char)?,
+            on_behalf_of: read(head, ON_BEHALF_OF, MAX_USER_ID_LEN, is_user_id_char)?,
+        })
+    }
+
+    /// The `x-client-secret` value.
+    pub fn client_secret(&self) -> Option<&'a str> {
+        self.client_secret
+    }
+
+    /// The token of `Authorization: Bearer <token>`.
+    pub fn bearer(&self) -> Option<&'a str> {
+        self.bearer
+    }
+
+    /// The `X-API-Key` value.
+    pub fn api_key(&self) -> Option<&'a str> {
+        self.api_key
+    }
+
+    /// The user id of `X-On-Behalf-Of`.
+    pub fn on_behalf_of(&self) -> Option<&'a str> {
+        self.on_behalf_of
+    }
+
+    /// Whether no credential at all was presented (`X-On-Behalf-Of` alone is none).
+    pub fn is_empty(&self) -> bool {
+        self.client_secret.is_none() && self.bearer.is_none() && self.api_key.is_none()
+    }
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_secret", &self.client_secret.map(|_| ".."))
+            .field("bearer", &self.bearer.map(|_| ".."))
+            .field("api_key", &self.api_key.map(|_| ".."))
+            .field("on_behalf_of", &self.on_behalf_of)
+            .finish()
+    }
+}
+
+fn read<'a, H: RequestHead + ?Sized>(
+    head: &'a H,
+    name: &'static str,
+    max_len: usize,
+    allowed: fn(u8) -> bool,
+) -> Result<Option<&'a str>, AuthError> {
+    let value = match head.header(name) {
+        HeaderValues::Absent => return Ok(None),
+        HeaderValues::Many => {
+            return Err(AuthError::invalid_request(format!(
+                "the {name} header appears more than once; send it once"
+            )));
+        }
+        HeaderValues::One(value) => value,
+    };
+    if value.is_empty() || value.len() > max_len {
+        return Err(AuthError::invalid_request(format!(
+            "the {name} header must be 1 to {max_len} characters"
+        )));
+    }
+    if !value.iter().all(|&b| allowed(b)) {
+        return Err(AuthError::invalid_request(format!(
+            "the {name} header contains characters it may not contain"
+        )));
+    }
+    // Every allowed byte is ASCII, so this cannot fail.
+    std::str::from_utf8(value)
+        .map(Some)
+        .map_err(|_| AuthError::invalid_request(format!("the {name} header is not ASCII")))
+}
+
+/// `Bearer <token>`: scheme case-insensitive, one or more spaces, then an RFC 6750
+/// `b64token` (`[A-Za-z0-9-._~+/]+=*`).
+fn bearer_token(value: &str) -> Result<&str, AuthError> {
+    let malformed = || {
+        AuthError::invalid_request(
+            "the authorization header must be `Bearer <token>` with a single token",
+        )
+    };
+    let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed());
+    }
+    let token = rest.trim_start_matches(' ');
+    let body = token.trim_end_matches('=');
+    let b64token = |b: u8| b != b'=' && is_token_char(b);
+    if body.is_empty() || token.len() > MAX_TOKEN_LEN || !body.bytes().all(b64token) {
+        return Err(malformed());
+    }
+    Ok(token)
+}
+
+fn is_visible(b: u8) -> bool {
+    b.is_ascii_graphic()
+}
+
+fn is_visible_or_space(b: u8) -> bool {
+    b.is_ascii_graphic() || b == b' '
+}
+
+/// RFC 6750 `b64token` characters, plus `=` (only as padding in bearer tokens).
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// `[A-Za-z0-9._:@-]`, the contract's user-id characters.
+fn is_user_id_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-')
+}
+
+/// Whether `id` is a valid tenant or user id: 1 to 128 of `[A-Za-z0-9._:@-]`.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=MAX_USER_ID_LEN).contains(&id.len()) && id.bytes().all(is_user_id_char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(headers: &[(&str, &str)]) -> Result<(), AuthError> {
+        let mut builder = http::Request::builder();
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(()).unwrap();
+        Credentials::parse(&request).map(|_| ())
+    }
+
+    fn parsed<'a>(request: &'a http::Request<()>) -> Credentials<'a> {
+        Credentials::parse(request).unwrap()
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_token_is_kept_whole() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let request = http::Request::builder()
+                .header("Authorization", format!("{scheme}  abc.DEF-_~+/=="))
+                .body(())
+                .unwrap();
+            assert_eq!(parsed(&request).bearer(), Some("abc.DEF-_~+/=="));
+        }
+    }
+
+    #[test]
+    fn malformed_credential_headers_are_invalid_requests() {
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        let bad: Vec<Vec<(&str, String)>> = vec![
+            vec![("authorization", "Bearer".into())],
+            vec![("authorization", "Bearer ".into())],
+            vec![("authorization", "Basic dXNlcjpwYXNz".into())],
+            vec![("authorization", "Bearer a b".into())],
+            vec![("authorization", "Bearer a=b".into())],
+            vec![("authorization", "Bearer ====".into())],
+            vec![("authorization", format!("Bearer {long}"))],
+            vec![
+                ("authorization", "Bearer a".into()),
+                ("authorization", "Bearer b".into()),
+            ],
+            vec![("x-api-key", "".into())],
+            vec![("x-api-key", "sk_live_a b".into())],
+            vec![("x-api-key", long.clone())],
+            vec![("X-API-KEY", "a".into()), ("x-api-key", "b".into())],
+            vec![("x-client-secret", "a".repeat(256))],
+            vec![("x-client-secret", "with space".into())],
+            vec![("x-on-behalf-of", "".into())],
+            vec![("x-on-behalf-of", "a".repeat(129))],
+            vec![("x-on-behalf-of", "user/123".into())],
+            vec![("x-on-behalf-of", "user 123".into())],
+        ];
+        for headers in bad {
+            let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let err = parse(&refs).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{headers:?}");
+            assert_eq!(err.status(), 400);
+        }
+    }
+
+    #[test]
+    fn non_ascii_header_values_are_invalid_requests() {
+        let request = http::Request::builder()
+            .header(
+                "x-api-key",
+                http::HeaderValue::from_bytes(b"sk_\xff").unwrap(),
+            )
+            .body(())
+            .unwrap();
+        assert_eq!(
+            Credentials::parse(&request).unwrap_err().code(),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn every_credential_header_is_read_and_the_query_ignored() {
+        let request = http::Request::builder()
+            .uri("/x?api_key=sk_live_query&x-client-secret=s")
+            .header("X-Client-Secret", "platform-secret-value")
+            .header("x-api-key", "sk_live_header")
+            .header("Authorization", "Bearer tok")
+            .header("X-On-Behalf-Of", "user_123@example.com")
+            .body(())
+            .unwrap();
+        let creds = parsed(&request);
+        assert_eq!(creds.client_secret(), Some("platform-secret-value"));
+        assert_eq!(creds.api_key(), Some("sk_live_header"));
+        assert_eq!(creds.bearer(), Some("tok"));
+        assert_eq!(creds.on_behalf_of(), Some("user_123@example.com"));
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains("platform-secret-value") && !shown.contains("sk_live_header"));
+
+        let only_query = http::Request::builder()
+            .uri("/x?api_key=sk_live_query")
+            .body(())
+            .unwrap();
+        assert!(parsed(&only_query).is_empty());
+    }
+
+    #[test]
+    fn ids_follow_the_contract_charset() {
+        assert!(is_valid_id("user_123"));
+        assert!(is_valid_id("a.b:c@d-e"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id(&"a".repeat(129)));
+        assert!(!is_valid_id("a b"));
+    }
+}

@@ -1,0 +1,506 @@
+//! Steps 2 to 7 of a request: credentials, access, verification, principal,
+//! authorization and metering.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::Keygate;
+use super::grant::{Debit, Grant};
+use crate::access::{Access, AuthMethod, Methods};
+use crate::credentials::{Credentials, RequestHead};
+use crate::error::AuthError;
+use crate::key::{KeyKind, KeyRecord, KeyStatus, ParsedKey};
+use crate::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
+use crate::principal::Principal;
+use crate::scope::{Scope, ScopeSet};
+use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer, TokenKind, VerifiedToken};
+
+/// The scope that lets a key act on behalf of a user with `X-On-Behalf-Of`.
+pub const IMPERSONATE_SCOPE: &str = "users:impersonate";
+
+/// What `x-client-secret` carried, by syntax.
+enum SecretCredential<'a> {
+    Platform(&'a str),
+    TenantKey(ParsedKey<'a>),
+}
+
+/// What `Authorization` and `X-API-Key` carried, by syntax.
+enum Presented<'a> {
+    ApiKey(ParsedKey<'a>),
+    Token(&'a str),
+    ClientToken(&'a str),
+    UserJwt,
+    PublishableWithJwt { key: ParsedKey<'a> },
+}
+
+impl Presented<'_> {
+    fn method(&self) -> AuthMethod {
+        match self {
+            Self::ApiKey(_) => AuthMethod::ApiKey,
+            Self::Token(_) => AuthMethod::Token,
+            Self::ClientToken(_) => AuthMethod::ClientToken,
+            Self::UserJwt => AuthMethod::Jwt,
+            Self::PublishableWithJwt { .. } => AuthMethod::PublishableKeyJwt,
+        }
+    }
+}
+
+/// A verified credential: who acts, and what it needs metered.
+struct Verified {
+    principal: Principal,
+    /// The key whose rate limit and credits apply.
+    key: Option<Arc<KeyRecord>>,
+    /// A one-time token to consume.
+    one_time: Option<(String, OffsetDateTime)>,
+}
+
+impl Keygate {
+    /// Authenticates and authorizes one request against `access`: steps 2 to 7 of
+    /// DESIGN.md. On success the [`Grant`] holds the principal and the meter's headers;
+    /// on failure the [`AuthError`] says what to answer.
+    ///
+    /// Every presented credential is verified and any invalid one fails the request. An
+    /// admin route verifies only `x-client-secret` and consumes nothing. A one-time token
+    /// is consumed only when every other check has passed.
+    pub async fn authenticate<H: RequestHead + ?Sized>(
+        &self,
+        head: &H,
+        access: &Access,
+    ) -> Result<Grant, AuthError> {
+        let credentials = Credentials::parse(head)?;
+        if credentials.is_empty() {
+            return Err(AuthError::MissingCredentials);
+        }
+        let now = self.inner.clock.now();
+        if access.is_admin() {
+            return self.authenticate_admin(&credentials, now).await;
+        }
+
+        // Syntax first: nothing below touches a store until every credential is
+        // well-formed and of a kind this route accepts.
+        let secret = credentials
+            .client_secret()
+            .map(classify_secret)
+            .transpose()?;
+        let presented = classify(credentials.bearer(), credentials.api_key())?;
+        if let Some(presented) = &presented
+            && !access.methods().contains(presented.method())
+        {
+            return Err(AuthError::CredentialNotAccepted {
+                accepted: access.methods(),
+            });
+        }
+
+        let secret = match secret {
+            Some(secret) => Some(self.verify_secret(secret, now).await?),
+            None => None,
+        };
+        let presented = match presented {
+            Some(presented) => Some(self.verify_presented(presented, now).await?),
+            None => None,
+        };
+        let mut verified = match (secret, presented) {
+            (Some(secret), Some(other)) => {
+                // The secret vouches for the caller; the other credential narrows who
+                // acts. A tenant's key may only vouch for its own tenant.
+                if !secret.principal.is_operator()
+                    && secret.principal.tenant != other.principal.tenant
+                {
+                    return Err(AuthError::TenantMismatch);
+                }
+                other
+            }
+            (Some(only), None) | (None, Some(only)) => only,
+            (None, None) => return Err(AuthError::MissingCredentials),
+        };
+
+        if let Some(user) = credentials.on_behalf_of() {
+            impersonate(&mut verified.principal, user, access)?;
+        }
+        authorize(&verified.principal, access, self.inner.require_tenant)?;
+        self.charge(verified, access, now).await
+    }
+
+    async fn authenticate_admin(
+        &self,
+        credentials: &Credentials<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Grant, AuthError> {
+        let Some(secret) = credentials.client_secret() else {
+            // Something else was presented: refuse it unverified and unconsumed.
+            return Err(AuthError::SecretKeyRequired);
+        };
+        if credentials.on_behalf_of().is_some() {
+            return Err(AuthError::ImpersonationForbidden);
+        }
+        let verified = self.verify_secret(classify_secret(secret)?, now).await?;
+        Ok(Grant::new(verified.principal))
+    }
+
+    async fn verify_secret(
+        &self,
+        secret: SecretCredential<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, AuthError> {
+        match secret {
+            SecretCredential::Platform(text) => {
+                let valid = self
+                    .inner
+                    .platform_secret
+                    .as_ref()
+                    .is_some_and(|digest| self.inner.hasher.verify(text, digest));
+                if !valid {
+                    return Err(AuthError::InvalidSecretKey);
+                }
+                Ok(Verified {
+                    principal: Principal::operator(),
+                    key: None,
+                    one_time: None,
+                })
+            }
+            SecretCredential::TenantKey(parsed) => {
+                let record = self
+                    .find_key(&parsed)
+                    .await?
+                    .filter(|record| record.kind == KeyKind::Secret)
+                    .ok_or(AuthError::InvalidSecretKey)?;
+                check_status(&record, now)?;
+                let mut principal = key_principal(&record);
+                principal.method = AuthMethod::SecretKey;
+                Ok(Verified {
+                    principal,
+                    key: Some(record),
+                    one_time: None,
+                })
+            }
+        }
+    }
+
+    async fn verify_presented(
+        &self,
+        presented: Presented<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Verified, AuthError> {
+        match presented {
+            Presented::ApiKey(parsed) => {
+                let record = self.verified_key(&parsed, now).await?;
+                if record.kind == KeyKind::Publishable {
+                    return Err(AuthError::UserTokenRequired);
+                }
+                Ok(Verified {
+                    principal: key_principal(&record),
+                    key: Some(record),
+                    one_time: None,
+                })
+            }
+            Presented::Token(text) => {
+                let token = self.inner.issuer.verify(text, now)?;
+                let one_time = (token.kind == TokenKind::OneTime)
+                    .then(|| (token.id.clone(), token.expires_at));
+                Ok(Verified {
+                    principal: token_principal(token, AuthMethod::Token),
+                    key: None,
+                    one_time,
+                })
+            }
+            Presented::ClientToken(text) => {
+                let token = self.inner.issuer.verify(text, now)?;
+                // Charged to, and living no longer than, the key that minted it.
+                let parent = match &token.key_id {
+                    Some(id) => {
+                        let record = self
+                            .inner
+                            .keys
+                            .get(id)
+                            .await
+                            .map_err(AuthError::AuthUnavailable)?
+                            .ok_or(AuthError::InvalidToken)?;
+                        check_status(&record, now)?;
+                        Some(record)
+                    }
+                    None => None,
+                };
+                Ok(Verified {
+                    principal: token_principal(token, AuthMethod::ClientToken),
+                    key: parent,
+                    one_time: None,
+                })
+            }
+            // User JWTs need a JWT verifier, which is not configured: they are refused,
+            // as the contract says for a platform without `KEYGATE_JWT_*`.
+            Presented::UserJwt => Err(AuthError::InvalidToken),
+            Presented::PublishableWithJwt { key, .. } => {
+                self.verified_key(&key, now).await?;
+                Err(AuthError::InvalidToken)
+            }
+        }
+    }
+
+    /// The active record of a presented key, or why there is none.
+    async fn verified_key(
+        &self,
+        parsed: &ParsedKey<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Arc<KeyRecord>, AuthError> {
+        let record = self
+            .find_key(parsed)
+            .await?
+            .ok_or(AuthError::InvalidApiKey)?;
+        check_status(&record, now)?;
+        Ok(record)
+    }
+
+    /// Looks a key up by its digest under each known pepper (current first).
+    async fn find_key(&self, parsed: &ParsedKey<'_>) -> Result<Option<Arc<KeyRecord>>, AuthError> {
+        for digest in self.inner.hasher.digests(parsed.expose()) {
+            let found = self
+                .inner
+                .keys
+                .find_by_hash(&digest)
+                .await
+                .map_err(AuthError::AuthUnavailable)?;
+            if let Some(record) = found {
+                // Defence in depth: a store must never answer with another key's record.
+                let genuine = record.digest.ct_eq(&digest) && record.prefix == parsed.prefix();
+                return Ok(genuine.then_some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn charge(
+        &self,
+        verified: Verified,
+        access: &Access,
+        now: OffsetDateTime,
+    ) -> Result<Grant, AuthError> {
+        let key = verified.key.as_deref();
+        let debit = key.and_then(|key| {
+            let allowance = key.credits?;
+            (access.credit_cost() > 0).then(|| Debit {
+                account: key.lineage.clone(),
+                cost: access.credit_cost(),
+                allowance,
+            })
+        });
+        let request = MeterRequest {
+            now,
+            rate_limit: key.and_then(|key| {
+                Some(RateLimitCharge {
+                    account: key.lineage.as_str(),
+                    limit: key.rate_limit?,
+                })
+            }),
+            credits: debit.as_ref().map(Debit::as_debit),
+            one_time: verified
+                .one_time
+                .as_ref()
+                .map(|(token_id, expires_at)| OneTimeUse {
+                    token_id,
+                    expires_at: *expires_at,
+                }),
+        };
+        let mut grant = Grant::new(verified.principal);
+        if request.rate_limit.is_none() && request.credits.is_none() && request.one_time.is_none() {
+            return Ok(grant);
+        }
+        match self
+            .inner
+            .meter
+            .meter(&request)
+            .await
+            .map_err(AuthError::AuthUnavailable)?
+        {
+            MeterDecision::Allowed {
+                rate_limit,
+                credits_remaining,
+            } => {
+                grant.rate_limit = rate_limit;
+                grant.credits_remaining = credits_remaining;
+                grant.debit = debit;
+                Ok(grant)
+            }
+            MeterDecision::RateLimited(status) => Err(AuthError::RateLimited(status)),
+            MeterDecision::InsufficientCredits {
+                remaining,
+                rate_limit,
+            } => Err(AuthError::InsufficientCredits {
+                remaining,
+                rate_limit,
+            }),
+            MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
+        }
+    }
+
+    /// Gives back the credits an allowed request took, when its handler failed (5xx).
+    /// Calling it again for the same grant does nothing.
+    pub async fn refund(&self, grant: &mut Grant) -> Result<(), AuthError> {
+        let Some(debit) = grant.debit.take() else {
+            return Ok(());
+        };
+        let refund: CreditDebit<'_> = debit.as_debit();
+        self.inner
+            .meter
+            .refund(&refund)
+            .await
+            .map_err(AuthError::AuthUnavailable)?;
+        grant.credits_remaining = grant
+            .credits_remaining
+            .map(|left| left.saturating_add(debit.cost));
+        Ok(())
+    }
+}
+
+fn classify_secret(text: &str) -> Result<SecretCredential<'_>, AuthError> {
+    if text.starts_with("sk_") {
+        ParsedKey::parse(text)
+            .map(SecretCredential::TenantKey)
+            .map_err(|_| AuthError::InvalidSecretKey)
+    } else {
+        Ok(SecretCredential::Platform(text))
+    }
+}
+
+fn classify<'a>(
+    bearer: Option<&'a str>,
+    api_key: Option<&'a str>,
+) -> Result<Option<Presented<'a>>, AuthError> {
+    Ok(match (bearer, api_key) {
+        (None, None) => None,
+        (Some(bearer), None) => Some(classify_bearer(bearer)?),
+        (None, Some(key)) => Some(classify_api_key(key)?),
+        (Some(bearer), Some(key)) if bearer == key => Some(classify_api_key(key)?),
+        (Some(bearer), Some(key)) => match (classify_bearer(bearer)?, classify_api_key(key)?) {
+            (Presented::UserJwt, Presented::ApiKey(key)) if key.kind() == KeyKind::Publishable => {
+                Some(Presented::PublishableWithJwt { key })
+            }
+            _ => {
+                return Err(AuthError::invalid_request(
+                    "present one credential in Authorization or X-API-Key, or a publishable \
+                     key in X-API-Key with a user token in Authorization",
+                ));
+            }
+        },
+    })
+}
+
+fn classify_bearer(text: &str) -> Result<Presented<'_>, AuthError> {
+    if text.starts_with(CLIENT_TOKEN_PREFIX) {
+        Ok(Presented::ClientToken(text))
+    } else if text.contains('.') {
+        Ok(if TokenIssuer::recognizes(text) {
+            Presented::Token(text)
+        } else {
+            Presented::UserJwt
+        })
+    } else if text.contains('_') {
+        ParsedKey::parse(text)
+            .map(Presented::ApiKey)
+            .map_err(|_| AuthError::InvalidApiKey)
+    } else {
+        Err(AuthError::InvalidToken)
+    }
+}
+
+fn classify_api_key(text: &str) -> Result<Presented<'_>, AuthError> {
+    if text.starts_with(CLIENT_TOKEN_PREFIX) {
+        Ok(Presented::ClientToken(text))
+    } else {
+        ParsedKey::parse(text)
+            .map(Presented::ApiKey)
+            .map_err(|_| AuthError::InvalidApiKey)
+    }
+}
+
+fn check_status(record: &KeyRecord, now: OffsetDateTime) -> Result<(), AuthError> {
+    match record.status(now) {
+        KeyStatus::Active => Ok(()),
+        KeyStatus::Revoked => Err(AuthError::KeyRevoked),
+        KeyStatus::Expired => Err(AuthError::KeyExpired),
+    }
+}
+
+fn key_principal(record: &KeyRecord) -> Principal {
+    Principal {
+        method: AuthMethod::ApiKey,
+        tenant: record.tenant.clone(),
+        subject: Some(Arc::from(record.id.as_str())),
+        actor: None,
+        key_id: Some(record.id.clone()),
+        scopes: record.granted_scopes(),
+        environment: Some(record.environment),
+        user_reference: None,
+        catalogue_id: None,
+        metadata: Arc::clone(&record.metadata),
+        key_kind: Some(record.kind),
+        expires_at: record.expires_at,
+    }
+}
+
+fn token_principal(token: VerifiedToken, method: AuthMethod) -> Principal {
+    Principal {
+        method,
+        tenant: token.tenant,
+        subject: token.key_id.as_ref().map(|id| Arc::from(id.as_str())),
+        actor: None,
+        key_id: token.key_id,
+        scopes: token.scopes,
+        environment: token.environment,
+        user_reference: token.user_reference,
+        catalogue_id: token.catalogue_id,
+        metadata: token.metadata,
+        key_kind: None,
+        expires_at: Some(token.expires_at),
+    }
+}
+
+/// `X-On-Behalf-Of`: only a key (an `sk_` key, or one with `users:impersonate`) may act
+/// as a user, and only where the route allows it.
+fn impersonate(principal: &mut Principal, user: &str, access: &Access) -> Result<(), AuthError> {
+    let by_key = matches!(principal.method, AuthMethod::ApiKey | AuthMethod::SecretKey)
+        && principal.key_id.is_some();
+    if !access.allows_impersonation()
+        || !by_key
+        || !principal.allows(&Scope::trusted(IMPERSONATE_SCOPE))
+    {
+        return Err(AuthError::ImpersonationForbidden);
+    }
+    principal.actor = principal.key_id.as_ref().map(|id| Arc::from(id.as_str()));
+    principal.subject = Some(Arc::from(user));
+    Ok(())
+}
+
+fn authorize(
+    principal: &Principal,
+    access: &Access,
+    require_tenant: bool,
+) -> Result<(), AuthError> {
+    if let Some(required) = access.scope()
+        && !principal.allows(required)
+    {
+        return Err(AuthError::InsufficientScope {
+            required: required.clone(),
+        });
+    }
+    if access.requires_tenant(require_tenant)
+        && principal.tenant.is_none()
+        && !principal.is_operator()
+    {
+        return Err(AuthError::TenantRequired);
+    }
+    Ok(())
+}
+
+/// The methods that may mint tokens (used in errors).
+pub(crate) fn minting_methods() -> Methods {
+    Methods::from([AuthMethod::SecretKey, AuthMethod::ApiKey, AuthMethod::Token])
+}
+
+/// Whether `scopes` is within what `principal` holds; the first scope that is not.
+pub(crate) fn first_uncovered<'a>(
+    principal: &Principal,
+    scopes: &'a ScopeSet,
+) -> Option<&'a Scope> {
+    scopes.iter().find(|scope| !principal.allows(scope))
+}

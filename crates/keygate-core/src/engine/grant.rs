@@ -1,0 +1,80 @@
+use crate::error::CREDITS_REMAINING;
+use crate::key::KeyId;
+use crate::meter::{CreditDebit, RateLimitStatus};
+use crate::principal::Principal;
+
+/// A request let through: who acts, and what the meter said. Adapters put the
+/// [`Principal`] into the request and [`headers`](Self::headers) onto the response, and
+/// call [`Keygate::refund`](crate::Keygate::refund) when the handler answers 5xx.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub(crate) principal: Principal,
+    pub(crate) rate_limit: Option<RateLimitStatus>,
+    pub(crate) credits_remaining: Option<u64>,
+    pub(crate) debit: Option<Debit>,
+}
+
+/// Credits taken from an account, so they can be given back.
+#[derive(Debug, Clone)]
+pub(crate) struct Debit {
+    pub(crate) account: KeyId,
+    pub(crate) cost: u64,
+    pub(crate) allowance: u64,
+}
+
+impl Debit {
+    pub(crate) fn as_debit(&self) -> CreditDebit<'_> {
+        CreditDebit {
+            account: self.account.as_str(),
+            cost: self.cost,
+            allowance: self.allowance,
+        }
+    }
+}
+
+impl Grant {
+    pub(crate) fn new(principal: Principal) -> Self {
+        Self {
+            principal,
+            rate_limit: None,
+            credits_remaining: None,
+            debit: None,
+        }
+    }
+
+    /// Who acts.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Who acts, taken out of the grant.
+    pub fn into_principal(self) -> Principal {
+        self.principal
+    }
+
+    /// The rate limit after this request, when the key has one.
+    pub fn rate_limit(&self) -> Option<&RateLimitStatus> {
+        self.rate_limit.as_ref()
+    }
+
+    /// Credits left after this request, when the key has a balance and the route costs
+    /// credits.
+    pub fn credits_remaining(&self) -> Option<u64> {
+        self.credits_remaining
+    }
+
+    /// Whether credits were taken (and could be refunded).
+    pub fn is_charged(&self) -> bool {
+        self.debit.is_some()
+    }
+
+    /// The response headers: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+    /// `X-RateLimit-Reset` when a rate limit applies, `X-Credits-Remaining` when credits
+    /// do. Names are lower case; values are integers.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.rate_limit
+            .iter()
+            .flat_map(|status| status.headers())
+            .chain(self.credits_remaining.map(|left| (CREDITS_REMAINING, left)))
+    }
+}

@@ -1,0 +1,256 @@
+//! Key administration: create, read, list, revoke, rotate, top up.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use time::Duration;
+
+use super::Keygate;
+use crate::credentials::is_valid_id;
+use crate::key::{
+    ApiKey, KeyId, KeyKind, KeyPrefix, KeyRecord, MAX_METADATA_BYTES, MAX_NAME_LEN,
+    MAX_ROTATION_GRACE, Metadata, NewKey,
+};
+use crate::meter::MAX_CREDITS;
+use crate::random::RandomError;
+use crate::scope::ScopeSet;
+use crate::store::StoreError;
+
+/// A key just created: the plaintext, shown once, and what was stored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CreatedKey {
+    /// The key text. Hand it to its owner now; it is not kept.
+    pub key: ApiKey,
+    /// The stored record.
+    pub record: Arc<KeyRecord>,
+}
+
+/// Why a key operation failed. Messages name the field at fault, never a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The request is invalid; the text names the field and the rule.
+    #[error("{0}")]
+    Invalid(Cow<'static, str>),
+    /// No key has this id.
+    #[error("no key has this id")]
+    NotFound,
+    /// The store did not answer.
+    #[error("the key store is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// The OS random source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+fn invalid(detail: impl Into<Cow<'static, str>>) -> AdminError {
+    AdminError::Invalid(detail.into())
+}
+
+impl Keygate {
+    /// Creates a key from `new` and returns its text, shown this once.
+    ///
+    /// ```
+    /// use keygate_core::key::{KeyKind, NewKey};
+    /// use keygate_core::{Environment, Keygate, Pepper};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// let created = keygate
+    ///     .create_key(NewKey {
+    ///         tenant: Some("acme".into()),
+    ///         ..NewKey::new(KeyKind::Secret, Environment::Test)
+    ///     })
+    ///     .await?;
+    /// assert!(created.key.expose().starts_with("sk_test_"));
+    /// assert_eq!(created.record.start, created.key.start());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
+        let now = self.inner.clock.now();
+        let prefix = match (new.kind, &new.prefix) {
+            (KeyKind::Custom, Some(prefix)) => {
+                KeyPrefix::custom(prefix).map_err(|e| invalid(format!("prefix: {e}")))?
+            }
+            (KeyKind::Custom, None) => return Err(invalid("prefix: a custom key needs a prefix")),
+            (kind, None) => KeyPrefix::standard(kind, new.environment)
+                .ok_or_else(|| invalid("kind: unknown"))?,
+            (_, Some(_)) => return Err(invalid("prefix: only custom keys take a prefix")),
+        };
+        if let Some(tenant) = &new.tenant
+            && !is_valid_id(tenant)
+        {
+            return Err(invalid("tenant: 1 to 128 of A-Z a-z 0-9 . _ : @ -"));
+        }
+        if new
+            .name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NAME_LEN)
+        {
+            return Err(invalid(format!("name: at most {MAX_NAME_LEN} characters")));
+        }
+        let scopes = ScopeSet::parse(&new.scopes).map_err(|e| invalid(format!("scopes: {e}")))?;
+        if new.credits.is_some_and(|c| c > MAX_CREDITS) {
+            return Err(invalid(format!("credits: at most {MAX_CREDITS}")));
+        }
+        if new.expires_at.is_some_and(|at| at <= now) {
+            return Err(invalid("expires_at: must be in the future"));
+        }
+        check_metadata(&new.metadata)?;
+
+        let key = ApiKey::generate(&prefix)?;
+        let id = KeyId::generate()?;
+        let record = KeyRecord {
+            lineage: id.clone(),
+            id,
+            digest: self.inner.hasher.digest(key.expose()),
+            prefix: prefix.as_str().to_owned(),
+            start: key.start().to_owned(),
+            kind: new.kind,
+            environment: new.environment,
+            tenant: new.tenant.map(Arc::from),
+            name: new.name,
+            scopes,
+            rate_limit: new.rate_limit,
+            credits: new.credits,
+            metadata: Arc::new(new.metadata),
+            created_at: now,
+            expires_at: new.expires_at,
+            revoked_at: None,
+            valid_until: None,
+        };
+        self.inner
+            .keys
+            .create(&record)
+            .await
+            .map_err(AdminError::Unavailable)?;
+        Ok(CreatedKey {
+            key,
+            record: Arc::new(record),
+        })
+    }
+
+    /// The record of key `id`.
+    pub async fn get_key(&self, id: &KeyId) -> Result<Arc<KeyRecord>, AdminError> {
+        self.inner
+            .keys
+            .get(id)
+            .await
+            .map_err(AdminError::Unavailable)?
+            .ok_or(AdminError::NotFound)
+    }
+
+    /// Every key of `tenant` (every key for `None`), oldest first.
+    pub async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, AdminError> {
+        self.inner
+            .keys
+            .list(tenant)
+            .await
+            .map_err(AdminError::Unavailable)
+    }
+
+    /// Revokes key `id`: from now on it is refused with `key_revoked`.
+    pub async fn revoke_key(&self, id: &KeyId) -> Result<Arc<KeyRecord>, AdminError> {
+        let now = self.inner.clock.now();
+        self.inner
+            .keys
+            .revoke(id, now)
+            .await
+            .map_err(AdminError::Unavailable)?
+            .ok_or(AdminError::NotFound)
+    }
+
+    /// Replaces key `id` with a new key of the same settings. The old key keeps working
+    /// for `grace` (at most 30 days; zero ends it now). Rate limit and credits carry over:
+    /// both keys count against the same lineage.
+    pub async fn rotate_key(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, AdminError> {
+        if grace.is_negative() || grace > MAX_ROTATION_GRACE {
+            return Err(invalid("grace_seconds: 0 to 2592000 (30 days)"));
+        }
+        let now = self.inner.clock.now();
+        let old = self.get_key(id).await?;
+        if old.revoked_at.is_some() {
+            return Err(invalid("a revoked key cannot be rotated"));
+        }
+        if old.valid_until.is_some() {
+            return Err(invalid(
+                "this key was already rotated; rotate its successor",
+            ));
+        }
+        let prefix = match old.kind {
+            KeyKind::Custom => KeyPrefix::custom(&old.prefix),
+            kind => {
+                KeyPrefix::standard(kind, old.environment).ok_or(crate::key::KeyFormatError::Prefix)
+            }
+        }
+        .map_err(|_| {
+            AdminError::Unavailable(StoreError::corrupt("stored key prefix is invalid"))
+        })?;
+        let key = ApiKey::generate(&prefix)?;
+        let successor = KeyRecord {
+            id: KeyId::generate()?,
+            lineage: old.lineage.clone(),
+            digest: self.inner.hasher.digest(key.expose()),
+            start: key.start().to_owned(),
+            created_at: now,
+            revoked_at: None,
+            valid_until: None,
+            ..KeyRecord::clone(&old)
+        };
+        self.inner
+            .keys
+            .rotate(id, &successor, now + grace)
+            .await
+            .map_err(AdminError::Unavailable)?
+            .ok_or(AdminError::NotFound)?;
+        Ok(CreatedKey {
+            key,
+            record: Arc::new(successor),
+        })
+    }
+
+    /// Adds `amount` credits to key `id` and returns the new balance. Keys without a
+    /// credit allowance are unlimited and cannot be topped up.
+    pub async fn add_credits(&self, id: &KeyId, amount: u64) -> Result<u64, AdminError> {
+        if amount == 0 || amount > MAX_CREDITS {
+            return Err(invalid(format!("add: 1 to {MAX_CREDITS}")));
+        }
+        let record = self.get_key(id).await?;
+        let Some(allowance) = record.credits else {
+            return Err(invalid("this key has no credit balance (it is unlimited)"));
+        };
+        self.inner
+            .meter
+            .add_credits(record.lineage.as_str(), amount, allowance)
+            .await
+            .map_err(AdminError::Unavailable)
+    }
+
+    /// The current credit balance of `record`'s key; `None` when it is unlimited.
+    pub async fn credits(&self, record: &KeyRecord) -> Result<Option<u64>, AdminError> {
+        let Some(allowance) = record.credits else {
+            return Ok(None);
+        };
+        self.inner
+            .meter
+            .credits(record.lineage.as_str(), allowance)
+            .await
+            .map(Some)
+            .map_err(AdminError::Unavailable)
+    }
+}
+
+pub(crate) fn check_metadata(metadata: &Metadata) -> Result<(), AdminError> {
+    let size = serde_json::to_vec(metadata)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(invalid(format!(
+            "metadata: at most {MAX_METADATA_BYTES} bytes of JSON"
+        )));
+    }
+    Ok(())
+}

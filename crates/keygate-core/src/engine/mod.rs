@@ -1,0 +1,243 @@
+//! The engine: [`Keygate`], built once by a [`KeygateBuilder`] and cloned into every
+//! adapter and handler.
+
+mod authenticate;
+mod grant;
+mod keys;
+mod tokens;
+
+pub use authenticate::IMPERSONATE_SCOPE;
+pub use grant::Grant;
+pub use keys::{AdminError, CreatedKey};
+pub use tokens::TOKEN_CREATE_SCOPE;
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::clock::{Clock, SystemClock};
+use crate::key::{KeyDigest, KeyHasher};
+use crate::meter::{MemoryMeter, Meter};
+use crate::secret::{Pepper, PlatformSecret};
+use crate::store::{KeyStore, MemoryKeyStore};
+use crate::token::{TokenIssuer, TokenSecret};
+
+/// The authentication engine: configuration and stores. Cheap to clone (one `Arc`).
+///
+/// ```
+/// use keygate_core::{Access, Keygate, Pepper, PlatformSecret};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = PlatformSecret::generate()?;
+/// let keygate = Keygate::builder()
+///     .pepper(Pepper::generate()?)
+///     .platform_secret(&secret)
+///     .build()?;
+///
+/// let request = http::Request::builder()
+///     .header("x-client-secret", secret.expose())
+///     .body(())?;
+/// let grant = keygate.authenticate(&request, &Access::admin()).await?;
+/// assert!(grant.principal().is_operator());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Keygate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clock: Arc<dyn Clock>,
+    hasher: KeyHasher,
+    platform_secret: Option<KeyDigest>,
+    issuer: TokenIssuer,
+    keys: Arc<dyn KeyStore>,
+    meter: Arc<dyn Meter>,
+    require_tenant: bool,
+}
+
+impl Keygate {
+    /// Starts configuring an engine.
+    pub fn builder() -> KeygateBuilder {
+        KeygateBuilder::default()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// The hasher for key material (current and previous peppers).
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.inner.hasher
+    }
+
+    /// The token issuer (for its public [`jwks`](TokenIssuer::jwks)).
+    pub fn token_issuer(&self) -> &TokenIssuer {
+        &self.inner.issuer
+    }
+
+    /// The key store.
+    pub fn key_store(&self) -> &dyn KeyStore {
+        &*self.inner.keys
+    }
+
+    /// The meter.
+    pub fn meter(&self) -> &dyn Meter {
+        &*self.inner.meter
+    }
+}
+
+impl fmt::Debug for Keygate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keygate")
+            .field("hasher", &self.inner.hasher)
+            .field("platform_secret", &self.inner.platform_secret.map(|_| ".."))
+            .field("issuer", &self.inner.issuer)
+            .field("keys", &self.inner.keys)
+            .field("meter", &self.inner.meter)
+            .field("clock", &self.inner.clock)
+            .field("require_tenant", &self.inner.require_tenant)
+            .finish()
+    }
+}
+
+/// Configures a [`Keygate`]. Only the pepper is required; the defaults are in-memory
+/// stores, the system clock, no platform secret, and HS256 tokens under a secret derived
+/// from the pepper.
+#[derive(Default)]
+pub struct KeygateBuilder {
+    pepper: Option<Pepper>,
+    previous_peppers: Vec<Pepper>,
+    platform_secret: Option<PlatformSecretSource>,
+    issuer: Option<TokenIssuer>,
+    keys: Option<Arc<dyn KeyStore>>,
+    meter: Option<Arc<dyn Meter>>,
+    clock: Option<Arc<dyn Clock>>,
+    require_tenant: bool,
+}
+
+enum PlatformSecretSource {
+    Plain(SecretString),
+    Digest(KeyDigest),
+}
+
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No pepper was given.
+    #[error(
+        "a pepper is required: call KeygateBuilder::pepper (generate one with Pepper::generate)"
+    )]
+    MissingPepper,
+    /// The platform-secret digest was made with a pepper the engine does not know.
+    #[error(
+        "the platform secret digest was made with pepper {0}, which is neither the current nor a previous pepper"
+    )]
+    UnknownPepper(crate::secret::PepperId),
+}
+
+impl KeygateBuilder {
+    /// The pepper API keys and the platform secret are hashed with (required).
+    pub fn pepper(mut self, pepper: Pepper) -> Self {
+        self.pepper = Some(pepper);
+        self
+    }
+
+    /// A pepper being rotated out: digests made with it are still accepted.
+    pub fn previous_pepper(mut self, pepper: Pepper) -> Self {
+        self.previous_peppers.push(pepper);
+        self
+    }
+
+    /// The platform secret; only its digest is kept.
+    pub fn platform_secret(mut self, secret: &PlatformSecret) -> Self {
+        self.platform_secret = Some(PlatformSecretSource::Plain(SecretString::from(
+            secret.expose(),
+        )));
+        self
+    }
+
+    /// The stored digest of the platform secret (as [`KeyHasher::digest`] made it).
+    pub fn platform_secret_digest(mut self, digest: KeyDigest) -> Self {
+        self.platform_secret = Some(PlatformSecretSource::Digest(digest));
+        self
+    }
+
+    /// Signs and verifies issued tokens with `issuer`.
+    pub fn token_issuer(mut self, issuer: TokenIssuer) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// Keeps key records in `store`.
+    pub fn key_store(mut self, store: impl KeyStore) -> Self {
+        self.keys = Some(Arc::new(store));
+        self
+    }
+
+    /// Keeps counters in `meter`.
+    pub fn meter(mut self, meter: impl Meter) -> Self {
+        self.meter = Some(Arc::new(meter));
+        self
+    }
+
+    /// Reads the time from `clock` (a [`ManualClock`](crate::ManualClock) in tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Requires a tenant on every route that does not opt out with
+    /// [`Access::tenant_optional`](crate::Access::tenant_optional).
+    pub fn require_tenant(mut self, required: bool) -> Self {
+        self.require_tenant = required;
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> Result<Keygate, BuildError> {
+        let pepper = self.pepper.ok_or(BuildError::MissingPepper)?;
+        let hasher = self
+            .previous_peppers
+            .iter()
+            .fold(KeyHasher::new(&pepper), KeyHasher::with_previous);
+        let platform_secret = match self.platform_secret {
+            None => None,
+            Some(PlatformSecretSource::Plain(text)) => Some(hasher.digest(text.expose_secret())),
+            Some(PlatformSecretSource::Digest(digest)) => {
+                let known = std::iter::once(&pepper)
+                    .chain(&self.previous_peppers)
+                    .any(|p| p.id() == digest.pepper);
+                if !known {
+                    return Err(BuildError::UnknownPepper(digest.pepper));
+                }
+                Some(digest)
+            }
+        };
+        let issuer = self
+            .issuer
+            .unwrap_or_else(|| TokenIssuer::hs256(&TokenSecret::derive(&pepper)));
+        Ok(Keygate {
+            inner: Arc::new(Inner {
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                hasher,
+                platform_secret,
+                issuer,
+                keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
+                meter: self.meter.unwrap_or_else(|| Arc::new(MemoryMeter::new())),
+                require_tenant: self.require_tenant,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for KeygateBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeygateBuilder").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,301 @@
+//! Every way authentication or authorization can fail, and how each failure is rendered.
+//!
+//! [`AuthError`] carries a stable [`code`](AuthError::code) and HTTP
+//! [`status`](AuthError::status), renders itself as an RFC 9457 `application/problem+json`
+//! body ([`problem_json`](AuthError::problem_json)) and as the response headers the contract
+//! names ([`headers`](AuthError::headers)): `WWW-Authenticate` per RFC 6750, `Retry-After`
+//! and the rate-limit headers. Adapters copy those out; they decide nothing.
+//!
+//! No variant holds a presented or stored secret, so neither `Display`, `Debug` nor the
+//! rendered body can leak one.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::access::Methods;
+use crate::meter::RateLimitStatus;
+use crate::scope::Scope;
+use crate::store::StoreError;
+
+/// The realm named in every `WWW-Authenticate` challenge.
+pub const REALM: &str = "keygate";
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A failure to authenticate or authorize a request.
+///
+/// ```
+/// use keygate_core::AuthError;
+///
+/// let err = AuthError::TokenUsed;
+/// assert_eq!(err.code(), "token_used");
+/// assert_eq!(err.status(), 401);
+/// assert_eq!(
+///     err.www_authenticate().as_deref(),
+///     Some(r#"Bearer realm="keygate", error="invalid_token""#)
+/// );
+/// let body: serde_json::Value = serde_json::from_str(&err.problem_json()).unwrap();
+/// assert_eq!(body["type"], "urn:keygate:error:token_used");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// 400: a credential header is malformed or repeated, or a request field is invalid.
+    /// The text says which header or field, never its value.
+    #[error("invalid request: {0}")]
+    InvalidRequest(Cow<'static, str>),
+    /// 401: no credential was presented.
+    #[error("no credentials were presented")]
+    MissingCredentials,
+    /// 401: `x-client-secret` is neither the platform secret nor an active `sk_` key.
+    #[error("the x-client-secret value is not valid")]
+    InvalidSecretKey,
+    /// 401: an API key is malformed, has a bad checksum, or is unknown.
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    /// 401: a known API key that has been revoked.
+    #[error("the API key has been revoked")]
+    KeyRevoked,
+    /// 401: a known API key past its expiry or its rotation grace period.
+    #[error("the API key has expired")]
+    KeyExpired,
+    /// 401: a token with a bad signature, issuer, audience or shape.
+    #[error("the token is not valid")]
+    InvalidToken,
+    /// 401: a token past its expiry.
+    #[error("the token has expired")]
+    TokenExpired,
+    /// 401: a one-time token presented again.
+    #[error("this one-time token has already been used")]
+    TokenUsed,
+    /// 401: a publishable key presented without the user JWT it needs.
+    #[error("a publishable key needs a user token in Authorization")]
+    UserTokenRequired,
+    /// 402: the key has fewer credits than the route costs.
+    #[error("the key has {remaining} credits, fewer than this request costs")]
+    InsufficientCredits {
+        /// Credits left on the key.
+        remaining: u64,
+        /// The key's rate limit as it stands (the refused request took no slot).
+        rate_limit: Option<RateLimitStatus>,
+    },
+    /// 403: an admin route reached without `x-client-secret`.
+    #[error("this route needs the platform secret or an sk_ key in x-client-secret")]
+    SecretKeyRequired,
+    /// 403: the credential is valid but lacks the route's scope.
+    #[error("this request needs the scope {required}")]
+    InsufficientScope {
+        /// The scope the route needs.
+        required: Scope,
+    },
+    /// 403: the route does not accept this kind of credential.
+    #[error("this route does not accept this kind of credential; it accepts: {accepted}")]
+    CredentialNotAccepted {
+        /// The kinds of credential the route accepts.
+        accepted: Methods,
+    },
+    /// 403: a user credential without a tenant on a route that needs one.
+    #[error("this route needs a credential that belongs to a tenant")]
+    TenantRequired,
+    /// 403: two credentials from different tenants.
+    #[error("the credentials presented belong to different tenants")]
+    TenantMismatch,
+    /// 403: `X-On-Behalf-Of` from a caller not allowed to impersonate, or on a route that
+    /// never allows it.
+    #[error("this credential may not act on behalf of a user here")]
+    ImpersonationForbidden,
+    /// 429: the key's rate limit is used up.
+    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs())]
+    RateLimited(RateLimitStatus),
+    /// 429: the user's quota for the period is used up.
+    #[error("quota used up; retry in {retry_after_secs} s")]
+    QuotaExceeded {
+        /// Seconds until the quota resets (at least 1).
+        retry_after_secs: u64,
+    },
+    /// 503: a store or counter backend did not answer. keygate fails closed: the request is
+    /// refused, never let through.
+    #[error("the authentication backend is unavailable")]
+    AuthUnavailable(#[source] StoreError),
+}
+
+impl AuthError {
+    /// Shorthand for [`AuthError::InvalidRequest`].
+    pub fn invalid_request(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::InvalidRequest(detail.into())
+    }
+
+    /// The stable machine-readable code, as in the contract's table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidSecretKey => "invalid_secret_key",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::KeyRevoked => "key_revoked",
+            Self::KeyExpired => "key_expired",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::TokenUsed => "token_used",
+            Self::UserTokenRequired => "user_token_required",
+            Self::InsufficientCredits { .. } => "insufficient_credits",
+            Self::SecretKeyRequired => "secret_key_required",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::CredentialNotAccepted { .. } => "credential_not_accepted",
+            Self::TenantRequired => "tenant_required",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::ImpersonationForbidden => "impersonation_forbidden",
+            Self::RateLimited(_) => "rate_limited",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::AuthUnavailable(_) => "auth_unavailable",
+        }
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest(_) => 400,
+            Self::MissingCredentials
+            | Self::InvalidSecretKey
+            | Self::InvalidApiKey
+            | Self::KeyRevoked
+            | Self::KeyExpired
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::TokenUsed
+            | Self::UserTokenRequired => 401,
+            Self::InsufficientCredits { .. } => 402,
+            Self::SecretKeyRequired
+            | Self::InsufficientScope { .. }
+            | Self::CredentialNotAccepted { .. }
+            | Self::TenantRequired
+            | Self::TenantMismatch
+            | Self::ImpersonationForbidden => 403,
+            Self::RateLimited(_) | Self::QuotaExceeded { .. } => 429,
+            Self::AuthUnavailable(_) => 503,
+        }
+    }
+
+    /// A short human-readable summary of the problem type (RFC 9457 `title`).
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "Invalid request",
+            Self::MissingCredentials => "Missing credentials",
+            Self::InvalidSecretKey => "Invalid secret key",
+            Self::InvalidApiKey => "Invalid API key",
+            Self::KeyRevoked => "API key revoked",
+            Self::KeyExpired => "API key expired",
+            Self::InvalidToken => "Invalid token",
+            Self::TokenExpired => "Token expired",
+            Self::TokenUsed => "Token already used",
+            Self::UserTokenRequired => "User token required",
+            Self::InsufficientCredits { .. } => "Insufficient credits",
+            Self::SecretKeyRequired => "Secret key required",
+            Self::InsufficientScope { .. } => "Insufficient scope",
+            Self::CredentialNotAccepted { .. } => "Credential not accepted",
+            Self::TenantRequired => "Tenant required",
+            Self::TenantMismatch => "Tenant mismatch",
+            Self::ImpersonationForbidden => "Impersonation forbidden",
+            Self::RateLimited(_) => "Rate limited",
+            Self::QuotaExceeded { .. } => "Quota exceeded",
+            Self::AuthUnavailable(_) => "Authentication unavailable",
+        }
+    }
+
+    /// Seconds the client should wait before retrying, for the 429 errors.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited(status) => Some(status.retry_after_secs()),
+            Self::QuotaExceeded { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            _ => None,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge (RFC 6750), for the errors that carry one.
+    ///
+    /// - 401 with nothing presented (or the user token missing): `Bearer realm="keygate"`;
+    /// - 401 for a presented, rejected credential: adds `error="invalid_token"`;
+    /// - 400: `Bearer realm="keygate", error="invalid_request"`;
+    /// - 403 for a missing scope: `Bearer error="insufficient_scope", scope="<needed>"`.
+    pub fn www_authenticate(&self) -> Option<String> {
+        match self {
+            Self::MissingCredentials | Self::UserTokenRequired => {
+                Some(format!("Bearer realm=\"{REALM}\""))
+            }
+            Self::InvalidRequest(_) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_request\""
+            )),
+            Self::InsufficientScope { required } => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{required}\""
+            )),
+            other if other.status() == 401 => {
+                Some(format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""))
+            }
+            _ => None,
+        }
+    }
+
+    /// The RFC 9457 problem document for this error, as JSON text.
+    pub fn problem_json(&self) -> String {
+        let problem = Problem {
+            r#type: format!("urn:keygate:error:{}", self.code()),
+            title: self.title(),
+            status: self.status(),
+            code: self.code(),
+            detail: self.to_string(),
+        };
+        // Serializing a struct of strings and integers cannot fail.
+        serde_json::to_string(&problem).unwrap_or_default()
+    }
+
+    /// Every header the error response carries, in order: `Content-Type`,
+    /// `WWW-Authenticate`, `Retry-After`, then the `X-RateLimit-*` headers for
+    /// [`AuthError::RateLimited`] and `X-Credits-Remaining` for
+    /// [`AuthError::InsufficientCredits`].
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("content-type", PROBLEM_JSON.to_owned())];
+        if let Some(challenge) = self.www_authenticate() {
+            headers.push(("www-authenticate", challenge));
+        }
+        if let Some(secs) = self.retry_after_secs() {
+            headers.push(("retry-after", secs.to_string()));
+        }
+        match self {
+            Self::RateLimited(status) => push_rate_limit(&mut headers, status),
+            Self::InsufficientCredits {
+                remaining,
+                rate_limit,
+            } => {
+                if let Some(status) = rate_limit {
+                    push_rate_limit(&mut headers, status);
+                }
+                headers.push((CREDITS_REMAINING, remaining.to_string()));
+            }
+            _ => {}
+        }
+        headers
+    }
+}
+
+fn push_rate_limit(headers: &mut Vec<(&'static str, String)>, status: &RateLimitStatus) {
+    headers.extend(
+        status
+            .headers()
+            .into_iter()
+            .map(|(name, value)| (name, value.to_string())),
+    );
+}
+
+/// The response header that reports a key's remaining credits.
+pub const CREDITS_REMAINING: &str = "x-credits-remaining";
+
+#[derive(Serialize)]
+struct Problem {
+    r#type: String,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: String,
+}

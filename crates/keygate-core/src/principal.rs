@@ -1,0 +1,98 @@
+//! Who acts, after verification: the [`Principal`].
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::access::AuthMethod;
+use crate::key::{Environment, KeyId, KeyKind, Metadata};
+use crate::scope::{Scope, ScopeSet};
+
+/// The authenticated caller of a request. Holds identifiers, never secrets; cheap to
+/// clone. Serializes to the contract's principal JSON.
+///
+/// ```
+/// # use keygate_core::{Principal, AuthMethod};
+/// fn describe(principal: &Principal) -> String {
+///     match (principal.method, principal.tenant.as_deref()) {
+///         (AuthMethod::SecretKey, None) => "the platform operator".to_owned(),
+///         (_, Some(tenant)) => format!("someone of {tenant}"),
+///         (_, None) => "a caller without a tenant".to_owned(),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Principal {
+    /// How the caller authenticated.
+    pub method: AuthMethod,
+    /// The tenant the caller acts in; `None` for the platform operator and for
+    /// credentials without one.
+    pub tenant: Option<Arc<str>>,
+    /// Who acts: the key id for keys and the tokens they mint, the user under
+    /// impersonation or for user JWTs.
+    pub subject: Option<Arc<str>>,
+    /// Under impersonation, the key that acts on the subject's behalf.
+    pub actor: Option<Arc<str>>,
+    /// The API key behind the credential (the key itself, or the key that minted the
+    /// token).
+    pub key_id: Option<KeyId>,
+    /// What the caller may do.
+    pub scopes: ScopeSet,
+    /// Live or test, when the credential says.
+    pub environment: Option<Environment>,
+    /// The user reference a token was minted for.
+    pub user_reference: Option<Arc<str>>,
+    /// The catalogue a token was minted for.
+    pub catalogue_id: Option<Arc<str>>,
+    /// Free-form JSON from the key or token.
+    pub metadata: Arc<Metadata>,
+    /// The kind of API key behind the credential, if one is.
+    #[serde(skip)]
+    pub key_kind: Option<KeyKind>,
+    /// When the credential stops working, if it is a token.
+    #[serde(skip)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Principal {
+    /// The platform operator (the platform secret in `x-client-secret`).
+    pub(crate) fn operator() -> Self {
+        Self {
+            method: AuthMethod::SecretKey,
+            tenant: None,
+            subject: None,
+            actor: None,
+            key_id: None,
+            scopes: ScopeSet::all(),
+            environment: None,
+            user_reference: None,
+            catalogue_id: None,
+            metadata: Arc::default(),
+            key_kind: None,
+            expires_at: None,
+        }
+    }
+
+    /// Whether this is the platform operator, who acts for every tenant.
+    pub fn is_operator(&self) -> bool {
+        self.method == AuthMethod::SecretKey && self.key_id.is_none()
+    }
+
+    /// Whether the caller may manage `tenant`'s keys and resources: the operator may
+    /// manage every tenant, anyone else only their own.
+    pub fn may_manage(&self, tenant: Option<&str>) -> bool {
+        self.is_operator() || (self.tenant.is_some() && self.tenant.as_deref() == tenant)
+    }
+
+    /// Whether the caller's scopes allow `scope`.
+    pub fn allows(&self, scope: &Scope) -> bool {
+        self.scopes.allows(scope)
+    }
+
+    /// Whether the caller acts on behalf of a user (impersonation).
+    pub fn is_impersonating(&self) -> bool {
+        self.actor.is_some()
+    }
+}

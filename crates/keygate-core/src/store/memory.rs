@@ -1,0 +1,124 @@
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{KeyStore, StoreError};
+use crate::key::{KeyDigest, KeyId, KeyRecord};
+
+/// Key records in process memory: for tests, examples and single-process deployments
+/// that can lose their keys on restart. Clones share the same records.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryKeyStore {
+    state: Arc<RwLock<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    by_id: HashMap<KeyId, Arc<KeyRecord>>,
+    by_digest: HashMap<KeyDigest, KeyId>,
+}
+
+impl MemoryKeyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // Every critical section leaves the maps consistent, so a panic elsewhere while
+        // holding the lock cannot have left half an update behind.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn insert(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
+        if self.by_id.contains_key(&record.id) || self.by_digest.contains_key(&record.digest) {
+            return Err(StoreError::conflict("a key with this id or digest exists"));
+        }
+        self.by_digest.insert(record.digest, record.id.clone());
+        self.by_id
+            .insert(record.id.clone(), Arc::new(record.clone()));
+        Ok(())
+    }
+
+    fn update(
+        &mut self,
+        id: &KeyId,
+        change: impl FnOnce(&mut KeyRecord),
+    ) -> Option<Arc<KeyRecord>> {
+        let slot = self.by_id.get_mut(id)?;
+        let mut record = KeyRecord::clone(slot);
+        change(&mut record);
+        *slot = Arc::new(record);
+        Some(Arc::clone(slot))
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryKeyStore {
+    async fn create(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        self.write().insert(record)
+    }
+
+    async fn find_by_hash(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let state = self.read();
+        Ok(state
+            .by_digest
+            .get(digest)
+            .and_then(|id| state.by_id.get(id))
+            .cloned())
+    }
+
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        Ok(self.read().by_id.get(id).cloned())
+    }
+
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let mut records: Vec<Arc<KeyRecord>> = self
+            .read()
+            .by_id
+            .values()
+            .filter(|r| tenant.is_none() || r.tenant.as_deref() == tenant)
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(records)
+    }
+
+    async fn revoke(
+        &self,
+        id: &KeyId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        Ok(self.write().update(id, |record| {
+            record.revoked_at = Some(record.revoked_at.map_or(at, |earlier| earlier.min(at)));
+        }))
+    }
+
+    async fn rotate(
+        &self,
+        id: &KeyId,
+        successor: &KeyRecord,
+        valid_until: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let mut state = self.write();
+        if !state.by_id.contains_key(id) {
+            return Ok(None);
+        }
+        state.insert(successor)?;
+        Ok(state.update(id, |record| {
+            record.valid_until = Some(
+                record
+                    .valid_until
+                    .map_or(valid_until, |earlier| earlier.min(valid_until)),
+            );
+        }))
+    }
+}

@@ -1,0 +1,88 @@
+//! Persistent key records: the [`KeyStore`] trait and the in-memory [`MemoryKeyStore`].
+//!
+//! Store authors implement [`KeyStore`] and run the shared test suite against it. keygate
+//! fails closed: any [`StoreError`] becomes a 503 `auth_unavailable`, never an admission.
+
+mod error;
+mod memory;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use memory::MemoryKeyStore;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::key::{KeyDigest, KeyId, KeyRecord};
+
+/// Where key records live. Implementations must be safe to share between tasks and
+/// instances; every method is one atomic operation.
+///
+/// Credit balances, rate-limit state and one-time-token use are not here: they are
+/// counters, kept by the [`Meter`](crate::Meter).
+#[async_trait]
+pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
+    /// Stores a new record. Fails with [`StoreErrorKind::Conflict`] when its id or digest
+    /// is already present.
+    async fn create(&self, record: &KeyRecord) -> Result<(), StoreError>;
+
+    /// The record whose digest equals `digest` (same pepper and bytes), if any.
+    async fn find_by_hash(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, StoreError>;
+
+    /// The record with id `id`, if any.
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError>;
+
+    /// Every record of `tenant` (every record at all for `None`), oldest first.
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
+
+    /// Marks the key revoked at `at` (keeping an earlier revocation time) and returns the
+    /// updated record; `None` when there is no such key.
+    async fn revoke(
+        &self,
+        id: &KeyId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError>;
+
+    /// In one step: stores `successor` and limits the key `id` to `valid_until` (keeping
+    /// an earlier limit). Returns the updated old record; `None` (and nothing stored) when
+    /// there is no such key.
+    async fn rotate(
+        &self,
+        id: &KeyId,
+        successor: &KeyRecord,
+        valid_until: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError>;
+}
+
+#[async_trait]
+impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
+    async fn create(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        (**self).create(record).await
+    }
+    async fn find_by_hash(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).find_by_hash(digest).await
+    }
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).get(id).await
+    }
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).list(tenant).await
+    }
+    async fn revoke(
+        &self,
+        id: &KeyId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).revoke(id, at).await
+    }
+    async fn rotate(
+        &self,
+        id: &KeyId,
+        successor: &KeyRecord,
+        valid_until: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        (**self).rotate(id, successor, valid_until).await
+    }
+}

@@ -1,0 +1,326 @@
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::Mac;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretSlice};
+use time::OffsetDateTime;
+
+use super::{CLIENT_TOKEN_PREFIX, Claims, TokenKind, VerifiedToken};
+use crate::error::AuthError;
+use crate::key::KeyId;
+use crate::random;
+use crate::scope::ScopeSet;
+use crate::secret::Pepper;
+
+/// The `typ` header of every keygate token.
+pub(crate) const TYP: &str = "kg+jwt";
+/// Issuer and audience of every keygate token.
+pub(crate) const ISSUER: &str = "keygate";
+/// How far in the future an `iat` may be (clock skew between instances).
+const IAT_LEEWAY_SECS: i64 = 60;
+/// The fixed PKCS#8 v1 header of an Ed25519 private key; the 32-byte seed follows.
+const ED25519_PKCS8_HEADER: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The HS256 key material for issued tokens (at least 32 bytes). Instances that verify
+/// each other's tokens share it. `Debug` prints nothing of it.
+pub struct TokenSecret(SecretSlice<u8>);
+
+impl TokenSecret {
+    /// A secret from raw bytes; at least 32 of them.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, TokenKeyError> {
+        if bytes.len() < 32 {
+            return Err(TokenKeyError::SecretTooShort);
+        }
+        Ok(Self(SecretSlice::from(bytes)))
+    }
+
+    /// Derives a secret from the pepper (HMAC-SHA256 of a fixed label), so a deployment
+    /// that set only a pepper still signs with a key of its own.
+    pub fn derive(pepper: &Pepper) -> Self {
+        let mut mac = pepper.keyed_mac();
+        mac.update(b"keygate/token-secret/v1");
+        Self(SecretSlice::from(mac.finalize().into_bytes().to_vec()))
+    }
+}
+
+impl fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSecret(..)")
+    }
+}
+
+/// Why token key material was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenKeyError {
+    /// An HS256 secret shorter than 32 bytes.
+    #[error("a token secret is at least 32 bytes; generate one with `openssl rand -base64 32`")]
+    SecretTooShort,
+    /// The PEM is not an Ed25519 private key in PKCS#8 v1.
+    #[error("expected an Ed25519 private key as PKCS#8 PEM (`openssl genpkey -algorithm ed25519`)")]
+    Ed25519Key,
+    /// The OS random source failed.
+    #[error(transparent)]
+    Random(#[from] random::RandomError),
+    /// The token could not be signed.
+    #[error("the token could not be signed")]
+    Signing,
+}
+
+/// Signs keygate's tokens and verifies them.
+///
+/// HS256 (the default) costs a few microseconds per verification and suits tokens that
+/// only keygate instances verify. EdDSA costs more but lets others verify with the public
+/// keys of [`jwks`](Self::jwks). Every token names its key by `kid`; during a rotation,
+/// [`with_previous`](Self::with_previous) keeps accepting tokens of the old key.
+///
+/// ```
+/// use keygate_core::token::{TokenIssuer, TokenSecret};
+///
+/// let old = TokenIssuer::hs256(&TokenSecret::new(vec![1; 32])?);
+/// let new = TokenIssuer::ed25519_generate()?.with_previous(&old);
+/// assert_eq!(new.jwks().keys.len(), 1); // only public keys are published
+/// assert_ne!(new.kid(), old.kid());
+/// # Ok::<(), keygate_core::token::TokenKeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenIssuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kid: String,
+    header: Header,
+    signing: EncodingKey,
+    verifying: Vec<Verifying>,
+    jwks: JwkSet,
+}
+
+#[derive(Clone)]
+struct Verifying {
+    kid: String,
+    key: DecodingKey,
+    validation: Validation,
+    public: Option<Jwk>,
+}
+
+impl TokenIssuer {
+    /// Signs and verifies with HS256 under `secret`.
+    pub fn hs256(secret: &TokenSecret) -> Self {
+        let bytes = secret.0.expose_secret();
+        let mut mac = crate::secret::keyed_mac(bytes);
+        mac.update(b"keygate/kid/v1");
+        let tag = mac.finalize().into_bytes();
+        let kid: String = tag.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let kid = format!("hs-{kid}");
+        Self::assemble(
+            kid.clone(),
+            Algorithm::HS256,
+            EncodingKey::from_secret(bytes),
+            Verifying {
+                kid,
+                key: DecodingKey::from_secret(bytes),
+                validation: validation(Algorithm::HS256),
+                public: None,
+            },
+        )
+    }
+
+    /// Signs with EdDSA (Ed25519) under a PKCS#8 PEM private key, as
+    /// `openssl genpkey -algorithm ed25519` writes it.
+    pub fn ed25519_pem(pem: &[u8]) -> Result<Self, TokenKeyError> {
+        let key = EncodingKey::from_ed_pem(pem).map_err(|_| TokenKeyError::Ed25519Key)?;
+        Self::ed25519(key)
+    }
+
+    /// Signs with a fresh Ed25519 key from the OS random source.
+    pub fn ed25519_generate() -> Result<Self, TokenKeyError> {
+        let mut der = [0u8; 48];
+        der[..16].copy_from_slice(&ED25519_PKCS8_HEADER);
+        random::fill(&mut der[16..])?;
+        let issuer = Self::ed25519(EncodingKey::from_ed_der(&der));
+        zeroize::Zeroize::zeroize(&mut der);
+        issuer
+    }
+
+    fn ed25519(signing: EncodingKey) -> Result<Self, TokenKeyError> {
+        let mut public = Jwk::from_encoding_key(&signing, Algorithm::EdDSA)
+            .map_err(|_| TokenKeyError::Ed25519Key)?;
+        let kid = public
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|_| TokenKeyError::Ed25519Key)?;
+        public.common.key_id = Some(kid.clone());
+        public.common.public_key_use = Some(PublicKeyUse::Signature);
+        let key = DecodingKey::from_jwk(&public).map_err(|_| TokenKeyError::Ed25519Key)?;
+        Ok(Self::assemble(
+            kid.clone(),
+            Algorithm::EdDSA,
+            signing,
+            Verifying {
+                kid,
+                key,
+                validation: validation(Algorithm::EdDSA),
+                public: Some(public),
+            },
+        ))
+    }
+
+    fn assemble(kid: String, alg: Algorithm, signing: EncodingKey, own: Verifying) -> Self {
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.clone());
+        header.typ = Some(TYP.to_owned());
+        let jwks = JwkSet {
+            keys: own.public.iter().cloned().collect(),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                kid,
+                header,
+                signing,
+                verifying: vec![own],
+                jwks,
+            }),
+        }
+    }
+
+    /// Also accepts tokens signed by `previous`'s keys (during a key rotation); signs
+    /// only with this issuer's key.
+    pub fn with_previous(self, previous: &TokenIssuer) -> Self {
+        let mut verifying = self.inner.verifying.clone();
+        for key in &previous.inner.verifying {
+            if !verifying.iter().any(|k| k.kid == key.kid) {
+                verifying.push(key.clone());
+            }
+        }
+        let jwks = JwkSet {
+            keys: verifying.iter().filter_map(|k| k.public.clone()).collect(),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                kid: self.inner.kid.clone(),
+                header: self.inner.header.clone(),
+                signing: self.inner.signing.clone(),
+                verifying,
+                jwks,
+            }),
+        }
+    }
+
+    /// The `kid` of the signing key.
+    pub fn kid(&self) -> &str {
+        &self.inner.kid
+    }
+
+    /// The public keys (EdDSA only) that verify this issuer's tokens, for a
+    /// `/.well-known/jwks.json`. Empty for HS256.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.inner.jwks
+    }
+
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokenKeyError> {
+        let jws = jsonwebtoken::encode(&self.inner.header, claims, &self.inner.signing)
+            .map_err(|_| TokenKeyError::Signing)?;
+        Ok(match claims.kgt {
+            TokenKind::Client => format!("{CLIENT_TOKEN_PREFIX}{jws}"),
+            _ => jws,
+        })
+    }
+
+    /// Whether `token` (without any `ek_` prefix) is shaped as a keygate token: a JWS
+    /// whose header says `typ: kg+jwt`. Says nothing of its validity.
+    pub fn recognizes(token: &str) -> bool {
+        jsonwebtoken::decode_header(token).is_ok_and(|h| h.typ.as_deref() == Some(TYP))
+    }
+
+    /// Verifies `token` as presented (with its `ek_` prefix for client tokens) at `now`:
+    /// signature, `typ`, issuer, audience, kind against prefix, and expiry.
+    ///
+    /// Errors: [`AuthError::TokenExpired`] past `exp`, [`AuthError::InvalidToken`] for
+    /// anything else. Whether a one-time token was already used is the meter's to say.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<VerifiedToken, AuthError> {
+        let (jws, client) = match token.strip_prefix(CLIENT_TOKEN_PREFIX) {
+            Some(rest) => (rest, true),
+            None => (token, false),
+        };
+        let header = jsonwebtoken::decode_header(jws).map_err(|_| AuthError::InvalidToken)?;
+        if header.typ.as_deref() != Some(TYP) {
+            return Err(AuthError::InvalidToken);
+        }
+        let kid = header.kid.ok_or(AuthError::InvalidToken)?;
+        let key = self
+            .inner
+            .verifying
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(AuthError::InvalidToken)?;
+        let claims = jsonwebtoken::decode::<Claims>(jws, &key.key, &key.validation)
+            .map_err(|_| AuthError::InvalidToken)?
+            .claims;
+        if claims.iss != ISSUER
+            || claims.aud != ISSUER
+            || client != (claims.kgt == TokenKind::Client)
+        {
+            return Err(AuthError::InvalidToken);
+        }
+        let issued_at =
+            OffsetDateTime::from_unix_timestamp(claims.iat).map_err(|_| AuthError::InvalidToken)?;
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(claims.exp).map_err(|_| AuthError::InvalidToken)?;
+        if claims.iat > now.unix_timestamp() + IAT_LEEWAY_SECS || expires_at < issued_at {
+            return Err(AuthError::InvalidToken);
+        }
+        if now >= expires_at {
+            return Err(AuthError::TokenExpired);
+        }
+        let scopes =
+            ScopeSet::from_space_separated(&claims.scope).map_err(|_| AuthError::InvalidToken)?;
+        Ok(VerifiedToken {
+            id: claims.jti,
+            kind: claims.kgt,
+            scopes,
+            tenant: claims.ten.map(Arc::from),
+            key_id: claims.sub.map(KeyId::new),
+            environment: claims.env,
+            user_reference: claims.uref.map(Arc::from),
+            catalogue_id: claims.cat.map(Arc::from),
+            metadata: Arc::new(claims.meta),
+            issued_at,
+            expires_at,
+        })
+    }
+}
+
+/// Signature and algorithm only: keygate checks the claims itself, against its own
+/// clock (jsonwebtoken would read the system time).
+fn validation(alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.required_spec_claims = HashSet::new();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    validation
+}
+
+impl fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("kid", &self.inner.kid)
+            .field("alg", &self.inner.header.alg)
+            .field(
+                "verifies",
+                &self
+                    .inner
+                    .verifying
+                    .iter()
+                    .map(|k| &k.kid)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
