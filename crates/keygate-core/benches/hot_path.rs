@@ -54,7 +54,9 @@ fn token_verification(c: &mut Criterion) {
             .token_issuer(issuer.clone())
             .build()
             .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let minter = rt
             .block_on(minting_principal(&keygate))
             .expect("a principal that may mint");
@@ -95,7 +97,9 @@ async fn minting_principal(keygate: &Keygate) -> Option<keygate_core::Principal>
 }
 
 fn authenticate(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let secret = PlatformSecret::generate().unwrap();
     let keygate = Keygate::builder()
         .pepper(Pepper::from_bytes(vec![1; 32]).unwrap())
@@ -152,9 +156,8 @@ fn authenticate(c: &mut Criterion) {
             .iter(|| async { black_box(keygate.authenticate(&api_key, &any).await.unwrap()) })
     });
     group.bench_function("api_key_rate_limit_and_credits", |b| {
-        b.to_async(&rt).iter(|| async {
-            black_box(keygate.authenticate(&metered, &costly).await.unwrap())
-        })
+        b.to_async(&rt)
+            .iter(|| async { black_box(keygate.authenticate(&metered, &costly).await.unwrap()) })
     });
     group.bench_function("session_token_hs256", |b| {
         b.to_async(&rt)
@@ -162,7 +165,12 @@ fn authenticate(c: &mut Criterion) {
     });
     group.bench_function("platform_secret_admin", |b| {
         b.to_async(&rt).iter(|| async {
-            black_box(keygate.authenticate(&admin, &Access::admin()).await.unwrap())
+            black_box(
+                keygate
+                    .authenticate(&admin, &Access::admin())
+                    .await
+                    .unwrap(),
+            )
         })
     });
     group.finish();

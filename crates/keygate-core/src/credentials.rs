@@ -58,6 +58,24 @@ pub trait RequestHead {
     fn header(&self, name: &'static str) -> HeaderValues<'_>;
 }
 
+/// The credential header names, built once: looking a header up by a ready
+/// `HeaderName` skips parsing and lower-casing the name on every request.
+static NAMES: [(&str, http::HeaderName); 4] = [
+    (CLIENT_SECRET, http::HeaderName::from_static(CLIENT_SECRET)),
+    (AUTHORIZATION, http::HeaderName::from_static(AUTHORIZATION)),
+    (API_KEY, http::HeaderName::from_static(API_KEY)),
+    (ON_BEHALF_OF, http::HeaderName::from_static(ON_BEHALF_OF)),
+];
+
+/// The values of `name` in an `http` header map.
+fn lookup<'a>(headers: &'a http::HeaderMap, name: &'static str) -> HeaderValues<'a> {
+    let values = match NAMES.iter().find(|(known, _)| *known == name) {
+        Some((_, ready)) => headers.get_all(ready),
+        None => headers.get_all(name),
+    };
+    HeaderValues::from_values(values.iter().map(http::HeaderValue::as_bytes))
+}
+
 impl RequestHead for http::request::Parts {
     fn method(&self) -> &str {
         self.method.as_str()
@@ -66,7 +84,7 @@ impl RequestHead for http::request::Parts {
         self.uri.path()
     }
     fn header(&self, name: &'static str) -> HeaderValues<'_> {
-        HeaderValues::from_values(self.headers.get_all(name).iter().map(|v| v.as_bytes()))
+        lookup(&self.headers, name)
     }
 }
 
@@ -78,7 +96,7 @@ impl<B> RequestHead for http::Request<B> {
         self.uri().path()
     }
     fn header(&self, name: &'static str) -> HeaderValues<'_> {
-        HeaderValues::from_values(self.headers().get_all(name).iter().map(|v| v.as_bytes()))
+        lookup(self.headers(), name)
     }
 }
 

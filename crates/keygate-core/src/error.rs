@@ -6,8 +6,10 @@
 //! names ([`headers`](AuthError::headers)): `WWW-Authenticate` per RFC 6750, `Retry-After`
 //! and the rate-limit headers. Adapters copy those out; they decide nothing.
 //!
-//! No variant holds a presented or stored secret, so neither `Display`, `Debug` nor the
-//! rendered body can leak one.
+//! No variant holds a presented or stored secret, so neither `Display` nor the rendered
+//! body and headers can leak one. [`AuthError::AuthUnavailable`] keeps the store's error as
+//! its `source()` (and in `Debug`) for logs: store implementations must keep secrets such
+//! as connection-string passwords out of their errors.
 
 use std::borrow::Cow;
 
@@ -107,10 +109,10 @@ pub enum AuthError {
     #[error("this credential may not act on behalf of a user here")]
     ImpersonationForbidden,
     /// 429: the key's rate limit is used up.
-    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs())]
+    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs().max(1))]
     RateLimited(RateLimitStatus),
     /// 429: the user's quota for the period is used up.
-    #[error("quota used up; retry in {retry_after_secs} s")]
+    #[error("quota used up; retry in {} s", (*.retry_after_secs).max(1))]
     QuotaExceeded {
         /// Seconds until the quota resets (at least 1).
         retry_after_secs: u64,
@@ -207,7 +209,7 @@ impl AuthError {
     /// Seconds the client should wait before retrying, for the 429 errors.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::RateLimited(status) => Some(status.retry_after_secs()),
+            Self::RateLimited(status) => Some(status.retry_after_secs().max(1)),
             Self::QuotaExceeded { retry_after_secs } => Some((*retry_after_secs).max(1)),
             _ => None,
         }

@@ -1211,3 +1211,66 @@ async fn principal_serializes_to_the_contract_shape() {
         })
     );
 }
+
+#[tokio::test]
+async fn tampered_tokens_and_swapped_algorithms_are_invalid() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    let issuer = TokenIssuer::ed25519_generate().unwrap();
+    let f = Fixture::with(|b| b.token_issuer(issuer.clone()));
+    let token = f.token(TokenKind::Session, "lens:create").await;
+    let text = token.expose();
+    let parts: Vec<&str> = text.split('.').collect();
+    let header: serde_json::Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    let kid = header["kid"].as_str().unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    payload["scope"] = "*".into();
+    let wider = B64.encode(payload.to_string());
+
+    // The payload changed under a valid signature.
+    let tampered = format!("{}.{}.{}", parts[0], wider, parts[2]);
+    // alg "none", with the genuine kid and typ.
+    let none_header = B64.encode(format!(r#"{{"typ":"kg+jwt","alg":"none","kid":"{kid}"}}"#));
+    let none = format!("{none_header}.{wider}.");
+    // HS256 keyed with the public key: the classic algorithm confusion.
+    let public_x = issuer.jwks().keys[0].clone();
+    let x = match &public_x.algorithm {
+        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(p) => p.x.clone(),
+        other => panic!("{other:?}"),
+    };
+    let hs_header = jsonwebtoken::Header {
+        kid: Some(kid.to_owned()),
+        typ: Some("kg+jwt".to_owned()),
+        ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+    };
+    let confused = jsonwebtoken::encode(
+        &hs_header,
+        &payload,
+        &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
+    )
+    .unwrap();
+    // The same header, re-encoded with its fields in another order.
+    let reordered = B64.encode(format!(r#"{{"kid":"{kid}","alg":"EdDSA","typ":"kg+jwt"}}"#));
+    let reordered = format!("{reordered}.{}.{}", parts[1], parts[2]);
+
+    for (name, forged) in [
+        ("tampered", tampered),
+        ("none", none),
+        ("confused", confused),
+        ("reordered", reordered),
+        ("four segments", format!("{text}.x")),
+    ] {
+        assert!(issuer.verify(&forged, common::T0).is_err(), "{name}");
+        let result = f
+            .call(&[("authorization", &bearer(&forged))], &lens())
+            .await;
+        assert_eq!(code(result), "invalid_token", "{name}");
+    }
+    assert!(
+        f.call(&[("authorization", &bearer(text))], &lens())
+            .await
+            .is_ok()
+    );
+}

@@ -157,3 +157,64 @@ proptest! {
         prop_assert_eq!(gcra::peek(rate, tat, rested).remaining, limit);
     }
 }
+
+fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        // Arbitrary bytes that a header value may hold (no CR/LF/NUL).
+        prop::collection::vec(
+            any::<u8>().prop_filter("header", |b| !matches!(b, 0 | b'\r' | b'\n')),
+            0..300,
+        ),
+        // Near-misses of real credentials.
+        "(Bearer|bearer|Basic|) {0,2}[A-Za-z0-9._~+/=-]{0,80}( [a-z]{1,3})?"
+            .prop_map(String::into_bytes),
+        "(sk|pk|rk|ek|bijou)_(live_|test_)?[A-Za-z0-9_.]{0,60}".prop_map(String::into_bytes),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Whatever the headers hold, parsing answers Ok or a 400, and the engine answers a
+    /// contract status: it never panics and never lets garbage through.
+    #[test]
+    fn arbitrary_credential_headers_never_panic_or_pass(
+        values in prop::collection::vec(header_bytes(), 4),
+    ) {
+        let names = ["authorization", "x-api-key", "x-client-secret", "x-on-behalf-of"];
+        let mut request = http::Request::new(());
+        for (name, value) in names.iter().zip(&values) {
+            if let Ok(value) = http::HeaderValue::from_bytes(value) {
+                request.headers_mut().insert(*name, value);
+            }
+        }
+        if let Err(err) = keygate_core::Credentials::parse(&request) {
+            prop_assert_eq!(err.status(), 400);
+        }
+        let keygate = keygate_core::Keygate::builder()
+            .pepper(keygate_core::Pepper::from_bytes(vec![1; 32]).unwrap())
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for access in [keygate_core::Access::authenticated(), keygate_core::Access::admin()] {
+            let result = runtime.block_on(keygate.authenticate(&request, &access));
+            let err = result.expect_err("an empty store admits nobody");
+            prop_assert!(matches!(err.status(), 400 | 401 | 403), "{}", err.code());
+        }
+    }
+
+    /// Token verification takes any text without panicking and accepts none of it.
+    #[test]
+    fn arbitrary_tokens_are_refused_without_panicking(
+        text in prop_oneof![
+            ".{0,400}",
+            "(ek_)?eyJ[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,120}\\.[A-Za-z0-9_-]{0,90}",
+        ],
+    ) {
+        let issuer = keygate_core::token::TokenIssuer::hs256(
+            &keygate_core::token::TokenSecret::new(vec![5; 32]).unwrap(),
+        );
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        prop_assert!(issuer.verify(&text, now).is_err());
+    }
+}

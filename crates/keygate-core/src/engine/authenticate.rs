@@ -10,7 +10,7 @@ use super::grant::{Debit, Grant};
 use crate::access::{Access, AuthMethod, Methods};
 use crate::credentials::{Credentials, RequestHead};
 use crate::error::AuthError;
-use crate::key::{KeyKind, KeyRecord, KeyStatus, ParsedKey};
+use crate::key::{KeyId, KeyKind, KeyRecord, KeyStatus, ParsedKey};
 use crate::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
 use crate::principal::Principal;
 use crate::scope::{Scope, ScopeSet};
@@ -83,7 +83,11 @@ impl Keygate {
             .client_secret()
             .map(classify_secret)
             .transpose()?;
-        let presented = classify(credentials.bearer(), credentials.api_key())?;
+        let presented = classify(
+            &self.inner.issuer,
+            credentials.bearer(),
+            credentials.api_key(),
+        )?;
         if let Some(presented) = &presented
             && !access.methods().contains(presented.method())
         {
@@ -363,33 +367,38 @@ fn classify_secret(text: &str) -> Result<SecretCredential<'_>, AuthError> {
 }
 
 fn classify<'a>(
+    issuer: &TokenIssuer,
     bearer: Option<&'a str>,
     api_key: Option<&'a str>,
 ) -> Result<Option<Presented<'a>>, AuthError> {
     Ok(match (bearer, api_key) {
         (None, None) => None,
-        (Some(bearer), None) => Some(classify_bearer(bearer)?),
+        (Some(bearer), None) => Some(classify_bearer(issuer, bearer)?),
         (None, Some(key)) => Some(classify_api_key(key)?),
         (Some(bearer), Some(key)) if bearer == key => Some(classify_api_key(key)?),
-        (Some(bearer), Some(key)) => match (classify_bearer(bearer)?, classify_api_key(key)?) {
-            (Presented::UserJwt, Presented::ApiKey(key)) if key.kind() == KeyKind::Publishable => {
-                Some(Presented::PublishableWithJwt { key })
-            }
-            _ => {
-                return Err(AuthError::invalid_request(
-                    "present one credential in Authorization or X-API-Key, or a publishable \
+        (Some(bearer), Some(key)) => {
+            match (classify_bearer(issuer, bearer)?, classify_api_key(key)?) {
+                (Presented::UserJwt, Presented::ApiKey(key))
+                    if key.kind() == KeyKind::Publishable =>
+                {
+                    Some(Presented::PublishableWithJwt { key })
+                }
+                _ => {
+                    return Err(AuthError::invalid_request(
+                        "present one credential in Authorization or X-API-Key, or a publishable \
                      key in X-API-Key with a user token in Authorization",
-                ));
+                    ));
+                }
             }
-        },
+        }
     })
 }
 
-fn classify_bearer(text: &str) -> Result<Presented<'_>, AuthError> {
+fn classify_bearer<'a>(issuer: &TokenIssuer, text: &'a str) -> Result<Presented<'a>, AuthError> {
     if text.starts_with(CLIENT_TOKEN_PREFIX) {
         Ok(Presented::ClientToken(text))
     } else if text.contains('.') {
-        Ok(if TokenIssuer::recognizes(text) {
+        Ok(if issuer.recognizes(text) {
             Presented::Token(text)
         } else {
             Presented::UserJwt
@@ -425,7 +434,7 @@ fn key_principal(record: &KeyRecord) -> Principal {
     Principal {
         method: AuthMethod::ApiKey,
         tenant: record.tenant.clone(),
-        subject: Some(Arc::from(record.id.as_str())),
+        subject: Some(record.id.to_shared()),
         actor: None,
         key_id: Some(record.id.clone()),
         scopes: record.granted_scopes(),
@@ -442,7 +451,7 @@ fn token_principal(token: VerifiedToken, method: AuthMethod) -> Principal {
     Principal {
         method,
         tenant: token.tenant,
-        subject: token.key_id.as_ref().map(|id| Arc::from(id.as_str())),
+        subject: token.key_id.as_ref().map(KeyId::to_shared),
         actor: None,
         key_id: token.key_id,
         scopes: token.scopes,
@@ -466,7 +475,7 @@ fn impersonate(principal: &mut Principal, user: &str, access: &Access) -> Result
     {
         return Err(AuthError::ImpersonationForbidden);
     }
-    principal.actor = principal.key_id.as_ref().map(|id| Arc::from(id.as_str()));
+    principal.actor = principal.key_id.as_ref().map(KeyId::to_shared);
     principal.subject = Some(Arc::from(user));
     Ok(())
 }

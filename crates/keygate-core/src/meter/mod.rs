@@ -87,7 +87,9 @@ pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
 pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
 impl RateLimitStatus {
-    /// Seconds to wait before retrying (at least 1 for a refused request).
+    /// Seconds to wait before retrying, as the meter reported it (every meter in keygate
+    /// reports at least 1 for a refused request; [`AuthError`](crate::AuthError) enforces
+    /// that floor for meters that do not).
     pub fn retry_after_secs(&self) -> u64 {
         self.retry_after
     }

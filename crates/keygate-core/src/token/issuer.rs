@@ -1,14 +1,16 @@
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretSlice};
 use time::OffsetDateTime;
 
 use super::{CLIENT_TOKEN_PREFIX, Claims, TokenKind, VerifiedToken};
+use crate::credentials::MAX_TOKEN_LEN;
 use crate::error::AuthError;
 use crate::key::KeyId;
 use crate::random;
@@ -104,8 +106,11 @@ struct Inner {
 #[derive(Clone)]
 struct Verifying {
     kid: String,
+    /// The exact first segment of every token this key signs: keygate writes its own
+    /// headers, so a token is matched to its key by this segment, without parsing it.
+    header_segment: String,
+    alg: Algorithm,
     key: DecodingKey,
-    validation: Validation,
     public: Option<Jwk>,
 }
 
@@ -119,15 +124,11 @@ impl TokenIssuer {
         let kid: String = tag.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let kid = format!("hs-{kid}");
         Self::assemble(
-            kid.clone(),
+            kid,
             Algorithm::HS256,
             EncodingKey::from_secret(bytes),
-            Verifying {
-                kid,
-                key: DecodingKey::from_secret(bytes),
-                validation: validation(Algorithm::HS256),
-                public: None,
-            },
+            DecodingKey::from_secret(bytes),
+            None,
         )
     }
 
@@ -158,22 +159,34 @@ impl TokenIssuer {
         public.common.public_key_use = Some(PublicKeyUse::Signature);
         let key = DecodingKey::from_jwk(&public).map_err(|_| TokenKeyError::Ed25519Key)?;
         Ok(Self::assemble(
-            kid.clone(),
+            kid,
             Algorithm::EdDSA,
             signing,
-            Verifying {
-                kid,
-                key,
-                validation: validation(Algorithm::EdDSA),
-                public: Some(public),
-            },
+            key,
+            Some(public),
         ))
     }
 
-    fn assemble(kid: String, alg: Algorithm, signing: EncodingKey, own: Verifying) -> Self {
+    fn assemble(
+        kid: String,
+        alg: Algorithm,
+        signing: EncodingKey,
+        key: DecodingKey,
+        public: Option<Jwk>,
+    ) -> Self {
         let mut header = Header::new(alg);
         header.kid = Some(kid.clone());
         header.typ = Some(TYP.to_owned());
+        // Exactly what `jsonwebtoken::encode` writes as the first segment.
+        let header_segment =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
+        let own = Verifying {
+            kid: kid.clone(),
+            header_segment,
+            alg,
+            key,
+            public,
+        };
         let jwks = JwkSet {
             keys: own.public.iter().cloned().collect(),
         };
@@ -231,10 +244,20 @@ impl TokenIssuer {
         })
     }
 
-    /// Whether `token` (without any `ek_` prefix) is shaped as a keygate token: a JWS
-    /// whose header says `typ: kg+jwt`. Says nothing of its validity.
-    pub fn recognizes(token: &str) -> bool {
-        jsonwebtoken::decode_header(token).is_ok_and(|h| h.typ.as_deref() == Some(TYP))
+    /// Whether `token` (without any `ek_` prefix) carries the header of one of this
+    /// issuer's keys: it is meant for [`verify`](Self::verify), not for a user-JWT
+    /// verifier. Says nothing of its validity.
+    pub fn recognizes(&self, token: &str) -> bool {
+        token
+            .split_once('.')
+            .is_some_and(|(header, _)| self.key_for(header).is_some())
+    }
+
+    fn key_for(&self, header_segment: &str) -> Option<&Verifying> {
+        self.inner
+            .verifying
+            .iter()
+            .find(|key| key.header_segment == header_segment)
     }
 
     /// Verifies `token` as presented (with its `ek_` prefix for client tokens) at `now`:
@@ -247,20 +270,34 @@ impl TokenIssuer {
             Some(rest) => (rest, true),
             None => (token, false),
         };
-        let header = jsonwebtoken::decode_header(jws).map_err(|_| AuthError::InvalidToken)?;
-        if header.typ.as_deref() != Some(TYP) {
+        if jws.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
-        let kid = header.kid.ok_or(AuthError::InvalidToken)?;
-        let key = self
-            .inner
-            .verifying
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(AuthError::InvalidToken)?;
-        let claims = jsonwebtoken::decode::<Claims>(jws, &key.key, &key.validation)
-            .map_err(|_| AuthError::InvalidToken)?
-            .claims;
+        let mut segments = jws.split('.');
+        let (Some(header), Some(payload), Some(signature), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(AuthError::InvalidToken);
+        };
+        // The header must be byte for byte one this issuer writes: that fixes `typ`,
+        // `kid` and `alg` together, so no algorithm can be swapped in.
+        let key = self.key_for(header).ok_or(AuthError::InvalidToken)?;
+        let signed = jws
+            .get(..header.len() + 1 + payload.len())
+            .unwrap_or_default();
+        let genuine = jsonwebtoken::crypto::verify(signature, signed.as_bytes(), &key.key, key.alg)
+            .unwrap_or(false);
+        if !genuine {
+            return Err(AuthError::InvalidToken);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| AuthError::InvalidToken)?;
+        let claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| AuthError::InvalidToken)?;
         if claims.iss != ISSUER
             || claims.aud != ISSUER
             || client != (claims.kgt == TokenKind::Client)
@@ -293,18 +330,6 @@ impl TokenIssuer {
             expires_at,
         })
     }
-}
-
-/// Signature and algorithm only: keygate checks the claims itself, against its own
-/// clock (jsonwebtoken would read the system time).
-fn validation(alg: Algorithm) -> Validation {
-    let mut validation = Validation::new(alg);
-    validation.required_spec_claims = HashSet::new();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    validation
 }
 
 impl fmt::Debug for TokenIssuer {
