@@ -217,15 +217,14 @@ impl AuthError {
 
     /// The `WWW-Authenticate` challenge (RFC 6750), for the errors that carry one.
     ///
-    /// - 401 with nothing presented (or the user token missing): `Bearer realm="keygate"`;
-    /// - 401 for a presented, rejected credential: adds `error="invalid_token"`;
+    /// - 401 with nothing presented: `Bearer realm="keygate"`;
+    /// - any other 401 (a credential was presented and rejected): adds
+    ///   `error="invalid_token"`;
     /// - 400: `Bearer realm="keygate", error="invalid_request"`;
     /// - 403 for a missing scope: `Bearer error="insufficient_scope", scope="<needed>"`.
     pub fn www_authenticate(&self) -> Option<String> {
         match self {
-            Self::MissingCredentials | Self::UserTokenRequired => {
-                Some(format!("Bearer realm=\"{REALM}\""))
-            }
+            Self::MissingCredentials => Some(format!("Bearer realm=\"{REALM}\"")),
             Self::InvalidRequest(_) => Some(format!(
                 "Bearer realm=\"{REALM}\", error=\"invalid_request\""
             )),

@@ -93,4 +93,4 @@ pub use principal::Principal;
 pub use random::RandomError;
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{Pepper, PepperError, PlatformSecret};
-pub use store::{KeyStore, MemoryKeyStore, StoreError};
+pub use store::{KeyStore, MemoryKeyStore, Rotation, StoreError};

@@ -709,9 +709,10 @@ async fn credits_are_spent_only_by_requests_that_pass() {
 
     // Refused for scope: no charge.
     assert_eq!(code(f.call(&headers, &scoped).await), "insufficient_scope");
-    // Free routes cost nothing and show no balance.
+    // Free routes cost nothing but still report the balance.
     let free = f.call(&headers, &Access::authenticated()).await.unwrap();
-    assert_eq!(free.credits_remaining(), None);
+    assert_eq!(free.credits_remaining(), Some(2));
+    assert!(!free.is_charged());
 
     let mut grant = f.call(&headers, &detect).await.unwrap();
     assert_eq!(grant.credits_remaining(), Some(1));
@@ -1273,4 +1274,160 @@ async fn tampered_tokens_and_swapped_algorithms_are_invalid() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn settling_refunds_every_rejected_response_and_nothing_else() {
+    let f = Fixture::new();
+    let detect = Access::authenticated().cost(1);
+    let key = f
+        .key(NewKey {
+            credits: Some(10),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    let headers = [("x-api-key", key.key.expose())];
+    for (status, balance) in [
+        (200, 9),
+        (204, 8),
+        (302, 7),
+        (400, 7),
+        (404, 7),
+        (500, 7),
+        (503, 7),
+    ] {
+        let mut grant = f.call(&headers, &detect).await.unwrap();
+        f.keygate.settle(&mut grant, status).await.unwrap();
+        assert_eq!(grant.credits_remaining(), Some(balance), "status {status}");
+        assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(balance));
+    }
+}
+
+#[tokio::test]
+async fn racing_rotations_leave_one_successor() {
+    let f = Fixture::new();
+    let key = f.secret_key("acme").await;
+    let (a, b) = tokio::join!(
+        f.keygate.rotate_key(&key.record.id, Duration::minutes(5)),
+        f.keygate.rotate_key(&key.record.id, Duration::minutes(5)),
+    );
+    assert_eq!(usize::from(a.is_ok()) + usize::from(b.is_ok()), 1);
+    assert_eq!(f.keygate.list_keys(Some("acme")).await.unwrap().len(), 2);
+
+    let revoked = f.secret_key("acme").await;
+    f.keygate.revoke_key(&revoked.record.id).await.unwrap();
+    let err = f
+        .keygate
+        .rotate_key(&revoked.record.id, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "a revoked key cannot be rotated");
+
+    let expiring = f
+        .key(NewKey {
+            expires_at: Some(common::T0 + Duration::minutes(1)),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    f.clock.advance(Duration::minutes(1));
+    let err = f
+        .keygate
+        .rotate_key(&expiring.record.id, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("an expired key cannot be rotated")
+    );
+}
+
+#[tokio::test]
+async fn tokens_survive_a_pepper_rotation() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::Session, "lens:create").await;
+    let rotated = Keygate::builder()
+        .pepper(pepper(2))
+        .previous_pepper(pepper(1))
+        .clock(f.clock.clone())
+        .build()
+        .unwrap();
+    let request = get(&[("authorization", &bearer(token.expose()))]);
+    assert!(rotated.authenticate(&request, &lens()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_token_never_outlives_the_key_that_mints_it() {
+    let f = Fixture::new();
+    let key = f
+        .key(NewKey {
+            expires_at: Some(common::T0 + Duration::minutes(2)),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    let minter = f
+        .call(&[("x-api-key", key.key.expose())], &Access::authenticated())
+        .await
+        .unwrap()
+        .into_principal();
+    let token = f
+        .keygate
+        .issue_token(
+            &minter,
+            TokenRequest {
+                scopes: Some(ScopeSet::parse(["lens:create"]).unwrap()),
+                lifetime: Some(Duration::minutes(60)),
+                ..TokenRequest::new(TokenKind::Session)
+            },
+        )
+        .unwrap();
+    assert_eq!(token.expires_in(), 120);
+
+    // A key in its rotation grace mints tokens that end with the grace.
+    let rotating = f.secret_key("acme").await;
+    f.keygate
+        .rotate_key(&rotating.record.id, Duration::minutes(3))
+        .await
+        .unwrap();
+    let minter = f
+        .call(
+            &[("x-api-key", rotating.key.expose())],
+            &Access::authenticated(),
+        )
+        .await
+        .unwrap()
+        .into_principal();
+    let token = f
+        .keygate
+        .issue_token(&minter, TokenRequest::new(TokenKind::Client))
+        .unwrap();
+    assert_eq!(token.expires_in(), 180);
+}
+
+#[tokio::test]
+async fn a_token_sent_in_both_headers_is_one_token() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-api-key", token.expose()),
+    ];
+    assert!(f.call(&headers, &lens()).await.is_ok());
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_reported_before_a_refused_impersonation() {
+    let f = Fixture::new();
+    let wrong = PlatformSecret::generate().unwrap();
+    let err = f
+        .call(
+            &[
+                ("x-client-secret", wrong.expose()),
+                ("x-on-behalf-of", "user_1"),
+            ],
+            &Access::admin(),
+        )
+        .await;
+    assert_eq!(code(err), "invalid_secret_key");
 }

@@ -161,7 +161,7 @@ fn cases() -> Vec<Case> {
             401,
             "User token required",
             "a publishable key needs a user token in Authorization",
-            Some(REALM_ONLY),
+            Some(INVALID_TOKEN),
         ),
         Case {
             extra_headers: vec![("x-credits-remaining", "3")],
@@ -388,7 +388,8 @@ fn www_authenticate_follows_the_rfc_6750_rule() {
     for case in cases() {
         let err = &case.error;
         let expected = match (err.status(), err.code()) {
-            (401, "missing_credentials" | "user_token_required") => Some(REALM_ONLY.to_owned()),
+            // contract.md: `error="invalid_token"` whenever a credential was presented.
+            (401, "missing_credentials") => Some(REALM_ONLY.to_owned()),
             (401, _) => Some(INVALID_TOKEN.to_owned()),
             (400, _) => Some(INVALID_REQUEST.to_owned()),
             (403, "insufficient_scope") => {

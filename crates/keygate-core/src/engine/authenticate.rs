@@ -135,10 +135,10 @@ impl Keygate {
             // Something else was presented: refuse it unverified and unconsumed.
             return Err(AuthError::SecretKeyRequired);
         };
+        let verified = self.verify_secret(classify_secret(secret)?, now).await?;
         if credentials.on_behalf_of().is_some() {
             return Err(AuthError::ImpersonationForbidden);
         }
-        let verified = self.verify_secret(classify_secret(secret)?, now).await?;
         Ok(Grant::new(verified.principal))
     }
 
@@ -280,12 +280,13 @@ impl Keygate {
         now: OffsetDateTime,
     ) -> Result<Grant, AuthError> {
         let key = verified.key.as_deref();
+        // A key with credits has its balance read on every request (for
+        // `X-Credits-Remaining`), and debited when the route costs something.
         let debit = key.and_then(|key| {
-            let allowance = key.credits?;
-            (access.credit_cost() > 0).then(|| Debit {
+            Some(Debit {
                 account: key.lineage.clone(),
                 cost: access.credit_cost(),
-                allowance,
+                allowance: key.credits?,
             })
         });
         let request = MeterRequest {
@@ -322,7 +323,7 @@ impl Keygate {
             } => {
                 grant.rate_limit = rate_limit;
                 grant.credits_remaining = credits_remaining;
-                grant.debit = debit;
+                grant.debit = debit.filter(|debit| debit.cost > 0);
                 Ok(grant)
             }
             MeterDecision::RateLimited(status) => Err(AuthError::RateLimited(status)),
@@ -337,8 +338,20 @@ impl Keygate {
         }
     }
 
-    /// Gives back the credits an allowed request took, when its handler failed (5xx).
-    /// Calling it again for the same grant does nothing.
+    /// Settles a grant once the response status is known: a request that ends in an error
+    /// (any 4xx or 5xx, such as a bad body or a failed handler) gets its credits back, as
+    /// "a request rejected for any reason costs no credits". Adapters call this before
+    /// writing [`Grant::headers`], so `X-Credits-Remaining` shows the refund.
+    pub async fn settle(&self, grant: &mut Grant, status: u16) -> Result<(), AuthError> {
+        if status >= 400 {
+            self.refund(grant).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Gives back the credits an allowed request took. Calling it again for the same
+    /// grant does nothing.
     pub async fn refund(&self, grant: &mut Grant) -> Result<(), AuthError> {
         let Some(debit) = grant.debit.take() else {
             return Ok(());
@@ -375,7 +388,8 @@ fn classify<'a>(
         (None, None) => None,
         (Some(bearer), None) => Some(classify_bearer(issuer, bearer)?),
         (None, Some(key)) => Some(classify_api_key(key)?),
-        (Some(bearer), Some(key)) if bearer == key => Some(classify_api_key(key)?),
+        // One value in both headers is one credential; the bearer rules read it whole.
+        (Some(bearer), Some(key)) if bearer == key => Some(classify_bearer(issuer, bearer)?),
         (Some(bearer), Some(key)) => {
             match (classify_bearer(issuer, bearer)?, classify_api_key(key)?) {
                 (Presented::UserJwt, Presented::ApiKey(key))
@@ -443,7 +457,10 @@ fn key_principal(record: &KeyRecord) -> Principal {
         catalogue_id: None,
         metadata: Arc::clone(&record.metadata),
         key_kind: Some(record.kind),
-        expires_at: record.expires_at,
+        expires_at: match (record.expires_at, record.valid_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
     }
 }
 

@@ -14,7 +14,7 @@ use crate::key::{
 use crate::meter::MAX_CREDITS;
 use crate::random::RandomError;
 use crate::scope::ScopeSet;
-use crate::store::StoreError;
+use crate::store::{Rotation, StoreError, StoreErrorKind};
 
 /// A key just created: the plaintext, shown once, and what was stored.
 #[derive(Debug)]
@@ -36,12 +36,22 @@ pub enum AdminError {
     /// No key has this id.
     #[error("no key has this id")]
     NotFound,
+    /// The store refused a duplicate (an id or digest already taken).
+    #[error("a key with this id or hash already exists")]
+    Conflict(#[source] StoreError),
     /// The store did not answer.
     #[error("the key store is unavailable")]
     Unavailable(#[source] StoreError),
     /// The OS random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+}
+
+fn store_error(err: StoreError) -> AdminError {
+    match err.kind() {
+        StoreErrorKind::Conflict => AdminError::Conflict(err),
+        _ => AdminError::Unavailable(err),
+    }
 }
 
 fn invalid(detail: impl Into<Cow<'static, str>>) -> AdminError {
@@ -122,11 +132,7 @@ impl Keygate {
             revoked_at: None,
             valid_until: None,
         };
-        self.inner
-            .keys
-            .create(&record)
-            .await
-            .map_err(AdminError::Unavailable)?;
+        self.inner.keys.create(&record).await.map_err(store_error)?;
         Ok(CreatedKey {
             key,
             record: Arc::new(record),
@@ -172,12 +178,9 @@ impl Keygate {
         }
         let now = self.inner.clock.now();
         let old = self.get_key(id).await?;
-        if old.revoked_at.is_some() {
-            return Err(invalid("a revoked key cannot be rotated"));
-        }
-        if old.valid_until.is_some() {
+        if old.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid(
-                "this key was already rotated; rotate its successor",
+                "an expired key cannot be rotated; create a new one",
             ));
         }
         let prefix = match old.kind {
@@ -200,12 +203,24 @@ impl Keygate {
             valid_until: None,
             ..KeyRecord::clone(&old)
         };
-        self.inner
+        // The store checks revocation and an earlier rotation in the same step as the
+        // write, so two rotations racing leave one successor.
+        match self
+            .inner
             .keys
             .rotate(id, &successor, now + grace)
             .await
-            .map_err(AdminError::Unavailable)?
-            .ok_or(AdminError::NotFound)?;
+            .map_err(store_error)?
+        {
+            Rotation::Rotated(_) => {}
+            Rotation::NotFound => return Err(AdminError::NotFound),
+            Rotation::Revoked => return Err(invalid("a revoked key cannot be rotated")),
+            _ => {
+                return Err(invalid(
+                    "this key was already rotated; rotate its successor",
+                ));
+            }
+        }
         Ok(CreatedKey {
             key,
             record: Arc::new(successor),

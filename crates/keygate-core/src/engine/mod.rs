@@ -219,9 +219,16 @@ impl KeygateBuilder {
                 Some(digest)
             }
         };
-        let issuer = self
-            .issuer
-            .unwrap_or_else(|| TokenIssuer::hs256(&TokenSecret::derive(&pepper)));
+        // The derived signing key follows the pepper ring, so rotating the pepper does not
+        // invalidate tokens already handed out.
+        let issuer = self.issuer.unwrap_or_else(|| {
+            self.previous_peppers.iter().fold(
+                TokenIssuer::hs256(&TokenSecret::derive(&pepper)),
+                |issuer, previous| {
+                    issuer.with_previous(&TokenIssuer::hs256(&TokenSecret::derive(previous)))
+                },
+            )
+        });
         Ok(Keygate {
             inner: Arc::new(Inner {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),

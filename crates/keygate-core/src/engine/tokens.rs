@@ -22,7 +22,7 @@ impl Keygate {
     ///   for one-time and session tokens, a token with `token:create` may mint.
     /// - The new token carries the minter's tenant, environment and key; its scopes must
     ///   be within the minter's (403 `insufficient_scope` otherwise), and it expires no
-    ///   later than a minting token (its lifetime is cut to fit).
+    ///   later than the minting token or key (its lifetime is cut to fit).
     /// - A minting token's user reference and catalogue carry over and cannot be changed.
     /// - A caller acting under `X-On-Behalf-Of` may not mint.
     ///
@@ -97,12 +97,10 @@ impl Keygate {
         // Tokens carry whole seconds; so does everything reported about them.
         let now = self.inner.clock.now();
         let now = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
-        let mut expires_at = now + lifetime;
-        if let Some(limit) = minter.expires_at
-            && minter.method == AuthMethod::Token
-        {
-            expires_at = expires_at.min(limit);
-        }
+        // Never outlive what mints: a token, or a key with an expiry or rotation grace.
+        let expires_at = minter
+            .expires_at
+            .map_or(now + lifetime, |limit| (now + lifetime).min(limit));
 
         let user_reference = inherit(
             "userReference",

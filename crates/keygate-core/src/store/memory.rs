@@ -4,7 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{KeyStore, StoreError};
+use super::{KeyStore, Rotation, StoreError};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 
 /// Key records in process memory: for tests, examples and single-process deployments
@@ -107,18 +107,17 @@ impl KeyStore for MemoryKeyStore {
         id: &KeyId,
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
-    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    ) -> Result<Rotation, StoreError> {
         let mut state = self.write();
-        if !state.by_id.contains_key(id) {
-            return Ok(None);
+        match state.by_id.get(id) {
+            None => return Ok(Rotation::NotFound),
+            Some(old) if old.revoked_at.is_some() => return Ok(Rotation::Revoked),
+            Some(old) if old.valid_until.is_some() => return Ok(Rotation::AlreadyRotated),
+            Some(_) => {}
         }
         state.insert(successor)?;
-        Ok(state.update(id, |record| {
-            record.valid_until = Some(
-                record
-                    .valid_until
-                    .map_or(valid_until, |earlier| earlier.min(valid_until)),
-            );
-        }))
+        Ok(state
+            .update(id, |record| record.valid_until = Some(valid_until))
+            .map_or(Rotation::NotFound, Rotation::Rotated))
     }
 }

@@ -45,15 +45,29 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
         at: OffsetDateTime,
     ) -> Result<Option<Arc<KeyRecord>>, StoreError>;
 
-    /// In one step: stores `successor` and limits the key `id` to `valid_until` (keeping
-    /// an earlier limit). Returns the updated old record; `None` (and nothing stored) when
-    /// there is no such key.
+    /// In one atomic step, if the key `id` is neither revoked nor already rotated: stores
+    /// `successor` and limits the old key to `valid_until`. Otherwise stores nothing and
+    /// says why, so two rotations racing leave exactly one successor.
     async fn rotate(
         &self,
         id: &KeyId,
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
-    ) -> Result<Option<Arc<KeyRecord>>, StoreError>;
+    ) -> Result<Rotation, StoreError>;
+}
+
+/// What [`KeyStore::rotate`] did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Rotation {
+    /// The successor was stored; this is the old key's updated record.
+    Rotated(Arc<KeyRecord>),
+    /// No key has this id.
+    NotFound,
+    /// The key is revoked.
+    Revoked,
+    /// The key was already rotated (it has a `valid_until`).
+    AlreadyRotated,
 }
 
 #[async_trait]
@@ -82,7 +96,7 @@ impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
         id: &KeyId,
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
-    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    ) -> Result<Rotation, StoreError> {
         (**self).rotate(id, successor, valid_until).await
     }
 }

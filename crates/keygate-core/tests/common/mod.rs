@@ -10,7 +10,7 @@ use keygate_core::key::{KeyDigest, KeyId, KeyKind, KeyRecord, NewKey};
 use keygate_core::token::{IssuedToken, TokenKind, TokenRequest};
 use keygate_core::{
     Access, AuthError, CreatedKey, Environment, Grant, KeyStore, Keygate, ManualClock,
-    MemoryKeyStore, Pepper, PlatformSecret, Principal, ScopeSet, StoreError,
+    MemoryKeyStore, Pepper, PlatformSecret, Principal, Rotation, ScopeSet, StoreError,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -155,7 +155,7 @@ impl KeyStore for CountingStore {
         id: &KeyId,
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
-    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    ) -> Result<Rotation, StoreError> {
         self.inner.rotate(id, successor, valid_until).await
     }
 }
@@ -197,7 +197,7 @@ impl KeyStore for DownStore {
         _: &KeyId,
         _: &KeyRecord,
         _: OffsetDateTime,
-    ) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    ) -> Result<Rotation, StoreError> {
         Err(down())
     }
 }
