@@ -51,7 +51,8 @@ pub struct Principal {
     /// The kind of API key behind the credential, if one is.
     #[serde(skip)]
     pub key_kind: Option<KeyKind>,
-    /// When the credential stops working, if it is a token.
+    /// When the credential stops working: a token's expiry, or the earlier of a key's
+    /// expiry and the end of its rotation grace. Tokens it mints end no later.
     #[serde(skip)]
     pub expires_at: Option<OffsetDateTime>,
 }

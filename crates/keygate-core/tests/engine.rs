@@ -1431,3 +1431,83 @@ async fn a_wrong_secret_is_reported_before_a_refused_impersonation() {
         .await;
     assert_eq!(code(err), "invalid_secret_key");
 }
+
+#[tokio::test]
+async fn a_credential_about_to_expire_cannot_mint() {
+    let f = Fixture::new();
+    // The key ends 300 ms from now: a token from it would be born expired.
+    let key = f
+        .key(NewKey {
+            expires_at: Some(common::T0 + Duration::milliseconds(1300)),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    f.clock.advance(Duration::seconds(1));
+    let minter = f
+        .call(&[("x-api-key", key.key.expose())], &Access::authenticated())
+        .await
+        .unwrap()
+        .into_principal();
+    let err = f
+        .keygate
+        .issue_token(&minter, TokenRequest::new(TokenKind::Client))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+}
+
+/// A meter whose refunds fail: the grant must keep its debit for a retry.
+#[derive(Debug, Default)]
+struct RefundFails(keygate_core::MemoryMeter);
+
+#[async_trait::async_trait]
+impl keygate_core::Meter for RefundFails {
+    async fn meter(
+        &self,
+        request: &keygate_core::meter::MeterRequest<'_>,
+    ) -> Result<keygate_core::meter::MeterDecision, keygate_core::StoreError> {
+        self.0.meter(request).await
+    }
+    async fn refund(
+        &self,
+        _: &keygate_core::meter::CreditDebit<'_>,
+    ) -> Result<(), keygate_core::StoreError> {
+        Err(keygate_core::StoreError::corrupt("refunds are down"))
+    }
+    async fn add_credits(
+        &self,
+        account: &str,
+        amount: u64,
+        allowance: u64,
+    ) -> Result<u64, keygate_core::StoreError> {
+        self.0.add_credits(account, amount, allowance).await
+    }
+    async fn credits(
+        &self,
+        account: &str,
+        allowance: u64,
+    ) -> Result<u64, keygate_core::StoreError> {
+        self.0.credits(account, allowance).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refund_can_be_retried() {
+    let f = Fixture::with(|b| b.meter(RefundFails::default()));
+    let key = f
+        .key(NewKey {
+            credits: Some(3),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    let mut grant = f
+        .call(
+            &[("x-api-key", key.key.expose())],
+            &Access::authenticated().cost(1),
+        )
+        .await
+        .unwrap();
+    let err = f.keygate.settle(&mut grant, 500).await.unwrap_err();
+    assert_eq!(err.code(), "auth_unavailable");
+    assert!(grant.is_charged(), "the debit stays for a retry");
+    assert_eq!(grant.credits_remaining(), Some(2));
+}

@@ -352,8 +352,9 @@ impl Keygate {
 
     /// Gives back the credits an allowed request took. Calling it again for the same
     /// grant does nothing.
+    /// If the meter fails, the grant keeps its debit so the refund can be retried.
     pub async fn refund(&self, grant: &mut Grant) -> Result<(), AuthError> {
-        let Some(debit) = grant.debit.take() else {
+        let Some(debit) = &grant.debit else {
             return Ok(());
         };
         let refund: CreditDebit<'_> = debit.as_debit();
@@ -362,9 +363,11 @@ impl Keygate {
             .refund(&refund)
             .await
             .map_err(AuthError::AuthUnavailable)?;
+        let cost = debit.cost;
+        grant.debit = None;
         grant.credits_remaining = grant
             .credits_remaining
-            .map(|left| left.saturating_add(debit.cost));
+            .map(|left| left.saturating_add(cost));
         Ok(())
     }
 }

@@ -4,8 +4,9 @@ use crate::meter::{CreditDebit, RateLimitStatus};
 use crate::principal::Principal;
 
 /// A request let through: who acts, and what the meter said. Adapters put the
-/// [`Principal`] into the request and [`headers`](Self::headers) onto the response, and
-/// call [`Keygate::refund`](crate::Keygate::refund) when the handler answers 5xx.
+/// [`Principal`] into the request, call [`Keygate::settle`](crate::Keygate::settle) with
+/// the response status (it refunds credits for any 4xx or 5xx), then put
+/// [`headers`](Self::headers) onto the response.
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub(crate) principal: Principal,
@@ -57,8 +58,8 @@ impl Grant {
         self.rate_limit.as_ref()
     }
 
-    /// Credits left after this request, when the key has a balance and the route costs
-    /// credits.
+    /// Credits left after this request, when the key has a credit balance (on free
+    /// routes too).
     pub fn credits_remaining(&self) -> Option<u64> {
         self.credits_remaining
     }

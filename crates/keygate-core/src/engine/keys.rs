@@ -215,7 +215,7 @@ impl Keygate {
             Rotation::Rotated(_) => {}
             Rotation::NotFound => return Err(AdminError::NotFound),
             Rotation::Revoked => return Err(invalid("a revoked key cannot be rotated")),
-            _ => {
+            Rotation::AlreadyRotated => {
                 return Err(invalid(
                     "this key was already rotated; rotate its successor",
                 ));

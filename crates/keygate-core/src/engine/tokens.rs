@@ -97,10 +97,17 @@ impl Keygate {
         // Tokens carry whole seconds; so does everything reported about them.
         let now = self.inner.clock.now();
         let now = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
-        // Never outlive what mints: a token, or a key with an expiry or rotation grace.
-        let expires_at = minter
-            .expires_at
-            .map_or(now + lifetime, |limit| (now + lifetime).min(limit));
+        // Never outlive what mints: a token, or a key with an expiry or rotation grace
+        // (cut to the whole second, as tokens carry whole seconds).
+        let expires_at = minter.expires_at.map_or(now + lifetime, |limit| {
+            let limit = limit - time::Duration::nanoseconds(i64::from(limit.nanosecond()));
+            (now + lifetime).min(limit)
+        });
+        if expires_at <= now {
+            return Err(AuthError::invalid_request(
+                "the minting credential expires within the second; mint with a fresher one",
+            ));
+        }
 
         let user_reference = inherit(
             "userReference",

@@ -135,7 +135,8 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
     /// Decides and, if allowed, commits everything `request` asks for.
     async fn meter(&self, request: &MeterRequest<'_>) -> Result<MeterDecision, StoreError>;
 
-    /// Gives back credits taken by an allowed request (its handler failed with a 5xx).
+    /// Gives back credits taken by an allowed request that was rejected after all (see
+    /// [`Keygate::settle`](crate::Keygate::settle)).
     async fn refund(&self, debit: &CreditDebit<'_>) -> Result<(), StoreError>;
 
     /// Adds `amount` credits to `account` (saturating at [`MAX_CREDITS`]) and returns the
