@@ -289,6 +289,23 @@ fn push_rate_limit(headers: &mut Vec<(&'static str, String)>, status: &RateLimit
     );
 }
 
+impl AuthError {
+    /// The whole error response, for adapters built on the `http` crate (tower, axum):
+    /// status, [`headers`](Self::headers) and the problem+json body.
+    pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.problem_json()));
+        *response.status_mut() =
+            http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::UNAUTHORIZED);
+        let headers = response.headers_mut();
+        for (name, value) in self.headers() {
+            if let Ok(value) = http::HeaderValue::try_from(value) {
+                headers.insert(http::HeaderName::from_static(name), value);
+            }
+        }
+        response
+    }
+}
+
 /// The response header that reports a key's remaining credits.
 pub const CREDITS_REMAINING: &str = "x-credits-remaining";
 

@@ -58,21 +58,31 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The platform operator (the platform secret in `x-client-secret`).
-    pub(crate) fn operator() -> Self {
+    /// A principal of `method` with nothing else set: no tenant, no subject, no scopes.
+    /// For authenticators built outside keygate-core and for tests of handlers; the engine
+    /// builds its own.
+    pub fn new(method: AuthMethod) -> Self {
         Self {
-            method: AuthMethod::SecretKey,
+            method,
             tenant: None,
             subject: None,
             actor: None,
             key_id: None,
-            scopes: ScopeSet::all(),
+            scopes: ScopeSet::none(),
             environment: None,
             user_reference: None,
             catalogue_id: None,
             metadata: Arc::default(),
             key_kind: None,
             expires_at: None,
+        }
+    }
+
+    /// The platform operator (the platform secret in `x-client-secret`).
+    pub(crate) fn operator() -> Self {
+        Self {
+            scopes: ScopeSet::all(),
+            ..Self::new(AuthMethod::SecretKey)
         }
     }
 

@@ -1511,3 +1511,113 @@ async fn a_failed_refund_can_be_retried() {
     assert!(grant.is_charged(), "the debit stays for a retry");
     assert_eq!(grant.credits_remaining(), Some(2));
 }
+
+#[tokio::test]
+async fn the_authenticate_future_is_send_for_any_request_type() {
+    fn assert_send<T: Send>(_: &T) {}
+    let f = Fixture::new();
+    // A request whose body is not `Sync`, as axum's is not.
+    let mut request = http::Request::new(std::cell::Cell::new(0u8));
+    request
+        .headers_mut()
+        .insert("x-client-secret", f.secret.expose().parse().unwrap());
+    let admin = Access::admin();
+    let future = f.keygate.authenticate(&request, &admin);
+    assert_send(&future);
+    assert!(future.await.unwrap().principal().is_operator());
+    let optional = f.keygate.authenticate_optional(&request, &admin);
+    assert_send(&optional);
+    assert!(optional.await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn optional_authentication_passes_the_anonymous_but_not_the_invalid() {
+    let f = Fixture::new();
+    let any = Access::authenticated();
+    let anonymous = get(&[]);
+    assert!(
+        f.keygate
+            .authenticate_optional(&anonymous, &any)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let only_on_behalf = get(&[("x-on-behalf-of", "user_1")]);
+    assert!(
+        f.keygate
+            .authenticate_optional(&only_on_behalf, &any)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let wrong = get(&[("x-api-key", "sk_live_wrong")]);
+    let err = f
+        .keygate
+        .authenticate_optional(&wrong, &any)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_api_key");
+    let twice = {
+        let mut r = get(&[("x-api-key", "a")]);
+        r.headers_mut().append("x-api-key", "b".parse().unwrap());
+        r
+    };
+    assert_eq!(
+        f.keygate
+            .authenticate_optional(&twice, &any)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
+}
+
+#[tokio::test]
+async fn errors_and_grants_render_onto_http_responses() {
+    let f = Fixture::new();
+    let key = f
+        .key(NewKey {
+            rate_limit: Some(RateLimit::new(1, 60).unwrap()),
+            credits: Some(5),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    let headers = [("x-api-key", key.key.expose())];
+    let grant = f
+        .call(&headers, &Access::authenticated().cost(2))
+        .await
+        .unwrap();
+    let mut response = http::Response::new(());
+    grant.apply_headers(response.headers_mut());
+    let h = response.headers();
+    assert_eq!(h["x-ratelimit-limit"], "1");
+    assert_eq!(h["x-ratelimit-remaining"], "0");
+    assert_eq!(h["x-credits-remaining"], "3");
+
+    let err = f
+        .call(&headers, &Access::authenticated())
+        .await
+        .unwrap_err();
+    let response: http::Response<String> = err.to_response();
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
+    let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["status"], 429);
+}
+
+#[test]
+fn a_principal_built_outside_the_engine_holds_nothing_by_default() {
+    let principal = keygate_core::Principal::new(AuthMethod::OAuth);
+    assert!(principal.scopes.is_empty());
+    assert!(!principal.is_operator());
+    assert!(!principal.may_manage(Some("acme")));
+    let json = serde_json::to_value(&principal).unwrap();
+    assert_eq!(json["method"], "oauth");
+    assert_eq!(json["tenant"], serde_json::Value::Null);
+}

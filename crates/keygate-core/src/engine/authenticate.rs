@@ -63,12 +63,46 @@ impl Keygate {
     /// Every presented credential is verified and any invalid one fails the request. An
     /// admin route verifies only `x-client-secret` and consumes nothing. A one-time token
     /// is consumed only when every other check has passed.
-    pub async fn authenticate<H: RequestHead + ?Sized>(
+    ///
+    /// The headers are read before the returned future is created, so the future borrows
+    /// only their text and is `Send` whatever the request type (axum's body is not
+    /// `Sync`, actix's request not `Send`).
+    pub fn authenticate<'a, H: RequestHead + ?Sized>(
+        &'a self,
+        head: &'a H,
+        access: &'a Access,
+    ) -> impl Future<Output = Result<Grant, AuthError>> + Send + 'a {
+        let credentials = Credentials::parse(head);
+        async move { self.authenticate_credentials(credentials?, access).await }
+    }
+
+    /// Like [`authenticate`](Self::authenticate) for routes where authentication is
+    /// optional: `Ok(None)` when no credential at all was presented. A presented
+    /// credential is still verified, and an invalid one still fails the request.
+    pub fn authenticate_optional<'a, H: RequestHead + ?Sized>(
+        &'a self,
+        head: &'a H,
+        access: &'a Access,
+    ) -> impl Future<Output = Result<Option<Grant>, AuthError>> + Send + 'a {
+        let credentials = Credentials::parse(head);
+        async move {
+            let credentials = credentials?;
+            if credentials.is_empty() {
+                return Ok(None);
+            }
+            self.authenticate_credentials(credentials, access)
+                .await
+                .map(Some)
+        }
+    }
+
+    /// [`authenticate`](Self::authenticate) for credentials already read with
+    /// [`Credentials::parse`].
+    pub async fn authenticate_credentials(
         &self,
-        head: &H,
+        credentials: Credentials<'_>,
         access: &Access,
     ) -> Result<Grant, AuthError> {
-        let credentials = Credentials::parse(head)?;
         if credentials.is_empty() {
             return Err(AuthError::MissingCredentials);
         }
@@ -342,6 +376,10 @@ impl Keygate {
     /// (any 4xx or 5xx, such as a bad body or a failed handler) gets its credits back, as
     /// "a request rejected for any reason costs no credits". Adapters call this before
     /// writing [`Grant::headers`], so `X-Credits-Remaining` shows the refund.
+    ///
+    /// If the refund fails, the handler's response still stands (a failed refund never
+    /// turns an answered request into an error): log the error; the grant keeps its
+    /// debit, so the refund can be retried.
     pub async fn settle(&self, grant: &mut Grant, status: u16) -> Result<(), AuthError> {
         if status >= 400 {
             self.refund(grant).await

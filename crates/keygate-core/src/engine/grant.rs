@@ -69,6 +69,16 @@ impl Grant {
         self.debit.is_some()
     }
 
+    /// Writes [`headers`](Self::headers) into an `http` header map (tower, axum).
+    pub fn apply_headers(&self, headers: &mut http::HeaderMap) {
+        for (name, value) in self.headers() {
+            headers.insert(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from(value),
+            );
+        }
+    }
+
     /// The response headers: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
     /// `X-RateLimit-Reset` when a rate limit applies, `X-Credits-Remaining` when credits
     /// do. Names are lower case; values are integers.

@@ -17,12 +17,12 @@ const SWEEP_EVERY: u64 = 1024;
 /// replenished and one-time-token entries once the token has expired (both are then
 /// indistinguishable from having no entry), in a sweep every 1024 requests. Credit
 /// balances are kept, one per key.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryMeter {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     /// account → (scaled TAT, the limit it is scaled by).
     rate: HashMap<String, (i128, u32)>,
@@ -55,6 +55,17 @@ impl MemoryMeter {
     /// Whether the meter holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for MemoryMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryMeter")
+            .field("rate_limits", &state.rate.len())
+            .field("balances", &state.credits.len())
+            .field("used_tokens", &state.used.len())
+            .finish()
     }
 }
 

@@ -9,12 +9,12 @@ use crate::key::{KeyDigest, KeyId, KeyRecord};
 
 /// Key records in process memory: for tests, examples and single-process deployments
 /// that can lose their keys on restart. Clones share the same records.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryKeyStore {
     state: Arc<RwLock<State>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     by_id: HashMap<KeyId, Arc<KeyRecord>>,
     by_digest: HashMap<KeyDigest, KeyId>,
@@ -34,6 +34,14 @@ impl MemoryKeyStore {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for MemoryKeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryKeyStore")
+            .field("keys", &self.read().by_id.len())
+            .finish()
     }
 }
 

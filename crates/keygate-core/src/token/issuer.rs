@@ -4,9 +4,14 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretSlice};
+use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 use super::{CLIENT_TOKEN_PREFIX, Claims, TokenKind, VerifiedToken};
@@ -16,6 +21,11 @@ use crate::key::KeyId;
 use crate::random;
 use crate::scope::ScopeSet;
 use crate::secret::Pepper;
+
+/// The crypto keygate signs and verifies with. Named here rather than taken from
+/// jsonwebtoken's process-wide default, which panics when another crate in the binary
+/// enables jsonwebtoken's `aws_lc_rs` feature beside `rust_crypto`.
+static PROVIDER: &CryptoProvider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 
 /// The `typ` header of every keygate token.
 pub(crate) const TYP: &str = "kg+jwt";
@@ -97,7 +107,6 @@ pub struct TokenIssuer {
 
 struct Inner {
     kid: String,
-    header: Header,
     signing: EncodingKey,
     verifying: Vec<Verifying>,
     jwks: JwkSet,
@@ -150,14 +159,33 @@ impl TokenIssuer {
     }
 
     fn ed25519(signing: EncodingKey) -> Result<Self, TokenKeyError> {
-        let mut public = Jwk::from_encoding_key(&signing, Algorithm::EdDSA)
-            .map_err(|_| TokenKeyError::Ed25519Key)?;
-        let kid = public
-            .thumbprint(ThumbprintHash::SHA256)
-            .map_err(|_| TokenKeyError::Ed25519Key)?;
-        public.common.key_id = Some(kid.clone());
-        public.common.public_key_use = Some(PublicKeyUse::Signature);
-        let key = DecodingKey::from_jwk(&public).map_err(|_| TokenKeyError::Ed25519Key)?;
+        // A PKCS#8 v1 Ed25519 key is 48 bytes: the fixed header and the seed.
+        if signing.as_bytes().len() != 48 {
+            return Err(TokenKeyError::Ed25519Key);
+        }
+        let x = (PROVIDER.key_utils.ed_pub_components_from_private_key)(
+            signing.as_bytes(),
+            &EllipticCurve::Ed25519,
+        )
+        .map_err(|_| TokenKeyError::Ed25519Key)?;
+        let x = URL_SAFE_NO_PAD.encode(x);
+        // RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order.
+        let members = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(members.as_bytes()));
+        let public = Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(KeyAlgorithm::EdDSA),
+                key_id: Some(kid.clone()),
+                ..CommonParameters::default()
+            },
+            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: x.clone(),
+            }),
+        };
+        let key = DecodingKey::from_ed_components(&x).map_err(|_| TokenKeyError::Ed25519Key)?;
         Ok(Self::assemble(
             kid,
             Algorithm::EdDSA,
@@ -193,7 +221,6 @@ impl TokenIssuer {
         Self {
             inner: Arc::new(Inner {
                 kid,
-                header,
                 signing,
                 verifying: vec![own],
                 jwks,
@@ -216,7 +243,6 @@ impl TokenIssuer {
         Self {
             inner: Arc::new(Inner {
                 kid: self.inner.kid.clone(),
-                header: self.inner.header.clone(),
                 signing: self.inner.signing.clone(),
                 verifying,
                 jwks,
@@ -236,12 +262,23 @@ impl TokenIssuer {
     }
 
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokenKeyError> {
-        let jws = jsonwebtoken::encode(&self.inner.header, claims, &self.inner.signing)
+        let own = self.inner.verifying.first().ok_or(TokenKeyError::Signing)?;
+        let payload = serde_json::to_vec(claims).map_err(|_| TokenKeyError::Signing)?;
+        let prefix = match claims.kgt {
+            TokenKind::Client => CLIENT_TOKEN_PREFIX,
+            _ => "",
+        };
+        let mut token = format!("{prefix}{}.", own.header_segment);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+        let signer = (PROVIDER.signer_factory)(&own.alg, &self.inner.signing)
             .map_err(|_| TokenKeyError::Signing)?;
-        Ok(match claims.kgt {
-            TokenKind::Client => format!("{CLIENT_TOKEN_PREFIX}{jws}"),
-            _ => jws,
-        })
+        let signed = token.get(prefix.len()..).ok_or(TokenKeyError::Signing)?;
+        let signature = signer
+            .try_sign(signed.as_bytes())
+            .map_err(|_| TokenKeyError::Signing)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
     }
 
     /// Whether `token` (without any `ek_` prefix) carries the header of one of this
@@ -288,9 +325,12 @@ impl TokenIssuer {
         let signed = jws
             .get(..header.len() + 1 + payload.len())
             .unwrap_or_default();
-        let genuine = jsonwebtoken::crypto::verify(signature, signed.as_bytes(), &key.key, key.alg)
-            .unwrap_or(false);
-        if !genuine {
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| AuthError::InvalidToken)?;
+        let verifier =
+            (PROVIDER.verifier_factory)(&key.alg, &key.key).map_err(|_| AuthError::InvalidToken)?;
+        if verifier.verify(signed.as_bytes(), &signature).is_err() {
             return Err(AuthError::InvalidToken);
         }
         let payload = URL_SAFE_NO_PAD
@@ -336,7 +376,7 @@ impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenIssuer")
             .field("kid", &self.inner.kid)
-            .field("alg", &self.inner.header.alg)
+            .field("alg", &self.inner.verifying.first().map(|k| k.alg))
             .field(
                 "verifies",
                 &self
