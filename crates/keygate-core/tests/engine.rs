@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{DownStore, Fixture, bearer, code, get, pepper};
+use common::{DownStore, Fixture, bearer, code, get, pepper, scoped};
 use keygate_core::key::{KeyKind, NewKey, RateLimit};
 use keygate_core::token::{TokenIssuer, TokenKind, TokenRequest, TokenSecret};
 use keygate_core::{
@@ -253,13 +253,11 @@ async fn minting_from_a_token_never_widens_scope_or_lifetime() {
         .unwrap();
     let auth = bearer(parent.expose());
     let minter = f
-        .call(
+        .principal(
             &[("authorization", &auth)],
             &Access::scoped("token:create").unwrap(),
         )
-        .await
-        .unwrap()
-        .into_principal();
+        .await;
 
     let child = |scope: &str, lifetime: i64| TokenRequest {
         scopes: Some(ScopeSet::parse([scope]).unwrap()),
@@ -310,11 +308,7 @@ async fn a_token_without_token_create_cannot_mint() {
     let f = Fixture::new();
     let token = f.token(TokenKind::Session, "lens:create").await;
     let auth = bearer(token.expose());
-    let principal = f
-        .call(&[("authorization", &auth)], &lens())
-        .await
-        .unwrap()
-        .into_principal();
+    let principal = f.principal(&[("authorization", &auth)], &lens()).await;
     let err = f
         .keygate
         .issue_token(&principal, TokenRequest::new(TokenKind::Session))
@@ -851,22 +845,14 @@ async fn the_secret_with_a_token_acts_with_the_token() {
     let acme = f.secret_key("acme").await;
     let globex = f.secret_key("globex").await;
     let globex_principal = f
-        .call(
+        .principal(
             &[("x-api-key", globex.key.expose())],
             &Access::authenticated(),
         )
-        .await
-        .unwrap()
-        .into_principal();
+        .await;
     let globex_token = f
         .keygate
-        .issue_token(
-            &globex_principal,
-            TokenRequest {
-                scopes: Some(ScopeSet::parse(["lens:create"]).unwrap()),
-                ..TokenRequest::new(TokenKind::Session)
-            },
-        )
+        .issue_token(&globex_principal, scoped(TokenKind::Session, "lens:create"))
         .unwrap();
     let err = f
         .call(
@@ -1026,13 +1012,11 @@ async fn client_tokens_carry_their_parent_and_die_with_it() {
         })
         .await;
     let minter = f
-        .call(
+        .principal(
             &[("x-api-key", parent.key.expose())],
             &Access::authenticated(),
         )
-        .await
-        .unwrap()
-        .into_principal();
+        .await;
     let mut metadata = keygate_core::key::Metadata::new();
     metadata.insert("origin".into(), "browser".into());
     let client = f
@@ -1365,10 +1349,8 @@ async fn a_token_never_outlives_the_key_that_mints_it() {
         })
         .await;
     let minter = f
-        .call(&[("x-api-key", key.key.expose())], &Access::authenticated())
-        .await
-        .unwrap()
-        .into_principal();
+        .principal(&[("x-api-key", key.key.expose())], &Access::authenticated())
+        .await;
     let token = f
         .keygate
         .issue_token(
@@ -1389,13 +1371,11 @@ async fn a_token_never_outlives_the_key_that_mints_it() {
         .await
         .unwrap();
     let minter = f
-        .call(
+        .principal(
             &[("x-api-key", rotating.key.expose())],
             &Access::authenticated(),
         )
-        .await
-        .unwrap()
-        .into_principal();
+        .await;
     let token = f
         .keygate
         .issue_token(&minter, TokenRequest::new(TokenKind::Client))
@@ -1444,10 +1424,8 @@ async fn a_credential_about_to_expire_cannot_mint() {
         .await;
     f.clock.advance(Duration::seconds(1));
     let minter = f
-        .call(&[("x-api-key", key.key.expose())], &Access::authenticated())
-        .await
-        .unwrap()
-        .into_principal();
+        .principal(&[("x-api-key", key.key.expose())], &Access::authenticated())
+        .await;
     let err = f
         .keygate
         .issue_token(&minter, TokenRequest::new(TokenKind::Client))

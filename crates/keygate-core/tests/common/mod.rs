@@ -73,14 +73,13 @@ impl Fixture {
     pub async fn token(&self, kind: TokenKind, scope: &str) -> IssuedToken {
         let operator = self.operator().await;
         self.keygate
-            .issue_token(
-                &operator,
-                TokenRequest {
-                    scopes: Some(ScopeSet::parse([scope]).unwrap()),
-                    ..TokenRequest::new(kind)
-                },
-            )
+            .issue_token(&operator, scoped(kind, scope))
             .unwrap()
+    }
+
+    /// The principal `headers` authenticate as on `access`.
+    pub async fn principal(&self, headers: &[(&str, &str)], access: &Access) -> Principal {
+        self.call(headers, access).await.unwrap().into_principal()
     }
 
     pub async fn call(
@@ -89,6 +88,14 @@ impl Fixture {
         access: &Access,
     ) -> Result<Grant, AuthError> {
         self.keygate.authenticate(&get(headers), access).await
+    }
+}
+
+/// A token request of `kind` for the one scope `scope`.
+pub fn scoped(kind: TokenKind, scope: &str) -> TokenRequest {
+    TokenRequest {
+        scopes: Some(ScopeSet::parse([scope]).unwrap()),
+        ..TokenRequest::new(kind)
     }
 }
 
