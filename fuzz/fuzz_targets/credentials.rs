@@ -14,18 +14,27 @@ static ENGINE: LazyLock<(Keygate, tokio::runtime::Runtime)> = LazyLock::new(|| {
         .platform_secret(&secret)
         .build()
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     (keygate, runtime)
 });
 
-const NAMES: [&str; 4] = ["authorization", "x-api-key", "x-client-secret", "x-on-behalf-of"];
+const NAMES: [&str; 4] = [
+    "authorization",
+    "x-api-key",
+    "x-client-secret",
+    "x-on-behalf-of",
+];
 
 fuzz_target!(|data: &[u8]| {
     let (keygate, runtime) = &*ENGINE;
     let mut request = http::Request::new(());
     // Fields separated by 0xFF; a field may repeat a header (two values).
     for (i, value) in data.split(|b| *b == 0xFF).enumerate().take(8) {
-        let Some(name) = NAMES.get(i % 4) else { continue };
+        let Some(name) = NAMES.get(i % 4) else {
+            continue;
+        };
         if let Ok(value) = http::HeaderValue::from_bytes(value) {
             request.headers_mut().append(*name, value);
         }

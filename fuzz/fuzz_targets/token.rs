@@ -25,7 +25,9 @@ static GENUINE: LazyLock<String> = LazyLock::new(|| {
         .header("x-client-secret", secret.expose())
         .body(())
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let operator = runtime
         .block_on(keygate.authenticate(&request, &Access::admin()))
         .unwrap()
@@ -56,9 +58,15 @@ fuzz_target!(|data: &str| {
     // signature.
     let (header, rest) = GENUINE.split_once('.').unwrap();
     let (payload, _) = rest.split_once('.').unwrap();
-    for forged in [format!("{header}.{data}"), format!("{header}.{payload}.{data}")] {
+    for forged in [
+        format!("{header}.{data}"),
+        format!("{header}.{payload}.{data}"),
+    ] {
         if forged != *GENUINE {
-            assert!(ISSUER.verify(&forged, now).is_err(), "forged token accepted");
+            assert!(
+                ISSUER.verify(&forged, now).is_err(),
+                "forged token accepted"
+            );
         }
     }
 });
