@@ -7,13 +7,13 @@ use time::OffsetDateTime;
 
 use super::Keygate;
 use super::grant::{Debit, Grant};
-use crate::access::{Access, AuthMethod, Methods};
+use crate::access::{Access, AuthMethod};
 use crate::credentials::{Credentials, RequestHead};
 use crate::error::AuthError;
 use crate::key::{KeyId, KeyKind, KeyRecord, KeyStatus, ParsedKey};
 use crate::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
 use crate::principal::Principal;
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::Scope;
 use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer, TokenKind, VerifiedToken};
 
 /// The scope that lets a key act on behalf of a user with `X-On-Behalf-Of`.
@@ -557,17 +557,4 @@ fn authorize(
         return Err(AuthError::TenantRequired);
     }
     Ok(())
-}
-
-/// The methods that may mint tokens (used in errors).
-pub(crate) fn minting_methods() -> Methods {
-    Methods::from([AuthMethod::SecretKey, AuthMethod::ApiKey, AuthMethod::Token])
-}
-
-/// Whether `scopes` is within what `principal` holds; the first scope that is not.
-pub(crate) fn first_uncovered<'a>(
-    principal: &Principal,
-    scopes: &'a ScopeSet,
-) -> Option<&'a Scope> {
-    scopes.iter().find(|scope| !principal.allows(scope))
 }

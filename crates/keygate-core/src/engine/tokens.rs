@@ -1,14 +1,13 @@
 //! Minting issued tokens, never broader or longer-lived than what mints them.
 
 use super::Keygate;
-use super::authenticate::{first_uncovered, minting_methods};
 use crate::access::{AuthMethod, Methods};
 use crate::credentials::is_valid_id;
 use crate::error::AuthError;
 use crate::key::KeyKind;
 use crate::principal::Principal;
 use crate::random::random_base62;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeSet};
 use crate::token::{Claims, IssuedToken, TokenKind, TokenRequest};
 use secrecy::SecretString;
 
@@ -178,4 +177,14 @@ fn inherit(
         (Some(minter), _) => Ok(Some(minter.to_owned())),
         (None, requested) => Ok(requested),
     }
+}
+
+/// The methods that may mint tokens (used in errors).
+fn minting_methods() -> Methods {
+    Methods::from([AuthMethod::SecretKey, AuthMethod::ApiKey, AuthMethod::Token])
+}
+
+/// Whether `scopes` is within what `principal` holds; the first scope that is not.
+fn first_uncovered<'a>(principal: &Principal, scopes: &'a ScopeSet) -> Option<&'a Scope> {
+    scopes.iter().find(|scope| !principal.allows(scope))
 }
