@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::access::AuthMethod;
-use crate::key::{Environment, KeyId, KeyKind, Metadata};
+use crate::key::{Environment, KeyId, KeyKind, Metadata, empty_metadata};
 use crate::scope::{Scope, ScopeSet};
 
 /// The authenticated caller of a request. Holds identifiers, never secrets; cheap to
@@ -72,7 +72,7 @@ impl Principal {
             environment: None,
             user_reference: None,
             catalogue_id: None,
-            metadata: Arc::default(),
+            metadata: empty_metadata(),
             key_kind: None,
             expires_at: None,
         }

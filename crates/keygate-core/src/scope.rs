@@ -15,7 +15,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -157,18 +157,29 @@ impl<'de> Deserialize<'de> for Scope {
 /// assert!(set.allows(&Scope::new("write:orders").unwrap()));
 /// assert!(!set.allows(&Scope::new("read:orders").unwrap()));
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ScopeSet(Arc<[Scope]>);
 
+impl Default for ScopeSet {
+    /// The empty set.
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+/// Built once and shared: every `sk_` key and operator request holds one of these.
+static ALL: LazyLock<ScopeSet> = LazyLock::new(|| ScopeSet(Arc::from([Scope::any()])));
+static NONE: LazyLock<ScopeSet> = LazyLock::new(|| ScopeSet(Arc::from([])));
+
 impl ScopeSet {
-    /// The set holding only `*`: every scope.
+    /// The set holding only `*`: every scope. Shared, so it costs no allocation.
     pub fn all() -> Self {
-        Self(Arc::from([Scope::any()]))
+        ALL.clone()
     }
 
-    /// The empty set: no scope at all.
+    /// The empty set: no scope at all. Shared, so it costs no allocation.
     pub fn none() -> Self {
-        Self::default()
+        NONE.clone()
     }
 
     /// Builds a set from scopes, dropping duplicates.

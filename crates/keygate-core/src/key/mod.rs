@@ -10,6 +10,7 @@ pub use format::{
     RANDOM_LEN, START_CHARS,
 };
 pub use hash::{KeyDigest, KeyHasher};
+pub(crate) use record::empty_metadata;
 pub use record::{
     Environment, KeyId, KeyKind, KeyRecord, KeyStatus, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey, RateLimit, RateLimitError,

@@ -18,6 +18,15 @@ pub const MAX_ROTATION_GRACE: time::Duration = time::Duration::days(30);
 /// Free-form JSON attached to a key or token, shown in the principal.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
+/// Shared by everything without metadata, so holding none costs no allocation.
+static EMPTY_METADATA: std::sync::LazyLock<Arc<Metadata>> =
+    std::sync::LazyLock::new(|| Arc::new(Metadata::new()));
+
+/// The empty metadata, shared.
+pub(crate) fn empty_metadata() -> Arc<Metadata> {
+    Arc::clone(&EMPTY_METADATA)
+}
+
 /// What a key may do, as named by its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

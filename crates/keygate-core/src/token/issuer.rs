@@ -365,7 +365,11 @@ impl TokenIssuer {
             environment: claims.env,
             user_reference: claims.uref.map(Arc::from),
             catalogue_id: claims.cat.map(Arc::from),
-            metadata: Arc::new(claims.meta),
+            metadata: if claims.meta.is_empty() {
+                crate::key::empty_metadata()
+            } else {
+                Arc::new(claims.meta)
+            },
             issued_at,
             expires_at,
         })
