@@ -106,10 +106,31 @@ pub struct TokenIssuer {
 }
 
 struct Inner {
-    kid: String,
+    /// The key tokens are signed with, and how to verify them.
     signing: EncodingKey,
-    verifying: Vec<Verifying>,
+    own: Verifying,
+    /// Keys of earlier issuers whose tokens are still accepted (a rotation).
+    previous: Vec<Verifying>,
+    /// The public keys of `own` and `previous`.
     jwks: JwkSet,
+}
+
+impl Inner {
+    fn new(signing: EncodingKey, own: Verifying, previous: Vec<Verifying>) -> Self {
+        let mut inner = Self {
+            signing,
+            own,
+            previous,
+            jwks: JwkSet { keys: Vec::new() },
+        };
+        inner.jwks.keys = inner.keys().filter_map(|k| k.public.clone()).collect();
+        inner
+    }
+
+    /// Every key that verifies, the signing key's first.
+    fn keys(&self) -> impl Iterator<Item = &Verifying> {
+        std::iter::once(&self.own).chain(&self.previous)
+    }
 }
 
 #[derive(Clone)]
@@ -209,50 +230,35 @@ impl TokenIssuer {
         let header_segment =
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
         let own = Verifying {
-            kid: kid.clone(),
+            kid,
             header_segment,
             alg,
             key,
             public,
         };
-        let jwks = JwkSet {
-            keys: own.public.iter().cloned().collect(),
-        };
         Self {
-            inner: Arc::new(Inner {
-                kid,
-                signing,
-                verifying: vec![own],
-                jwks,
-            }),
+            inner: Arc::new(Inner::new(signing, own, Vec::new())),
         }
     }
 
     /// Also accepts tokens signed by `previous`'s keys (during a key rotation); signs
     /// only with this issuer's key.
     pub fn with_previous(self, previous: &TokenIssuer) -> Self {
-        let mut verifying = self.inner.verifying.clone();
-        for key in &previous.inner.verifying {
-            if !verifying.iter().any(|k| k.kid == key.kid) {
-                verifying.push(key.clone());
+        let mut accepted = self.inner.previous.clone();
+        for key in previous.inner.keys() {
+            if !self.inner.keys().chain(&accepted).any(|k| k.kid == key.kid) {
+                accepted.push(key.clone());
             }
         }
-        let jwks = JwkSet {
-            keys: verifying.iter().filter_map(|k| k.public.clone()).collect(),
-        };
+        let (signing, own) = (self.inner.signing.clone(), self.inner.own.clone());
         Self {
-            inner: Arc::new(Inner {
-                kid: self.inner.kid.clone(),
-                signing: self.inner.signing.clone(),
-                verifying,
-                jwks,
-            }),
+            inner: Arc::new(Inner::new(signing, own, accepted)),
         }
     }
 
     /// The `kid` of the signing key.
     pub fn kid(&self) -> &str {
-        &self.inner.kid
+        &self.inner.own.kid
     }
 
     /// The public keys (EdDSA only) that verify this issuer's tokens, for a
@@ -262,7 +268,7 @@ impl TokenIssuer {
     }
 
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String, TokenKeyError> {
-        let own = self.inner.verifying.first().ok_or(TokenKeyError::Signing)?;
+        let own = &self.inner.own;
         let payload = serde_json::to_vec(claims).map_err(|_| TokenKeyError::Signing)?;
         let prefix = match claims.kgt {
             TokenKind::Client => CLIENT_TOKEN_PREFIX,
@@ -292,8 +298,7 @@ impl TokenIssuer {
 
     fn key_for(&self, header_segment: &str) -> Option<&Verifying> {
         self.inner
-            .verifying
-            .iter()
+            .keys()
             .find(|key| key.header_segment == header_segment)
     }
 
@@ -379,16 +384,11 @@ impl TokenIssuer {
 impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenIssuer")
-            .field("kid", &self.inner.kid)
-            .field("alg", &self.inner.verifying.first().map(|k| k.alg))
+            .field("kid", &self.inner.own.kid)
+            .field("alg", &self.inner.own.alg)
             .field(
                 "verifies",
-                &self
-                    .inner
-                    .verifying
-                    .iter()
-                    .map(|k| &k.kid)
-                    .collect::<Vec<_>>(),
+                &self.inner.keys().map(|k| &k.kid).collect::<Vec<_>>(),
             )
             .finish()
     }
