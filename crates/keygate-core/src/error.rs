@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::access::Methods;
-use crate::meter::RateLimitStatus;
+use crate::meter::{RateLimitStatus, retry_wait};
 use crate::scope::Scope;
 use crate::store::StoreError;
 
@@ -109,10 +109,10 @@ pub enum AuthError {
     #[error("this credential may not act on behalf of a user here")]
     ImpersonationForbidden,
     /// 429: the key's rate limit is used up.
-    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs().max(1))]
+    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs())]
     RateLimited(RateLimitStatus),
     /// 429: the user's quota for the period is used up.
-    #[error("quota used up; retry in {} s", (*.retry_after_secs).max(1))]
+    #[error("quota used up; retry in {} s", retry_wait(*.retry_after_secs))]
     QuotaExceeded {
         /// Seconds until the quota resets (at least 1).
         retry_after_secs: u64,
@@ -209,8 +209,8 @@ impl AuthError {
     /// Seconds the client should wait before retrying, for the 429 errors.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::RateLimited(status) => Some(status.retry_after_secs().max(1)),
-            Self::QuotaExceeded { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            Self::RateLimited(status) => Some(status.retry_after_secs()),
+            Self::QuotaExceeded { retry_after_secs } => Some(retry_wait(*retry_after_secs)),
             _ => None,
         }
     }

@@ -94,13 +94,10 @@ impl Keygate {
             )));
         }
         // Tokens carry whole seconds; so does everything reported about them.
-        let now = self.inner.clock.now();
-        let now = now - time::Duration::nanoseconds(i64::from(now.nanosecond()));
-        // Never outlive what mints: a token, or a key with an expiry or rotation grace
-        // (cut to the whole second, as tokens carry whole seconds).
+        let now = whole_second(self.inner.clock.now());
+        // Never outlive what mints: a token, or a key with an expiry or rotation grace.
         let expires_at = minter.expires_at.map_or(now + lifetime, |limit| {
-            let limit = limit - time::Duration::nanoseconds(i64::from(limit.nanosecond()));
-            (now + lifetime).min(limit)
+            (now + lifetime).min(whole_second(limit))
         });
         if expires_at <= now {
             return Err(AuthError::invalid_request(
@@ -187,4 +184,9 @@ fn minting_methods() -> Methods {
 /// Whether `scopes` is within what `principal` holds; the first scope that is not.
 fn first_uncovered<'a>(principal: &Principal, scopes: &'a ScopeSet) -> Option<&'a Scope> {
     scopes.iter().find(|scope| !principal.allows(scope))
+}
+
+/// `at` without its fraction of a second: tokens carry whole seconds.
+fn whole_second(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    at - time::Duration::nanoseconds(i64::from(at.nanosecond()))
 }

@@ -86,12 +86,16 @@ pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
 /// Header carrying the reset time.
 pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
+/// The contract's floor on every `Retry-After`: a refused client waits at least 1 s.
+pub(crate) fn retry_wait(secs: u64) -> u64 {
+    secs.max(1)
+}
+
 impl RateLimitStatus {
-    /// Seconds to wait before retrying, as the meter reported it (every meter in keygate
-    /// reports at least 1 for a refused request; [`AuthError`](crate::AuthError) enforces
-    /// that floor for meters that do not).
+    /// Seconds a refused request should wait: at least 1, as `Retry-After` must say,
+    /// even from a meter that reported 0. (For an allowed request, read `retry_after`.)
     pub fn retry_after_secs(&self) -> u64 {
-        self.retry_after
+        retry_wait(self.retry_after)
     }
 
     /// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (names in
