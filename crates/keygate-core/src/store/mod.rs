@@ -1,11 +1,14 @@
-//! Persistent key records: the [`KeyStore`] trait and the in-memory [`MemoryKeyStore`].
+//! Persistent key records: the [`KeyStore`] trait, the in-memory [`MemoryKeyStore`], and
+//! [`CachedKeyStore`], a bounded cache in front of any store.
 //!
 //! Store authors implement [`KeyStore`] and run the shared test suite against it. keygate
 //! fails closed: any [`StoreError`] becomes a 503 `auth_unavailable`, never an admission.
 
+pub mod cache;
 mod error;
 mod memory;
 
+pub use cache::{CacheInvalidator, CachedKeyStore, KeyCacheConfig, KeyChange};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryKeyStore;
 
