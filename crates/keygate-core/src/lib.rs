@@ -71,6 +71,7 @@ pub mod clock;
 pub mod credentials;
 mod engine;
 pub mod error;
+pub mod extract;
 pub mod key;
 pub mod meter;
 pub mod principal;

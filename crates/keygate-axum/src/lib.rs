@@ -1,0 +1,94 @@
+//! # keygate-axum
+//!
+//! keygate for axum. Routes declare their [`Access`] with keygate-tower's
+//! [`KeygateLayer`] (through `route_layer`, on a route or on a nested router), and
+//! handlers take what the layer established as extractors whose types document the route:
+//!
+//! | extractor | gives | refuses with |
+//! |---|---|---|
+//! | [`Principal`] | who acts | 401 `missing_credentials` under an optional layer |
+//! | `Option<Principal>` | `None` when an optional route got no credential | — |
+//! | [`Admin`] | the principal of an admin-only route | 500 if the route is not `Access::admin()` |
+//! | [`Tenant`] | the caller's tenant | 403 `tenant_required` |
+//! | [`Impersonation`] / `Option<Impersonation>` | the user acted as, and the acting key | 400 without `X-On-Behalf-Of` |
+//!
+//! Every extractor on a route without the layer answers 500 with a problem document that
+//! names the missing layer; it never lets a request through as anonymous. [`AuthError`]
+//! is `IntoResponse` (the contract's problem+json), so handlers can return it.
+//!
+//! An admin router and a token route:
+//!
+//! ```
+//! use axum::routing::{get, post};
+//! use axum::{Json, Router};
+//! use http::{Request, StatusCode};
+//! use keygate_axum::{Admin, KeygateLayer, Principal};
+//! use keygate_core::token::{TokenKind, TokenRequest};
+//! use keygate_core::{Access, Keygate, Pepper, PlatformSecret, ScopeSet};
+//! use serde_json::{Value, json};
+//! use tower::ServiceExt;
+//!
+//! async fn list_keys(Admin(admin): Admin) -> Json<Value> {
+//!     Json(json!({ "keys": [], "operator": admin.is_operator() }))
+//! }
+//!
+//! async fn magic_background(principal: Principal) -> Json<Value> {
+//!     Json(json!({ "resource": "magic-background", "principal": principal }))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = PlatformSecret::generate()?;
+//! let keygate = Keygate::builder()
+//!     .pepper(Pepper::generate()?)
+//!     .platform_secret(&secret)
+//!     .build()?;
+//!
+//! // Every route of the admin router opens only to x-client-secret.
+//! let admin = Router::new()
+//!     .route("/keys", get(list_keys))
+//!     .route_layer(KeygateLayer::admin(&keygate));
+//! let app = Router::new()
+//!     .nest("/api/v1/admin", admin)
+//!     .route(
+//!         "/api/v1/magic-background",
+//!         post(magic_background)
+//!             .route_layer(KeygateLayer::new(&keygate, Access::scoped("magic-background:create")?)),
+//!     );
+//!
+//! let response = app.clone().oneshot(Request::get("/api/v1/admin/keys")
+//!     .header("x-client-secret", secret.expose())
+//!     .body(axum::body::Body::empty())?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! // A session token with the route's scope opens the token route, and only it.
+//! let operator = keygate
+//!     .authenticate(&Request::get("/").header("x-client-secret", secret.expose()).body(())?, &Access::admin())
+//!     .await?
+//!     .into_principal();
+//! let token = keygate.issue_token(&operator, TokenRequest {
+//!     scopes: Some(ScopeSet::parse(["magic-background:create"])?),
+//!     ..TokenRequest::new(TokenKind::Session)
+//! })?;
+//! let bearer = format!("Bearer {}", token.expose());
+//! let created = app.clone().oneshot(Request::post("/api/v1/magic-background")
+//!     .header("authorization", &bearer)
+//!     .body(axum::body::Body::empty())?).await?;
+//! assert_eq!(created.status(), StatusCode::OK);
+//! let refused = app.oneshot(Request::get("/api/v1/admin/keys")
+//!     .header("authorization", &bearer)
+//!     .body(axum::body::Body::empty())?).await?;
+//! assert_eq!(refused.status(), StatusCode::FORBIDDEN); // secret_key_required
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! One keygate layer per request path: nesting a layered router inside another layered
+//! router authenticates twice (a one-time token would be spent by the outer layer).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use keygate_core::extract::{Admin, Authentication, ExtractRejection, Impersonation, Tenant};
+pub use keygate_core::{Access, AuthError, Keygate, Principal};
+pub use keygate_tower::{KeygateLayer, KeygateService, ProblemJson, Rejection};

@@ -1,0 +1,85 @@
+//! actix-web extractors for the core types and `ResponseError` for the errors (feature
+//! `actix`).
+//!
+//! actix-web's own `impl FromRequest for Option<T>` turns every error into `None`, so
+//! `Option<Principal>` there cannot fail loudly on a route without the middleware. Use
+//! [`MaybePrincipal`] for optional authentication on actix.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+
+use super::{
+    Admin, Authentication, ExtractRejection, Framework, Impersonation, Tenant, extract,
+    extract_optional,
+};
+use crate::error::AuthError;
+use crate::principal::Principal;
+
+/// `Option<Principal>` for actix-web: `None` on an optional route that was sent no
+/// credential, and (unlike actix's `Option<T>`, which swallows errors) a loud 500 when the
+/// middleware did not run.
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+macro_rules! actix_extractor {
+    ($($ty:ty),* $(,)?) => {$(
+        impl FromRequest for $ty {
+            type Error = ExtractRejection;
+            type Future = Ready<Result<Self, ExtractRejection>>;
+
+            fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+                ready(extract(req.extensions().get::<Authentication>(), Framework::Actix))
+            }
+        }
+    )*};
+}
+
+actix_extractor!(Principal, Admin, Tenant, Impersonation);
+
+impl FromRequest for MaybePrincipal {
+    type Error = ExtractRejection;
+    type Future = Ready<Result<Self, ExtractRejection>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(
+            extract_optional(req.extensions().get::<Authentication>(), Framework::Actix)
+                .map(MaybePrincipal),
+        )
+    }
+}
+
+fn respond(status: u16, headers: Vec<(&'static str, String)>, body: String) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, body);
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            map.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response.map_into_boxed_body()
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::UNAUTHORIZED)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        respond(self.status(), self.headers(), self.problem_json())
+    }
+}
+
+impl ResponseError for ExtractRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        respond(self.status(), self.headers(), self.problem_json())
+    }
+}

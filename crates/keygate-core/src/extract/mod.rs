@@ -1,0 +1,415 @@
+//! What an adapter's middleware leaves in a request, and the types handlers extract from
+//! it: [`Principal`], `Option<Principal>`, [`Admin`], [`Tenant`] and [`Impersonation`].
+//!
+//! The middleware (keygate-tower's layer, which keygate-axum reuses, or keygate-actix's
+//! middleware) authenticates the request and inserts one [`Authentication`] into its
+//! extensions. Extractors read only that. A handler therefore never sees a principal the
+//! middleware did not establish, and an extractor on a route without the middleware never
+//! lets the request through as anonymous: it answers 500 with a problem document that
+//! names the missing middleware ([`ExtractRejection::Misconfigured`]), so the mistake shows
+//! on the first request rather than in production.
+//!
+//! The framework impls (`FromRequestParts`/`OptionalFromRequestParts` for axum,
+//! `FromRequest`/`ResponseError` for actix-web) sit behind this crate's `axum` and `actix`
+//! features, which keygate-axum and keygate-actix turn on.
+//!
+//! ```
+//! use keygate_core::extract::{Authentication, Tenant};
+//! use keygate_core::{Access, AuthMethod, Principal};
+//!
+//! // What the middleware inserted for a request of tenant "acme".
+//! let mut principal = Principal::new(AuthMethod::ApiKey);
+//! principal.tenant = Some("acme".into());
+//! let auth = Authentication::new(Some(principal), &Access::authenticated());
+//!
+//! let Tenant(tenant) = auth.extract::<Tenant>()?;
+//! assert_eq!(&*tenant, "acme");
+//! # Ok::<(), keygate_core::extract::ExtractRejection>(())
+//! ```
+
+#[cfg(feature = "actix")]
+mod actix;
+#[cfg(feature = "axum")]
+mod axum;
+
+#[cfg(feature = "actix")]
+pub use actix::MaybePrincipal;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::access::Access;
+use crate::error::{AuthError, PROBLEM_JSON};
+use crate::principal::Principal;
+
+/// What the middleware established for one request: the principal, or nothing under an
+/// optional route that was sent no credential. Inserted into the request's extensions by
+/// every adapter; extractors read it.
+#[derive(Debug, Clone)]
+pub struct Authentication {
+    principal: Option<Principal>,
+    admin: bool,
+}
+
+impl Authentication {
+    /// The result of authenticating a request against `access`: `None` when the route's
+    /// authentication is optional and no credential was presented.
+    pub fn new(principal: Option<Principal>, access: &Access) -> Self {
+        Self {
+            principal,
+            admin: access.is_admin(),
+        }
+    }
+
+    /// Who acts, if anyone.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// Whether the route's access was [`Access::admin`].
+    pub fn is_admin_route(&self) -> bool {
+        self.admin
+    }
+
+    /// Reads `T` out of this authentication, as the framework extractors do.
+    pub fn extract<T: FromAuthentication>(&self) -> Result<T, ExtractRejection> {
+        T::from_authentication(self)
+    }
+}
+
+/// A type an extractor builds from the request's [`Authentication`]. Implemented by
+/// [`Principal`], [`Admin`], [`Tenant`] and [`Impersonation`].
+pub trait FromAuthentication: Sized {
+    /// The type's name, for the message of a misconfigured route.
+    const NAME: &'static str;
+
+    /// Builds the value, or says why the request is refused.
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection>;
+}
+
+/// Extracting `T` when the middleware inserted `auth`, or did not run (`None`): the one
+/// place that turns a missing middleware into a loud failure.
+#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+pub(crate) fn extract<T: FromAuthentication>(
+    auth: Option<&Authentication>,
+    framework: Framework,
+) -> Result<T, ExtractRejection> {
+    match auth {
+        Some(auth) => T::from_authentication(auth),
+        None => Err(ExtractRejection::missing_middleware(T::NAME, framework)),
+    }
+}
+
+/// `Option<T>`: `None` when the route's authentication is optional and nothing was
+/// presented (or, for [`Impersonation`], when nobody is impersonated); still a loud
+/// failure without the middleware.
+#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+pub(crate) fn extract_optional<T: FromAuthentication>(
+    auth: Option<&Authentication>,
+    framework: Framework,
+) -> Result<Option<T>, ExtractRejection> {
+    match auth {
+        Some(auth) if auth.principal.is_none() => Ok(None),
+        Some(auth) => match T::from_authentication(auth) {
+            Ok(value) => Ok(Some(value)),
+            Err(ExtractRejection::Absent(_)) => Ok(None),
+            Err(other) => Err(other),
+        },
+        None => Err(ExtractRejection::missing_middleware(T::NAME, framework)),
+    }
+}
+
+/// The framework an extractor runs in, for the wording of the misconfiguration message.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+pub(crate) enum Framework {
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    Axum,
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    Actix,
+}
+
+impl Framework {
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+    fn middleware_hint(self) -> &'static str {
+        match self {
+            Self::Axum => {
+                "add keygate_axum::KeygateLayer to this route or router (for example \
+                 `.route_layer(KeygateLayer::new(keygate, access))`)"
+            }
+            Self::Actix => {
+                "wrap this route, scope or app in keygate_actix::KeygateMiddleware (for \
+                 example `.wrap(KeygateMiddleware::new(keygate, access))`)"
+            }
+        }
+    }
+}
+
+/// Why an extractor refused a request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExtractRejection {
+    /// The request is refused as the contract says (for example 401 `missing_credentials`
+    /// under an optional route, 403 `tenant_required`).
+    Auth(AuthError),
+    /// What the extractor reads is not there (no user is impersonated): a 400 for the
+    /// plain extractor, `None` for its `Option`.
+    Absent(AuthError),
+    /// The route is wired wrongly: the middleware did not run, or an [`Admin`] extractor
+    /// sits on a route that is not admin-only. Answered with 500; the message says how to
+    /// fix the route. Never a request let through as anonymous.
+    Misconfigured(String),
+}
+
+impl ExtractRejection {
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+    fn missing_middleware(extractor: &str, framework: Framework) -> Self {
+        Self::Misconfigured(format!(
+            "keygate: the `{extractor}` extractor found no keygate authentication on this \
+             request: {}",
+            framework.middleware_hint()
+        ))
+    }
+
+    /// The HTTP status: the auth error's, or 500 for a misconfigured route.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => error.status(),
+            Self::Misconfigured(_) => 500,
+        }
+    }
+
+    /// The response headers (names in lower case).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => error.headers(),
+            Self::Misconfigured(_) => vec![("content-type", PROBLEM_JSON.to_owned())],
+        }
+    }
+
+    /// The `application/problem+json` body. A misconfigured route gets the code
+    /// `keygate_misconfigured` and the fix in `detail`.
+    pub fn problem_json(&self) -> String {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => error.problem_json(),
+            Self::Misconfigured(message) => serde_json::to_string(&Misconfigured {
+                r#type: "urn:keygate:error:keygate_misconfigured",
+                title: "Route misconfigured",
+                status: 500,
+                code: "keygate_misconfigured",
+                detail: message,
+            })
+            .unwrap_or_default(),
+        }
+    }
+
+    /// The whole response, for adapters built on the `http` crate.
+    pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => error.to_response(),
+            Self::Misconfigured(_) => {
+                let mut response = http::Response::new(B::from(self.problem_json()));
+                *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(PROBLEM_JSON),
+                );
+                response
+            }
+        }
+    }
+}
+
+impl fmt::Display for ExtractRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => error.fmt(f),
+            Self::Misconfigured(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ExtractRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Auth(error) | Self::Absent(error) => Some(error),
+            Self::Misconfigured(_) => None,
+        }
+    }
+}
+
+impl From<AuthError> for ExtractRejection {
+    fn from(error: AuthError) -> Self {
+        Self::Auth(error)
+    }
+}
+
+#[derive(Serialize)]
+struct Misconfigured<'a> {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: &'a str,
+}
+
+fn authenticated(auth: &Authentication) -> Result<&Principal, ExtractRejection> {
+    auth.principal
+        .as_ref()
+        .ok_or(ExtractRejection::Auth(AuthError::MissingCredentials))
+}
+
+impl FromAuthentication for Principal {
+    const NAME: &'static str = "Principal";
+
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection> {
+        authenticated(auth).cloned()
+    }
+}
+
+/// The principal of an admin route ([`Access::admin`]): the platform operator or a
+/// tenant's `sk_` key in `x-client-secret`. A handler taking `Admin` documents that its
+/// route is admin-only; on a route whose access is anything else it fails with 500
+/// rather than trust a weaker credential.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+impl FromAuthentication for Admin {
+    const NAME: &'static str = "Admin";
+
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection> {
+        if !auth.admin {
+            return Err(ExtractRejection::Misconfigured(
+                "keygate: the `Admin` extractor is for admin-only routes, and this route's \
+                 keygate access is not `Access::admin()`: declare the route with \
+                 `Access::admin()` or take `Principal` instead"
+                    .to_owned(),
+            ));
+        }
+        authenticated(auth).cloned().map(Admin)
+    }
+}
+
+/// The tenant the caller acts in. A caller without one (such as the platform operator)
+/// is refused with 403 `tenant_required`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant(pub Arc<str>);
+
+impl FromAuthentication for Tenant {
+    const NAME: &'static str = "Tenant";
+
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection> {
+        let principal = authenticated(auth)?;
+        principal
+            .tenant
+            .clone()
+            .map(Tenant)
+            .ok_or(ExtractRejection::Auth(AuthError::TenantRequired))
+    }
+}
+
+/// A request made on behalf of a user (`X-On-Behalf-Of`): the user acted as and the key
+/// that acts. Take `Option<Impersonation>` on routes that serve both; the plain extractor
+/// refuses a request that impersonates nobody with 400 `invalid_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impersonation {
+    /// The user acted as (the principal's `subject`).
+    pub user: Arc<str>,
+    /// The key acting on the user's behalf (the principal's `actor`).
+    pub actor: Arc<str>,
+}
+
+impl FromAuthentication for Impersonation {
+    const NAME: &'static str = "Impersonation";
+
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection> {
+        let principal = authenticated(auth)?;
+        match (&principal.subject, &principal.actor) {
+            (Some(user), Some(actor)) => Ok(Impersonation {
+                user: user.clone(),
+                actor: actor.clone(),
+            }),
+            _ => Err(ExtractRejection::Absent(AuthError::invalid_request(
+                "this route acts on behalf of a user: send X-On-Behalf-Of",
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::AuthMethod;
+
+    fn with_tenant(tenant: Option<&str>) -> Principal {
+        let mut principal = Principal::new(AuthMethod::ApiKey);
+        principal.tenant = tenant.map(Arc::from);
+        principal
+    }
+
+    #[test]
+    fn without_the_middleware_every_extractor_fails_loudly() {
+        let err = extract::<Principal>(None, Framework::Axum).unwrap_err();
+        assert_eq!(err.status(), 500);
+        assert!(err.to_string().contains("KeygateLayer"), "{err}");
+        let err = extract_optional::<Principal>(None, Framework::Actix).unwrap_err();
+        assert_eq!(err.status(), 500);
+        assert!(err.to_string().contains("KeygateMiddleware"), "{err}");
+        let body: serde_json::Value = serde_json::from_str(&err.problem_json()).unwrap();
+        assert_eq!(body["code"], "keygate_misconfigured");
+        assert_eq!(body["status"], 500);
+    }
+
+    #[test]
+    fn optional_route_without_credentials() {
+        let auth = Authentication::new(None, &Access::authenticated());
+        assert!(matches!(
+            extract_optional::<Principal>(Some(&auth), Framework::Axum),
+            Ok(None)
+        ));
+        let err = extract::<Principal>(Some(&auth), Framework::Axum).unwrap_err();
+        assert_eq!((err.status(), err.to_string().is_empty()), (401, false));
+        assert!(matches!(
+            err,
+            ExtractRejection::Auth(AuthError::MissingCredentials)
+        ));
+    }
+
+    #[test]
+    fn admin_only_on_admin_routes() {
+        let auth = Authentication::new(Some(with_tenant(None)), &Access::authenticated());
+        let err = auth.extract::<Admin>().unwrap_err();
+        assert_eq!(err.status(), 500);
+        let auth = Authentication::new(Some(with_tenant(None)), &Access::admin());
+        assert!(auth.extract::<Admin>().is_ok());
+    }
+
+    #[test]
+    fn tenant_required_for_the_tenant_extractor() {
+        let auth = Authentication::new(Some(with_tenant(None)), &Access::authenticated());
+        let err = auth.extract::<Tenant>().unwrap_err();
+        assert_eq!(err.status(), 403);
+        let auth = Authentication::new(Some(with_tenant(Some("acme"))), &Access::authenticated());
+        assert_eq!(auth.extract::<Tenant>().unwrap(), Tenant("acme".into()));
+    }
+
+    #[test]
+    fn impersonation_is_optional_or_a_400() {
+        let mut principal = with_tenant(Some("acme"));
+        let auth = Authentication::new(Some(principal.clone()), &Access::authenticated());
+        assert!(matches!(
+            extract_optional::<Impersonation>(Some(&auth), Framework::Axum),
+            Ok(None)
+        ));
+        assert_eq!(auth.extract::<Impersonation>().unwrap_err().status(), 400);
+        principal.subject = Some("user_1".into());
+        principal.actor = Some("key_1".into());
+        let auth = Authentication::new(Some(principal), &Access::authenticated());
+        let acting = extract_optional::<Impersonation>(Some(&auth), Framework::Axum)
+            .unwrap()
+            .unwrap();
+        assert_eq!((&*acting.user, &*acting.actor), ("user_1", "key_1"));
+    }
+}

@@ -1,0 +1,79 @@
+//! [`KeygateLayer`]: the route's [`Access`], declared once, applied to a service.
+
+use std::sync::Arc;
+
+use keygate_core::{Access, Keygate};
+use tower_layer::Layer;
+
+use crate::rejection::ProblemJson;
+use crate::service::KeygateService;
+
+/// Authenticates every request of the wrapped service against one [`Access`].
+///
+/// Put one layer on each route (or router of routes) that shares an access rule: with
+/// axum, `route_layer`; with plain tower, around each route's service. Two keygate layers
+/// on one request path authenticate it twice (a one-time token would be spent by the
+/// first), so nest routers rather than layers.
+#[derive(Debug, Clone)]
+pub struct KeygateLayer<R = ProblemJson> {
+    pub(crate) keygate: Keygate,
+    pub(crate) access: Arc<Access>,
+    pub(crate) optional: bool,
+    pub(crate) rejection: R,
+}
+
+impl KeygateLayer {
+    /// Every request must satisfy `access`; anything else is refused with the contract's
+    /// problem+json response.
+    pub fn new(keygate: &Keygate, access: Access) -> Self {
+        Self {
+            keygate: keygate.clone(),
+            access: Arc::new(access),
+            optional: false,
+            rejection: ProblemJson,
+        }
+    }
+
+    /// An admin route: [`Access::admin`], opened only by `x-client-secret`.
+    pub fn admin(keygate: &Keygate) -> Self {
+        Self::new(keygate, Access::admin())
+    }
+
+    /// Authentication is optional: a request that presents no credential at all reaches
+    /// the service without a principal (`Option<Principal>` is `None`). A presented
+    /// credential is still verified, and an invalid one is still refused.
+    pub fn optional(keygate: &Keygate, access: Access) -> Self {
+        Self {
+            optional: true,
+            ..Self::new(keygate, access)
+        }
+    }
+}
+
+impl<R> KeygateLayer<R> {
+    /// Answers refused requests with `rejection` instead of the default problem+json.
+    pub fn with_rejection<R2>(self, rejection: R2) -> KeygateLayer<R2> {
+        KeygateLayer {
+            keygate: self.keygate,
+            access: self.access,
+            optional: self.optional,
+            rejection,
+        }
+    }
+
+    /// The access every request must satisfy.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+}
+
+impl<S, R: Clone> Layer<S> for KeygateLayer<R> {
+    type Service = KeygateService<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeygateService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! How a refused request is answered: [`Rejection`], and the default [`ProblemJson`].
+
+use http::Response;
+use keygate_core::AuthError;
+
+/// Turns an [`AuthError`] into the response sent instead of calling the inner service.
+///
+/// The default, [`ProblemJson`], answers as the contract says: the error's status,
+/// `application/problem+json` body, `WWW-Authenticate`, `Retry-After` and rate-limit
+/// headers. Any `Fn(AuthError) -> Response<B>` closure is a rejection too:
+///
+/// ```
+/// use http::{Response, StatusCode};
+/// use keygate_core::{Access, AuthError};
+/// use keygate_tower::KeygateLayer;
+///
+/// # fn demo(keygate: keygate_core::Keygate) {
+/// // Answer in the application's own error format, keeping the contract's headers.
+/// let layer = KeygateLayer::new(&keygate, Access::admin()).with_rejection(|error: AuthError| {
+///     let mut response = Response::new(format!("{{\"error\":\"{}\"}}", error.code()));
+///     *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+///     for (name, value) in error.headers() {
+///         if name != "content-type" {
+///             if let Ok(value) = value.parse() {
+///                 response.headers_mut().insert(name, value);
+///             }
+///         }
+///     }
+///     response
+/// });
+/// # let _ = layer;
+/// # }
+/// ```
+pub trait Rejection<B>: Clone + Send + Sync + 'static {
+    /// The response for a request refused with `error`.
+    fn reject(&self, error: AuthError) -> Response<B>;
+}
+
+/// The contract's error response: [`AuthError::to_response`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemJson;
+
+impl<B: From<String>> Rejection<B> for ProblemJson {
+    fn reject(&self, error: AuthError) -> Response<B> {
+        error.to_response()
+    }
+}
+
+impl<B, F> Rejection<B> for F
+where
+    F: Fn(AuthError) -> Response<B> + Clone + Send + Sync + 'static,
+{
+    fn reject(&self, error: AuthError) -> Response<B> {
+        self(error)
+    }
+}
