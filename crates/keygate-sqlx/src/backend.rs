@@ -1,0 +1,137 @@
+//! What differs between SQLite and Postgres, behind one small trait, and the pool enum
+//! every SQL type dispatches on.
+
+use std::future::Future;
+
+use keygate_core::store::KeyChange;
+
+use crate::row::key_columns;
+
+/// The channel of key-change notices on Postgres.
+pub const NOTIFY_CHANNEL: &str = "keygate_keys";
+
+/// Runs `$body` with `$p` bound to the concrete pool of whichever backend `$pool` holds.
+/// The body is compiled once per backend, so it is written once for both.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            #[cfg(feature = "sqlite")]
+            $crate::backend::Pool::Sqlite($p) => $body,
+            #[cfg(feature = "postgres")]
+            $crate::backend::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A connection pool of either backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite: one file, one machine.
+    Sqlite,
+    /// Postgres: shared by every instance.
+    Postgres,
+}
+
+impl Pool {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// The per-backend parts of the queries.
+pub(crate) trait Db: sqlx::Database {
+    /// How a writing transaction starts.
+    const BEGIN: &'static str;
+    /// Every key, oldest first (ids compared bytewise, as the memory store does).
+    const LIST_ALL: &'static str;
+    /// Every key of tenant `$1`, oldest first.
+    const LIST_TENANT: &'static str;
+
+    /// Publishes `change` inside the transaction that made it: `pg_notify` on Postgres, a
+    /// row in `kg_key_changes` that other processes poll on SQLite.
+    fn publish(
+        conn: &mut Self::Connection,
+        change: &KeyChange,
+        now_micros: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+#[cfg(feature = "sqlite")]
+impl Db for sqlx::Sqlite {
+    // Take the write lock up front: a deferred transaction that reads first and writes
+    // later can fail with SQLITE_BUSY without waiting for the busy timeout.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const LIST_ALL: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys ORDER BY created_at, id"
+    );
+    const LIST_TENANT: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id"
+    );
+
+    async fn publish(
+        conn: &mut sqlx::SqliteConnection,
+        change: &KeyChange,
+        now_micros: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO kg_key_changes (message, created_at) VALUES ($1, $2)")
+            .bind(change.to_message())
+            .bind(now_micros)
+            .execute(&mut *conn)
+            .await?;
+        // Changes are kept an hour: far longer than any poll interval.
+        sqlx::query("DELETE FROM kg_key_changes WHERE created_at < $1")
+            .bind(now_micros.saturating_sub(3_600_000_000))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Db for sqlx::Postgres {
+    const BEGIN: &'static str = "BEGIN";
+    const LIST_ALL: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys ORDER BY created_at, id COLLATE \"C\""
+    );
+    const LIST_TENANT: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id COLLATE \"C\""
+    );
+
+    async fn publish(
+        conn: &mut sqlx::PgConnection,
+        change: &KeyChange,
+        _now_micros: i64,
+    ) -> Result<(), sqlx::Error> {
+        // Delivered to listeners when (and only if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(change.to_message())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! keygate on SQL.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("keygate-sqlx needs at least one of its features: sqlite, postgres");
+
+mod backend;
+mod error;
+mod meter;
+mod row;
+mod store;
+
+pub use backend::{Backend, NOTIFY_CHANNEL};
+pub use error::ConnectError;
+pub use meter::SqlMeter;
+pub use store::{SQLITE_BUSY_TIMEOUT, SqlStore};
