@@ -12,27 +12,28 @@
 //! headers. A refused request is answered by the layer's [`Rejection`] (by default the
 //! contract's `application/problem+json`) and never reaches the inner service.
 //!
-//! An admin route and a token route, served by plain tower services:
+//! Handlers read what the layer established with [`from_extensions`] (the
+//! [`Principal`](keygate_core::Principal), [`Admin`], [`Tenant`], [`Impersonation`]), the
+//! tower counterpart of the axum and actix extractors. An admin route and a token route,
+//! served by plain tower services:
 //!
 //! ```
 //! use std::convert::Infallible;
 //!
 //! use http::{Request, Response, StatusCode};
-//! use keygate_core::extract::Authentication;
+//! use keygate_core::extract::from_extensions;
 //! use keygate_core::token::{TokenKind, TokenRequest};
-//! use keygate_core::{Access, Keygate, Pepper, PlatformSecret, ScopeSet};
+//! use keygate_core::{Access, Keygate, Pepper, PlatformSecret, Principal, ScopeSet};
 //! use keygate_tower::KeygateLayer;
 //! use tower::{Layer, ServiceExt, service_fn};
 //!
-//! /// The handler: reads the principal the layer established.
+//! /// The handler: reads the principal the layer established (a 500 naming the missing
+//! /// layer if there is none, never an anonymous request).
 //! async fn whoami(request: Request<String>) -> Result<Response<String>, Infallible> {
-//!     let principal = request
-//!         .extensions()
-//!         .get::<Authentication>()
-//!         .and_then(Authentication::principal)
-//!         .map(|principal| principal.method.as_str())
-//!         .unwrap_or("nobody");
-//!     Ok(Response::new(principal.to_owned()))
+//!     Ok(match from_extensions::<Principal>(request.extensions()) {
+//!         Ok(principal) => Response::new(principal.method.as_str().to_owned()),
+//!         Err(rejection) => rejection.to_response(),
+//!     })
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -96,6 +97,10 @@ mod layer;
 mod rejection;
 mod service;
 
+pub use keygate_core::extract::{
+    Admin, Authentication, ExtractRejection, Impersonation, Tenant, from_extensions,
+    optional_from_extensions,
+};
 pub use layer::KeygateLayer;
 pub use rejection::{ProblemJson, Rejection};
 pub use service::{KeygateService, ResponseFuture};

@@ -89,9 +89,37 @@ pub trait FromAuthentication: Sized {
     fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection>;
 }
 
+/// Reads `T` from a request's extensions, for services on plain tower (axum and actix
+/// handlers use the extractors instead). Without a keygate layer in front, it fails with
+/// [`ExtractRejection::Misconfigured`].
+///
+/// ```
+/// use keygate_core::Principal;
+/// use keygate_core::extract::{ExtractRejection, from_extensions};
+///
+/// fn handler(request: &http::Request<()>) -> Result<String, ExtractRejection> {
+///     let principal: Principal = from_extensions(request.extensions())?;
+///     Ok(principal.method.to_string())
+/// }
+/// let err = handler(&http::Request::new(())).unwrap_err();
+/// assert_eq!(err.status(), 500); // no keygate layer ran
+/// ```
+pub fn from_extensions<T: FromAuthentication>(
+    extensions: &http::Extensions,
+) -> Result<T, ExtractRejection> {
+    extract(extensions.get(), Framework::Tower)
+}
+
+/// [`from_extensions`] for an optional value: `None` when an optional route got no
+/// credential (or, for [`Impersonation`], when nobody is impersonated).
+pub fn optional_from_extensions<T: FromAuthentication>(
+    extensions: &http::Extensions,
+) -> Result<Option<T>, ExtractRejection> {
+    extract_optional(extensions.get(), Framework::Tower)
+}
+
 /// Extracting `T` when the middleware inserted `auth`, or did not run (`None`): the one
 /// place that turns a missing middleware into a loud failure.
-#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 pub(crate) fn extract<T: FromAuthentication>(
     auth: Option<&Authentication>,
     framework: Framework,
@@ -105,7 +133,6 @@ pub(crate) fn extract<T: FromAuthentication>(
 /// `Option<T>`: `None` when the route's authentication is optional and nothing was
 /// presented (or, for [`Impersonation`], when nobody is impersonated); still a loud
 /// failure without the middleware.
-#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 pub(crate) fn extract_optional<T: FromAuthentication>(
     auth: Option<&Authentication>,
     framework: Framework,
@@ -123,8 +150,8 @@ pub(crate) fn extract_optional<T: FromAuthentication>(
 
 /// The framework an extractor runs in, for the wording of the misconfiguration message.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 pub(crate) enum Framework {
+    Tower,
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     Axum,
     #[cfg_attr(not(feature = "actix"), allow(dead_code))]
@@ -132,9 +159,12 @@ pub(crate) enum Framework {
 }
 
 impl Framework {
-    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     fn middleware_hint(self) -> &'static str {
         match self {
+            Self::Tower => {
+                "wrap the service in keygate_tower::KeygateLayer (for example \
+                 `KeygateLayer::new(&keygate, access).layer(service)`)"
+            }
             Self::Axum => {
                 "add keygate_axum::KeygateLayer to this route or router (for example \
                  `.route_layer(KeygateLayer::new(keygate, access))`)"
@@ -164,7 +194,6 @@ pub enum ExtractRejection {
 }
 
 impl ExtractRejection {
-    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     fn missing_middleware(extractor: &str, framework: Framework) -> Self {
         Self::Misconfigured(format!(
             "keygate: the `{extractor}` extractor found no keygate authentication on this \

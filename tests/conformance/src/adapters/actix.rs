@@ -1,0 +1,116 @@
+//! The actix column: resources wrapped in `KeygateMiddleware` with actix extractors,
+//! served by `HttpServer` on its own actix system thread.
+
+use std::any::Any;
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use keygate_actix::{Admin, Impersonation, KeygateMiddleware, MaybePrincipal, Principal, Tenant};
+use keygate_core::Keygate;
+use serde_json::Value;
+
+use super::Adapter;
+use crate::routes::{self, Answer, Guard};
+
+/// keygate-actix.
+#[derive(Debug)]
+pub struct Actix;
+
+fn json(status: u16, value: &Value) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type("application/json")
+        .body(value.to_string())
+}
+
+fn route(method: &http::Method, answer: Answer) -> actix_web::Route {
+    let method = actix_web::http::Method::from_bytes(method.as_str().as_bytes())
+        .unwrap_or(actix_web::http::Method::GET);
+    let route = web::method(method);
+    match answer {
+        Answer::Resource { resource, action } => route.to(move |principal: Principal| async move {
+            json(200, &routes::resource_body(resource, action, &principal))
+        }),
+        Answer::Admin => {
+            route.to(
+                |Admin(principal): Admin| async move { json(200, &routes::admin_body(&principal)) },
+            )
+        }
+        Answer::Status(code) => route.to(move |principal: Principal| async move {
+            json(code, &routes::status_body(&principal))
+        }),
+        Answer::Optional => route.to(|MaybePrincipal(principal): MaybePrincipal| async move {
+            json(200, &routes::optional_body(principal.as_ref()))
+        }),
+        Answer::Tenant => route
+            .to(|Tenant(tenant): Tenant| async move { json(200, &routes::tenant_body(&tenant)) }),
+        // Under the middleware, actix's Option<T> only turns "nobody is impersonated"
+        // into None.
+        Answer::Acting => route.to(|acting: Option<Impersonation>| async move {
+            json(200, &routes::acting_body(acting.as_ref()))
+        }),
+    }
+}
+
+/// Adds the test app's routes to an actix `App`.
+pub fn configure(keygate: &Keygate, config: &mut web::ServiceConfig) {
+    for spec in routes::routes() {
+        let resource = web::resource(spec.path).route(route(&spec.method, spec.answer));
+        match spec.guard {
+            Guard::Required(access) => {
+                config.service(resource.wrap(KeygateMiddleware::new(keygate, access)));
+            }
+            Guard::Optional(access) => {
+                config.service(resource.wrap(KeygateMiddleware::optional(keygate, access)));
+            }
+            Guard::Unwired => {
+                config.service(resource);
+            }
+        }
+    }
+}
+
+/// Stops the actix server when dropped.
+struct StopOnDrop(ServerHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // Sends the stop command now; the server's thread ends once it has stopped.
+        drop(self.0.stop(false));
+    }
+}
+
+impl Adapter for Actix {
+    const NAME: &'static str = "actix";
+
+    fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    let keygate = keygate.clone();
+                    App::new().configure(move |config| configure(&keygate, config))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(0)
+                .listen(listener);
+                match server {
+                    Ok(server) => {
+                        let server = server.run();
+                        let _ = handle_tx.send(Some(server.handle()));
+                        let _ = server.await;
+                    }
+                    Err(_) => {
+                        let _ = handle_tx.send(None);
+                    }
+                }
+            });
+        });
+        match handle_rx.recv() {
+            Ok(Some(handle)) => Box::new(StopOnDrop(handle)),
+            _ => Box::new(()),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The axum column: `Router` + `route_layer(KeygateLayer)` + extractors, served by
+//! `axum::serve`.
+
+use std::any::Any;
+use std::net::TcpListener;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use keygate_axum::{Admin, Impersonation, KeygateLayer, Principal, Tenant};
+use keygate_core::Keygate;
+
+use super::{AbortOnDrop, Adapter};
+use crate::routes::{self, Answer, Guard};
+
+/// keygate-axum.
+#[derive(Debug)]
+pub struct Axum;
+
+fn handler(filter: MethodFilter, answer: Answer) -> MethodRouter {
+    match answer {
+        Answer::Resource { resource, action } => {
+            on(filter, move |principal: Principal| async move {
+                Json(routes::resource_body(resource, action, &principal))
+            })
+        }
+        Answer::Admin => on(filter, |Admin(principal): Admin| async move {
+            Json(routes::admin_body(&principal))
+        }),
+        Answer::Status(code) => on(filter, move |principal: Principal| async move {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, Json(routes::status_body(&principal)))
+        }),
+        Answer::Optional => on(filter, |principal: Option<Principal>| async move {
+            Json(routes::optional_body(principal.as_ref()))
+        }),
+        Answer::Tenant => on(filter, |Tenant(tenant): Tenant| async move {
+            Json(routes::tenant_body(&tenant))
+        }),
+        Answer::Acting => on(filter, |acting: Option<Impersonation>| async move {
+            Json(routes::acting_body(acting.as_ref()))
+        }),
+    }
+}
+
+/// The test app as an axum router.
+pub fn app(keygate: &Keygate) -> Router {
+    let mut router = Router::new();
+    for route in routes::routes() {
+        let filter = MethodFilter::try_from(route.method.clone()).unwrap_or(MethodFilter::GET);
+        let handler = handler(filter, route.answer);
+        let handler = match route.guard {
+            Guard::Required(access) => handler.route_layer(KeygateLayer::new(keygate, access)),
+            Guard::Optional(access) => handler.route_layer(KeygateLayer::optional(keygate, access)),
+            Guard::Unwired => handler,
+        };
+        router = router.route(route.path, handler);
+    }
+    router
+}
+
+impl Adapter for Axum {
+    const NAME: &'static str = "axum";
+
+    fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
+        let app = app(&keygate);
+        Box::new(AbortOnDrop(tokio::spawn(async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = axum::serve(listener, app).await;
+            }
+        })))
+    }
+}

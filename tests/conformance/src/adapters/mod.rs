@@ -1,0 +1,30 @@
+//! One column per adapter: each serves [`routes`](crate::routes::routes) with its
+//! framework's own middleware, extractors and server.
+
+pub mod actix;
+pub mod axum;
+pub mod tower;
+
+use std::any::Any;
+use std::net::TcpListener;
+
+use keygate_core::Keygate;
+
+/// An adapter under test.
+pub trait Adapter {
+    /// The adapter's name, as in the test names (`axum::one_time_token_replay`).
+    const NAME: &'static str;
+
+    /// Serves the test app with `keygate` on `listener` (already bound, non-blocking)
+    /// until the returned guard is dropped. Called inside a tokio runtime.
+    fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send>;
+}
+
+/// Aborts a tokio task when dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,148 @@
+//! The tower column: plain tower services behind `KeygateLayer`, routed by a small
+//! `service_fn` and served by hyper, no framework.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use keygate_core::extract::{
+    Admin, ExtractRejection, Impersonation, Tenant, from_extensions, optional_from_extensions,
+};
+use keygate_core::{Keygate, Principal};
+use keygate_tower::KeygateLayer;
+use serde_json::Value;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceExt, service_fn};
+
+use super::{AbortOnDrop, Adapter};
+use crate::routes::{self, Answer, Guard};
+
+/// keygate-tower with hyper.
+#[derive(Debug)]
+pub struct Tower;
+
+type Body = Full<Bytes>;
+type Route = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
+
+fn json(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn answer(answer: Answer, request: &Request<Incoming>) -> Result<Response<Body>, ExtractRejection> {
+    let extensions = request.extensions();
+    Ok(match answer {
+        Answer::Resource { resource, action } => {
+            let principal: Principal = from_extensions(extensions)?;
+            json(
+                StatusCode::OK,
+                &routes::resource_body(resource, action, &principal),
+            )
+        }
+        Answer::Admin => {
+            let Admin(principal) = from_extensions(extensions)?;
+            json(StatusCode::OK, &routes::admin_body(&principal))
+        }
+        Answer::Status(code) => {
+            let principal: Principal = from_extensions(extensions)?;
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            json(status, &routes::status_body(&principal))
+        }
+        Answer::Optional => {
+            let principal: Option<Principal> = optional_from_extensions(extensions)?;
+            json(StatusCode::OK, &routes::optional_body(principal.as_ref()))
+        }
+        Answer::Tenant => {
+            let Tenant(tenant) = from_extensions(extensions)?;
+            json(StatusCode::OK, &routes::tenant_body(&tenant))
+        }
+        Answer::Acting => {
+            let acting: Option<Impersonation> = optional_from_extensions(extensions)?;
+            json(StatusCode::OK, &routes::acting_body(acting.as_ref()))
+        }
+    })
+}
+
+fn handler(which: Answer) -> Route {
+    let service = service_fn(move |request: Request<Incoming>| async move {
+        Ok::<_, Infallible>(
+            answer(which, &request).unwrap_or_else(|rejection| rejection.to_response()),
+        )
+    });
+    BoxCloneSyncService::new(service)
+}
+
+/// The test app as one tower service.
+pub fn app(keygate: &Keygate) -> Route {
+    let table: Arc<Vec<(http::Method, &'static str, Route)>> = Arc::new(
+        routes::routes()
+            .into_iter()
+            .map(|route| {
+                let handler = handler(route.answer);
+                let service = match route.guard {
+                    Guard::Required(access) => {
+                        BoxCloneSyncService::new(KeygateLayer::new(keygate, access).layer(handler))
+                    }
+                    Guard::Optional(access) => BoxCloneSyncService::new(
+                        KeygateLayer::optional(keygate, access).layer(handler),
+                    ),
+                    Guard::Unwired => handler,
+                };
+                (route.method, route.path, service)
+            })
+            .collect(),
+    );
+    BoxCloneSyncService::new(service_fn(move |request: Request<Incoming>| {
+        let table = Arc::clone(&table);
+        async move {
+            let found = table
+                .iter()
+                .find(|(method, path, _)| {
+                    method == request.method() && *path == request.uri().path()
+                })
+                .map(|(_, _, service)| service.clone());
+            match found {
+                Some(service) => service.oneshot(request).await,
+                None => {
+                    let mut response = Response::new(Body::default());
+                    *response.status_mut() = StatusCode::NOT_FOUND;
+                    Ok(response)
+                }
+            }
+        }
+    }))
+}
+
+impl Adapter for Tower {
+    const NAME: &'static str = "tower";
+
+    fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
+        let app = app(&keygate);
+        Box::new(AbortOnDrop(tokio::spawn(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let service = TowerToHyperService::new(app.clone());
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })))
+    }
+}

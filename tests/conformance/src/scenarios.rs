@@ -1,0 +1,687 @@
+//! contract.md's rules, as scenarios spoken over HTTP. Each runs once per adapter (see
+//! the [`conformance_suite!`](crate::conformance_suite) macro); none knows which adapter
+//! it talks to.
+
+use keygate_core::key::{KeyKind, NewKey, RateLimit};
+use keygate_core::token::TokenKind;
+use keygate_core::{Environment, KeyRecord};
+use time::Duration;
+
+use crate::adapters::Adapter;
+use crate::harness::Harness;
+
+const ADMIN: &str = "/api/v1/admin/keys";
+const MAGIC: &str = "/api/v1/magic-background";
+const LENS: &str = "/api/v1/lens";
+const DETECT: &str = "/api/detect";
+
+/// The platform secret opens an admin route; the handler's `Admin` extractor sees the
+/// operator.
+pub async fn admin_with_platform_secret<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h
+        .get(ADMIN)
+        .header("x-client-secret", h.secret.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["admin"]["method"], "secret_key");
+    assert_eq!(reply.json()["admin"]["tenant"], serde_json::Value::Null);
+    assert!(reply.header("www-authenticate").is_none());
+}
+
+/// A tenant's `sk_` key in `x-client-secret` opens admin routes too, for its tenant.
+pub async fn admin_with_tenant_secret_key<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .get(ADMIN)
+        .header("x-client-secret", key.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["admin"]["tenant"], "acme");
+    assert!(
+        !reply.body.contains(key.key.expose()),
+        "the key is never echoed"
+    );
+}
+
+/// A token on an admin route: 403 `secret_key_required`, and the token is not consumed.
+pub async fn admin_with_token_is_refused_and_not_consumed<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::OneTime, "*:*").await;
+    let reply = h.get(ADMIN).bearer(&token).send().await;
+    reply.assert_problem(403, "secret_key_required");
+    assert!(!reply.body.contains(&token), "the token is never echoed");
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+}
+
+/// An API key on an admin route is refused the same way.
+pub async fn admin_with_api_key_is_refused<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .get(ADMIN)
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(403, "secret_key_required");
+}
+
+/// Nothing presented: 401 `missing_credentials` with the bare challenge.
+pub async fn admin_with_nothing<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h.get(ADMIN).send().await;
+    reply.assert_problem(401, "missing_credentials");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some(r#"Bearer realm="keygate""#)
+    );
+}
+
+/// A wrong secret: 401 `invalid_secret_key` with `error="invalid_token"`.
+pub async fn admin_with_wrong_secret<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h
+        .get(ADMIN)
+        .header("x-client-secret", "not-the-secret")
+        .send()
+        .await;
+    reply.assert_problem(401, "invalid_secret_key");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some(r#"Bearer realm="keygate", error="invalid_token""#)
+    );
+    assert!(!reply.body.contains("not-the-secret"));
+}
+
+/// Credentials in the query string are ignored.
+pub async fn query_string_credentials_are_ignored<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let path = format!("{ADMIN}?x-client-secret={}", h.secret.expose());
+    h.get(&path)
+        .send()
+        .await
+        .assert_problem(401, "missing_credentials");
+}
+
+/// A token with the route's scope is allowed; the principal says so.
+pub async fn scoped_token_allowed<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    let reply = h.post(MAGIC).bearer(&token).send().await;
+    reply.assert_ok();
+    let body = reply.json();
+    assert_eq!(body["resource"], "magic-background");
+    assert_eq!(body["principal"]["method"], "token");
+    assert_eq!(body["principal"]["scopes"][0], "magic-background:create");
+}
+
+/// A token without the route's scope: 403 `insufficient_scope` naming the scope.
+pub async fn scoped_token_refused<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    let reply = h.post(LENS).bearer(&token).send().await;
+    reply.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some(r#"Bearer error="insufficient_scope", scope="lens:create""#)
+    );
+}
+
+/// A wildcard scope matches any segment in its place.
+pub async fn wildcard_scope<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "*:create").await;
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+    h.post(LENS).bearer(&token).send().await.assert_ok();
+}
+
+/// A one-time token works once; the replay is 401 `token_used`.
+pub async fn one_time_token_replay<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::OneTime, "magic-background:create").await;
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+    let replay = h.post(MAGIC).bearer(&token).send().await;
+    replay.assert_problem(401, "token_used");
+    assert_eq!(
+        replay.header("www-authenticate"),
+        Some(r#"Bearer realm="keygate", error="invalid_token""#)
+    );
+}
+
+/// A one-time token presented to a route outside its scope stays unused.
+pub async fn one_time_token_not_consumed_by_refused_request<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::OneTime, "magic-background:create").await;
+    h.post(LENS)
+        .bearer(&token)
+        .send()
+        .await
+        .assert_problem(403, "insufficient_scope");
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+}
+
+/// A session token serves many requests.
+pub async fn session_token_reuse<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    for _ in 0..3 {
+        h.post(MAGIC).bearer(&token).send().await.assert_ok();
+    }
+}
+
+/// Tokens expire on the engine's clock: one-time after 300 s, session after its duration.
+pub async fn token_expiry<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let one_time = h.token(TokenKind::OneTime, "magic-background:create").await;
+    let session = h.token(TokenKind::Session, "magic-background:create").await;
+    h.clock.advance(Duration::seconds(299));
+    h.post(MAGIC).bearer(&session).send().await.assert_ok();
+    h.clock.advance(Duration::seconds(2));
+    h.post(MAGIC)
+        .bearer(&one_time)
+        .send()
+        .await
+        .assert_problem(401, "token_expired");
+    // A session token lives 5 minutes by default.
+    h.post(MAGIC)
+        .bearer(&session)
+        .send()
+        .await
+        .assert_problem(401, "token_expired");
+}
+
+/// A malformed token: 401 `invalid_token`.
+pub async fn malformed_token<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    h.post(MAGIC)
+        .bearer("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl")
+        .send()
+        .await
+        .assert_problem(401, "invalid_token");
+}
+
+/// The kinds of API key: `sk_` acts with every scope of its tenant, `rk_` and custom keys
+/// with their listed scopes, `pk_` grants nothing without a user JWT.
+pub async fn api_key_kinds<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let secret = h.secret_key("acme").await;
+    let reply = h
+        .get("/v1/users/me")
+        .bearer(secret.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["principal"]["method"], "api_key");
+    assert_eq!(reply.json()["principal"]["tenant"], "acme");
+    assert_eq!(reply.json()["principal"]["environment"], "live");
+
+    let restricted = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            scopes: vec!["read:users".into()],
+            ..NewKey::new(KeyKind::Restricted, Environment::Test)
+        })
+        .await;
+    let reply = h
+        .get("/v1/users/me")
+        .bearer(restricted.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["principal"]["environment"], "test");
+    h.post(MAGIC)
+        .header("x-api-key", restricted.key.expose())
+        .send()
+        .await
+        .assert_problem(403, "insufficient_scope");
+
+    let custom = h
+        .key(NewKey {
+            prefix: Some("bijou_".into()),
+            scopes: vec!["magic-background:create".into()],
+            ..NewKey::new(KeyKind::Custom, Environment::Live)
+        })
+        .await;
+    assert!(custom.key.expose().starts_with("bijou_"));
+    h.post(MAGIC)
+        .header("X-API-Key", custom.key.expose())
+        .send()
+        .await
+        .assert_ok();
+
+    let publishable = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            ..NewKey::new(KeyKind::Publishable, Environment::Live)
+        })
+        .await;
+    h.post(MAGIC)
+        .header("x-api-key", publishable.key.expose())
+        .send()
+        .await
+        .assert_problem(401, "user_token_required");
+}
+
+/// A key with a bad checksum or an unknown key: 401 `invalid_api_key`, never echoed.
+pub async fn invalid_api_key<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let mut tampered = key.key.expose().to_owned();
+    let last = tampered.pop().map(|c| if c == 'a' { 'b' } else { 'a' });
+    tampered.extend(last);
+    let reply = h.post(MAGIC).header("x-api-key", &tampered).send().await;
+    reply.assert_problem(401, "invalid_api_key");
+    assert!(!reply.body.contains(&tampered));
+}
+
+/// A revoked key: 401 `key_revoked`.
+pub async fn revoked_key<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    h.post(MAGIC)
+        .bearer(key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    h.keygate.revoke_key(&key.record.id).await.expect("revoke");
+    h.post(MAGIC)
+        .bearer(key.key.expose())
+        .send()
+        .await
+        .assert_problem(401, "key_revoked");
+}
+
+/// An expired key: 401 `key_expired`, on the engine's clock.
+pub async fn expired_key<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            expires_at: Some(crate::harness::T0 + Duration::hours(1)),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    h.post(MAGIC)
+        .bearer(key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    h.clock.advance(Duration::hours(1));
+    h.post(MAGIC)
+        .bearer(key.key.expose())
+        .send()
+        .await
+        .assert_problem(401, "key_expired");
+}
+
+/// A rotated key keeps working through its grace period, then expires; its successor works.
+pub async fn rotated_key_grace<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let old = h.secret_key("acme").await;
+    let new = h
+        .keygate
+        .rotate_key(&old.record.id, Duration::seconds(60))
+        .await
+        .expect("rotate");
+    h.post(MAGIC)
+        .bearer(old.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    h.post(MAGIC)
+        .bearer(new.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    h.clock.advance(Duration::seconds(61));
+    h.post(MAGIC)
+        .bearer(old.key.expose())
+        .send()
+        .await
+        .assert_problem(401, "key_expired");
+    h.post(MAGIC)
+        .bearer(new.key.expose())
+        .send()
+        .await
+        .assert_ok();
+}
+
+async fn limited_key(h: &Harness, limit: u32, credits: Option<u64>) -> keygate_core::CreatedKey {
+    h.key(NewKey {
+        tenant: Some("acme".into()),
+        rate_limit: Some(RateLimit::new(limit, 60).expect("limit")),
+        credits,
+        ..NewKey::new(KeyKind::Secret, Environment::Live)
+    })
+    .await
+}
+
+/// Rate-limit headers on every answer, then 429 `rate_limited` with `Retry-After`.
+pub async fn rate_limit_headers_and_429<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = limited_key(&h, 2, None).await;
+    let reset_at = (crate::harness::T0 + Duration::seconds(60)).unix_timestamp() as u64;
+    for remaining in [1, 0] {
+        let reply = h
+            .post("/api/detector/upload")
+            .header("x-api-key", key.key.expose())
+            .send()
+            .await;
+        reply.assert_ok();
+        assert_eq!(reply.number("x-ratelimit-limit"), Some(2));
+        assert_eq!(reply.number("x-ratelimit-remaining"), Some(remaining));
+        let reset = reply
+            .number("x-ratelimit-reset")
+            .expect("X-RateLimit-Reset");
+        assert!(reset <= reset_at && reset > reset_at - 60, "reset {reset}");
+    }
+    let reply = h
+        .post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(429, "rate_limited");
+    let retry_after = reply
+        .number("retry-after")
+        .expect("Retry-After in whole seconds");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(reply.number("x-ratelimit-remaining"), Some(0));
+    // The wait the header asks for is enough.
+    h.clock.advance(Duration::seconds(retry_after as i64));
+    h.post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+}
+
+/// A key without a rate limit gets no rate-limit headers.
+pub async fn no_rate_limit_headers_without_a_limit<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert!(reply.header("x-ratelimit-limit").is_none());
+    assert!(reply.header("x-credits-remaining").is_none());
+}
+
+async fn balance(h: &Harness, record: &KeyRecord) -> u64 {
+    h.keygate
+        .credits(record)
+        .await
+        .expect("credits")
+        .expect("a metered key")
+}
+
+/// Credits: each call costs one, `X-Credits-Remaining` counts down, then 402.
+pub async fn credits_run_out<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = limited_key(&h, 100, Some(2)).await;
+    for left in [1, 0] {
+        let reply = h
+            .post(DETECT)
+            .header("x-api-key", key.key.expose())
+            .send()
+            .await;
+        reply.assert_ok();
+        assert_eq!(reply.number("x-credits-remaining"), Some(left));
+    }
+    let reply = h
+        .post(DETECT)
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(402, "insufficient_credits");
+    assert_eq!(reply.number("x-credits-remaining"), Some(0));
+    // Free routes still work for a key out of credits.
+    h.post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+}
+
+/// A request rejected for any reason costs no credits: a missing scope, a rate limit, a
+/// handler's 4xx.
+pub async fn rejected_requests_cost_no_credits<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            scopes: vec!["magic-background:create".into()],
+            rate_limit: Some(RateLimit::new(3, 60).expect("limit")),
+            credits: Some(10),
+            ..NewKey::new(KeyKind::Restricted, Environment::Live)
+        })
+        .await;
+    let send = |path: &'static str| h.post(path).header("x-api-key", key.key.expose()).send();
+    send("/api/detect/scoped")
+        .await
+        .assert_problem(403, "insufficient_scope");
+    assert_eq!(balance(&h, &key.record).await, 10);
+    let reply = send("/api/invalid-body").await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.number("x-credits-remaining"), Some(10));
+    assert_eq!(balance(&h, &key.record).await, 10);
+    send(DETECT).await.assert_ok();
+    send(DETECT).await.assert_ok();
+    send(DETECT).await.assert_problem(429, "rate_limited");
+    assert_eq!(balance(&h, &key.record).await, 8);
+}
+
+/// A handler that answers 5xx gets the request's credits back.
+pub async fn refund_on_handler_5xx<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = limited_key(&h, 100, Some(5)).await;
+    let reply = h
+        .post("/api/fail")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.number("x-credits-remaining"), Some(5));
+    assert_eq!(reply.number("x-ratelimit-limit"), Some(100));
+    assert_eq!(balance(&h, &key.record).await, 5);
+    h.post(DETECT)
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    assert_eq!(balance(&h, &key.record).await, 4);
+}
+
+/// Two `Authorization` headers: 400 `invalid_request`.
+pub async fn duplicate_authorization<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    let reply = h.post(MAGIC).bearer(&token).bearer(&token).send().await;
+    reply.assert_problem(400, "invalid_request");
+    assert!(!reply.body.contains(&token));
+}
+
+/// Every field of the problem document, exactly.
+pub async fn problem_json_shape<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::OneTime, "magic-background:create").await;
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+    let reply = h.post(MAGIC).bearer(&token).send().await;
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({
+            "type": "urn:keygate:error:token_used",
+            "title": "Token already used",
+            "status": 401,
+            "code": "token_used",
+            "detail": "this one-time token has already been used",
+        })
+    );
+}
+
+/// Every presented credential is verified: a valid secret with a bad token fails.
+pub async fn every_credential_is_verified<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h
+        .post(MAGIC)
+        .header("x-client-secret", h.secret.expose())
+        .bearer("not-a-token")
+        .send()
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+}
+
+/// The platform secret with a token acts with the token's scope.
+pub async fn secret_with_token_acts_with_the_token<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    let with = |path: &'static str| {
+        h.post(path)
+            .header("x-client-secret", h.secret.expose())
+            .bearer(&token)
+            .send()
+    };
+    with(MAGIC).await.assert_ok();
+    with(LENS).await.assert_problem(403, "insufficient_scope");
+}
+
+/// Optional authentication: no credential reaches the handler as `None`; a bad one is
+/// still refused.
+pub async fn optional_authentication<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h.get("/optional").send().await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["principal"], serde_json::Value::Null);
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .get("/optional")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["principal"]["tenant"], "acme");
+    h.get("/optional")
+        .header("x-api-key", "sk_live_nope")
+        .send()
+        .await
+        .assert_problem(401, "invalid_api_key");
+}
+
+/// An extractor on a route without the middleware fails loudly, never anonymously.
+pub async fn extractor_without_middleware_fails_loudly<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let reply = h
+        .get("/unwired")
+        .header("x-client-secret", h.secret.expose())
+        .send()
+        .await;
+    reply.assert_problem(500, "keygate_misconfigured");
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("keygate_")
+    );
+    assert!(!reply.body.contains(h.secret.expose()));
+}
+
+/// The `Tenant` extractor: the caller's tenant, or 403 `tenant_required`.
+pub async fn tenant_extractor<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .get("/tenant")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["tenant"], "acme");
+    h.get("/tenant")
+        .header("x-client-secret", h.secret.expose())
+        .send()
+        .await
+        .assert_problem(403, "tenant_required");
+}
+
+/// `X-On-Behalf-Of` with an `sk_` key: the subject is the user, the actor the key. With a
+/// restricted key lacking `users:impersonate`: 403 `impersonation_forbidden`.
+pub async fn impersonation<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = h.secret_key("acme").await;
+    let reply = h
+        .get("/acting")
+        .header("x-api-key", key.key.expose())
+        .header("x-on-behalf-of", "user_123")
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["user"], "user_123");
+    assert_eq!(reply.json()["actor"], key.record.id.as_str());
+    let reply = h
+        .get("/acting")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["user"], serde_json::Value::Null);
+
+    let restricted = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            scopes: vec!["read:users".into()],
+            ..NewKey::new(KeyKind::Restricted, Environment::Live)
+        })
+        .await;
+    h.get("/acting")
+        .header("x-api-key", restricted.key.expose())
+        .header("x-on-behalf-of", "user_123")
+        .send()
+        .await
+        .assert_problem(403, "impersonation_forbidden");
+    h.get("/acting")
+        .header("x-api-key", key.key.expose())
+        .header("x-on-behalf-of", "bad user!")
+        .send()
+        .await
+        .assert_problem(400, "invalid_request");
+}
+
+/// A store that cannot answer: 503 `auth_unavailable`, never an admission.
+pub async fn store_down_fails_closed<A: Adapter>() {
+    let h = Harness::start_with::<A>(|builder| builder.key_store(crate::DownStore)).await;
+    let reply = h
+        .post(MAGIC)
+        .header(
+            "x-api-key",
+            "sk_live_00000000000000000000000000000000aaaaaa",
+        )
+        .send()
+        .await;
+    // A well-formed key reaches the store; a bad checksum is refused before it.
+    assert!(
+        matches!(
+            reply.code().as_str(),
+            "auth_unavailable" | "invalid_api_key"
+        ),
+        "{}",
+        reply.body
+    );
+    let key = keygate_core::key::ApiKey::generate(
+        &keygate_core::key::KeyPrefix::standard(KeyKind::Secret, Environment::Live)
+            .expect("prefix"),
+    )
+    .expect("key");
+    let reply = h.post(MAGIC).header("x-api-key", key.expose()).send().await;
+    reply.assert_problem(503, "auth_unavailable");
+    // The platform secret needs no store.
+    h.get(ADMIN)
+        .header("x-client-secret", h.secret.expose())
+        .send()
+        .await
+        .assert_ok();
+}
