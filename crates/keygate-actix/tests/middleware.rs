@@ -1,0 +1,124 @@
+//! The actix middleware's own API: guards, custom rejections, the loud extractors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use actix_web::{App, HttpResponse, test, web};
+use keygate_actix::{KeygateMiddleware, MaybePrincipal, guard};
+use keygate_core::key::{KeyKind, NewKey};
+use keygate_core::{Access, AuthError, AuthMethod, Environment, Keygate, Pepper, PlatformSecret};
+
+fn engine() -> (Keygate, PlatformSecret) {
+    let secret = PlatformSecret::generate().unwrap();
+    let keygate = Keygate::builder()
+        .pepper(Pepper::generate().unwrap())
+        .platform_secret(&secret)
+        .build()
+        .unwrap();
+    (keygate, secret)
+}
+
+fn reply(body: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || std::future::ready(HttpResponse::Ok().body(body))
+}
+
+#[actix_web::test]
+async fn guards_route_on_what_the_middleware_established() {
+    let (keygate, secret) = engine();
+    let key = keygate
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let app = test::init_service(
+        App::new().service(
+            web::scope("/reports")
+                .wrap(KeygateMiddleware::optional(
+                    &keygate,
+                    Access::authenticated(),
+                ))
+                .route("", web::get().guard(guard::operator()).to(reply("all")))
+                .route(
+                    "",
+                    web::get()
+                        .guard(guard::method(AuthMethod::ApiKey))
+                        .to(reply("mine")),
+                )
+                .route("", web::get().to(reply("public"))),
+        ),
+    )
+    .await;
+    let get = |header: Option<(&'static str, String)>| {
+        let mut request = test::TestRequest::get().uri("/reports");
+        if let Some(header) = header {
+            request = request.insert_header(header);
+        }
+        request.to_request()
+    };
+    let body = |request| test::call_and_read_body(&app, request);
+    assert_eq!(
+        body(get(Some(("x-client-secret", secret.expose().to_owned())))).await,
+        "all"
+    );
+    assert_eq!(
+        body(get(Some(("x-api-key", key.key.expose().to_owned())))).await,
+        "mine"
+    );
+    assert_eq!(body(get(None)).await, "public");
+}
+
+#[actix_web::test]
+async fn guards_without_middleware_never_pass() {
+    let (_, secret) = engine();
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/",
+                web::get().guard(guard::authenticated()).to(reply("secret")),
+            )
+            .route("/", web::get().to(reply("public"))),
+    )
+    .await;
+    let request = test::TestRequest::get()
+        .uri("/")
+        .insert_header(("x-client-secret", secret.expose()))
+        .to_request();
+    assert_eq!(test::call_and_read_body(&app, request).await, "public");
+}
+
+#[actix_web::test]
+async fn a_closure_rejection_answers_refused_requests() {
+    let (keygate, _) = engine();
+    let app = test::init_service(
+        App::new().service(
+            web::resource("/admin")
+                .wrap(
+                    KeygateMiddleware::admin(&keygate).with_rejection(|error: AuthError| {
+                        HttpResponse::ImATeapot().body(format!("nope: {}", error.code()))
+                    }),
+                )
+                .route(web::get().to(reply("admin"))),
+        ),
+    )
+    .await;
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri("/admin").to_request()).await;
+    assert_eq!(response.status().as_u16(), 418);
+    assert_eq!(test::read_body(response).await, "nope: missing_credentials");
+}
+
+#[actix_web::test]
+async fn maybe_principal_without_middleware_fails_loudly() {
+    let app = test::init_service(App::new().route(
+        "/",
+        web::get().to(|MaybePrincipal(principal): MaybePrincipal| async move {
+            HttpResponse::Ok().body(format!("{}", principal.is_some()))
+        }),
+    ))
+    .await;
+    let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(response.status().as_u16(), 500);
+    let body = test::read_body(response).await;
+    let body = std::str::from_utf8(&body).unwrap();
+    assert!(body.contains("KeygateMiddleware"), "{body}");
+}
