@@ -7,8 +7,14 @@ use keygate_core::store::KeyChange;
 
 use crate::row::key_columns;
 
-/// The channel of key-change notices on Postgres.
-pub const NOTIFY_CHANNEL: &str = "keygate_keys";
+/// The channel of key-change notices on Postgres is this prefix followed by the schema
+/// keygate's tables live in (`keygate_keys:public`), cut to Postgres's 63-byte limit: so
+/// deployments in different schemas of one database do not hear each other.
+pub const NOTIFY_CHANNEL_PREFIX: &str = "keygate_keys:";
+
+/// The channel name, as SQL (the same expression for sender and listener).
+#[cfg(feature = "postgres")]
+pub(crate) const CHANNEL_SQL: &str = "left('keygate_keys:' || current_schema(), 63)";
 
 /// Runs `$body` with `$p` bound to the concrete pool of whichever backend `$pool` holds.
 /// The body is compiled once per backend, so it is written once for both.
@@ -127,11 +133,12 @@ impl Db for sqlx::Postgres {
         _now_micros: i64,
     ) -> Result<(), sqlx::Error> {
         // Delivered to listeners when (and only if) the transaction commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(change.to_message())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(concat!(
+            "SELECT pg_notify(left('keygate_keys:' || current_schema(), 63), $1)"
+        ))
+        .bind(change.to_message())
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 }

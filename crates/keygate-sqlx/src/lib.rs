@@ -7,11 +7,13 @@ compile_error!("keygate-sqlx needs at least one of its features: sqlite, postgre
 
 mod backend;
 mod error;
+mod listen;
 mod meter;
 mod row;
 mod store;
 
-pub use backend::{Backend, NOTIFY_CHANNEL};
+pub use backend::{Backend, NOTIFY_CHANNEL_PREFIX};
 pub use error::ConnectError;
+pub use listen::SQLITE_POLL_INTERVAL;
 pub use meter::SqlMeter;
 pub use store::{SQLITE_BUSY_TIMEOUT, SqlStore};

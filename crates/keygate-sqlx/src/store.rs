@@ -131,10 +131,18 @@ impl SqlStore {
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(ConnectError::Connect)?;
+        // Switching a new file to WAL needs an exclusive lock that the busy timeout does
+        // not wait for: when two processes create the file at once, one of them retries.
+        let started = std::time::Instant::now();
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(err) if is_busy(&err) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                    tokio::time::sleep(StdDuration::from_millis(20)).await;
+                }
+                Err(err) => return Err(ConnectError::Connect(err)),
+            }
+        };
         Self::from_sqlite_pool(pool).await
     }
 
@@ -254,6 +262,12 @@ impl SqlStore {
     fn now_micros(&self) -> i64 {
         micros(self.clock.now())
     }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED.
+#[cfg(feature = "sqlite")]
+fn is_busy(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6")))
 }
 
 macro_rules! bind_row {

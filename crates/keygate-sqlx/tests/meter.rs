@@ -1,6 +1,11 @@
 //! The `Meter` suite against `MemoryMeter` and `SqlMeter` on SQLite and Postgres, plus what
 //! only the SQL meter does.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[macro_use]
 mod common;

@@ -63,7 +63,8 @@ pub async fn a_refused_request_commits_nothing(meter: impl Meter) {
     };
     assert_eq!(status.remaining, 1);
     // Credits are checked before the token.
-    let MeterDecision::InsufficientCredits { remaining: 0, .. } = meter.meter(&cheaper).await.unwrap()
+    let MeterDecision::InsufficientCredits { remaining: 0, .. } =
+        meter.meter(&cheaper).await.unwrap()
     else {
         panic!("balance is 0");
     };
@@ -124,7 +125,10 @@ pub async fn a_replayed_one_time_token_costs_no_credits(meter: impl Meter) {
         meter.meter(&bare).await.unwrap(),
         MeterDecision::Allowed { .. }
     ));
-    assert_eq!(meter.meter(&bare).await.unwrap(), MeterDecision::AlreadyUsed);
+    assert_eq!(
+        meter.meter(&bare).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
 }
 
 pub async fn rate_limits_burst_then_refuse_with_retry_after(meter: impl Meter) {

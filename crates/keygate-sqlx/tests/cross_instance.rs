@@ -1,0 +1,400 @@
+//! What a deployment of several instances on one database relies on: credits never
+//! oversold, one-time tokens used once, revocations seen by every instance's cache within
+//! a second, and migrations safe to run twice or at once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+mod common;
+
+use std::time::{Duration as StdDuration, Instant};
+
+use common::{PgSchema, T0};
+use keygate_core::key::{KeyKind, NewKey};
+use keygate_core::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse};
+use keygate_core::store::{CachedKeyStore, KeyCacheConfig};
+use keygate_core::{Access, Environment, KeyStore, Keygate, Meter, Pepper, SystemClock};
+use keygate_sqlx::SqlStore;
+use sqlx::Connection as _;
+use time::Duration;
+
+fn pepper() -> Pepper {
+    Pepper::from_bytes(vec![42; 32]).unwrap()
+}
+
+fn debit_request(account: &str) -> MeterRequest<'_> {
+    MeterRequest {
+        now: T0,
+        rate_limit: None,
+        credits: Some(CreditDebit {
+            account,
+            cost: 1,
+            allowance: 50,
+        }),
+        one_time: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_pools_200_deductions_50_credits_exactly_50_succeed() {
+    let Some(schema) = PgSchema::new("two_pools_deductions").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    let meters = [a.meter(), b.meter()];
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let meter = meters[i % 2].clone();
+            tokio::spawn(async move { meter.meter(&debit_request("lineage_1")).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            MeterDecision::Allowed { .. } => allowed += 1,
+            MeterDecision::InsufficientCredits { remaining: 0, .. } => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((allowed, refused), (50, 150));
+    assert_eq!(a.meter().credits("lineage_1", 50).await.unwrap(), 0);
+    assert_eq!(b.meter().credits("lineage_1", 50).await.unwrap(), 0);
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_one_time_token_raced_from_two_pools_is_used_once() {
+    let Some(schema) = PgSchema::new("two_pools_one_time").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    let meters = [a.meter(), b.meter()];
+    // Twenty tokens, each presented four times at once through both pools; with credits
+    // too, so a replay that got through would also show as a wrong balance.
+    for round in 0..20 {
+        let token = format!("jti-{round}");
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let meter = meters[i % 2].clone();
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let req = MeterRequest {
+                        one_time: Some(OneTimeUse {
+                            token_id: &token,
+                            expires_at: T0 + Duration::minutes(5),
+                        }),
+                        ..debit_request("tokens")
+                    };
+                    meter.meter(&req).await.unwrap()
+                })
+            })
+            .collect();
+        let mut used = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                MeterDecision::Allowed { .. } => used += 1,
+                MeterDecision::AlreadyUsed => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(used, 1, "token {round}");
+    }
+    assert_eq!(a.meter().credits("tokens", 50).await.unwrap(), 30);
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+/// Polls `check` until it is true, for at most `limit`; returns how long it took.
+async fn within(limit: StdDuration, mut check: impl AsyncFnMut() -> bool) -> Option<StdDuration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    None
+}
+
+async fn serving(cache: &CachedKeyStore<SqlStore>) {
+    let ready = within(StdDuration::from_secs(5), async || cache.stats().serving).await;
+    assert!(ready.is_some(), "the cache's listener never started");
+}
+
+/// Two instances, each its own engine, pool and cache. A key revoked through A is refused
+/// by B, whose cache held it, within 1 s.
+async fn revocation_reaches_the_other_instance(a: SqlStore, b: SqlStore, limit: StdDuration) {
+    let cache_a = a.cached().unwrap();
+    // B's cache would hold the key for a minute without a notice.
+    let cache_b = b
+        .cached_with(
+            KeyCacheConfig::default().with_max_age(Duration::minutes(10)),
+            SystemClock,
+        )
+        .unwrap();
+    serving(&cache_a).await;
+    serving(&cache_b).await;
+    let instance_a = Keygate::builder()
+        .pepper(pepper())
+        .key_store(cache_a.clone())
+        .meter(a.meter())
+        .build()
+        .unwrap();
+    let instance_b = Keygate::builder()
+        .pepper(pepper())
+        .key_store(cache_b.clone())
+        .meter(b.meter())
+        .build()
+        .unwrap();
+    let created = instance_a
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let request = http::Request::builder()
+        .header("x-api-key", created.key.expose())
+        .body(())
+        .unwrap();
+    let route = Access::scoped("read:users").unwrap();
+    // B knows the key, and answers it from its cache.
+    instance_b.authenticate(&request, &route).await.unwrap();
+    assert!(cache_b.stats().by_digest >= 1, "{:?}", cache_b.stats());
+    let (before_lookups, _) = (cache_b.stats(), ());
+    instance_b.authenticate(&request, &route).await.unwrap();
+    assert_eq!(cache_b.stats(), before_lookups);
+
+    let started = Instant::now();
+    instance_a.revoke_key(&created.record.id).await.unwrap();
+    let revoke_took = started.elapsed();
+    let latency = within(limit, async || {
+        matches!(
+            instance_b.authenticate(&request, &route).await,
+            Err(err) if err.code() == "key_revoked"
+        )
+    })
+    .await;
+    let Some(latency) = latency else {
+        panic!("B still accepts the revoked key after {limit:?}");
+    };
+    eprintln!(
+        "revocation refused through the other instance's cache {latency:?} after the revoke \
+         returned (the revoke itself took {revoke_took:?})"
+    );
+    drop((cache_a, cache_b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_key_revoked_through_pool_a_is_refused_through_the_cache_on_pool_b_within_1s() {
+    let Some(schema) = PgSchema::new("revocation_notify").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    revocation_reaches_the_other_instance(a.clone(), b.clone(), StdDuration::from_secs(1)).await;
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+/// Two processes on one SQLite file (the platform and the CLI): the cache polls the
+/// change log every second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_key_revoked_by_another_process_is_refused_within_the_poll_interval() {
+    let db = common::sqlite().await;
+    let url = format!("sqlite://{}", db.dir.path().join("keygate.db").display());
+    let other = SqlStore::connect(&url).await.unwrap();
+    revocation_reaches_the_other_instance(
+        db.store.clone(),
+        other,
+        keygate_sqlx::SQLITE_POLL_INTERVAL + StdDuration::from_millis(500),
+    )
+    .await;
+}
+
+/// While the LISTEN connection is down the cache serves nothing; once back, it starts
+/// empty, so a revocation sent while it was down is not missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_lost_listen_connection_suspends_the_cache_until_it_is_back() {
+    let Some(schema) = PgSchema::new("listener_lost").await else {
+        return;
+    };
+    let app = schema.name.clone();
+    let options = schema.options().application_name(&app);
+    let b = SqlStore::connect_postgres(options).await.unwrap();
+    let a = schema.store().await;
+    let cache = b.cached().unwrap();
+    serving(&cache).await;
+    let key = common::record("lost", None, 0);
+    a.create(&key).await.unwrap();
+    cache.find_by_hash(&key.digest).await.unwrap().unwrap();
+    assert_eq!(cache.stats().by_digest, 1);
+
+    // Cut B's listening connection.
+    let mut admin = sqlx::PgConnection::connect_with(&schema.base)
+        .await
+        .unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
+    )
+    .bind(&app)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(killed, vec![true]);
+    // The revocation's notice goes nowhere while B is not listening.
+    a.revoke(&key.id, T0).await.unwrap();
+    let seen = within(StdDuration::from_secs(5), async || {
+        let record = cache.find_by_hash(&key.digest).await.unwrap().unwrap();
+        record.revoked_at.is_some()
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "a stale record was served after the connection was lost"
+    );
+    serving(&cache).await;
+    let record = cache.find_by_hash(&key.digest).await.unwrap().unwrap();
+    assert_eq!(record.revoked_at, Some(T0));
+    admin.close().await.unwrap();
+    drop(cache);
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+/// The listener ends when the last clone of the cache is dropped, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_listener_lives_exactly_as_long_as_the_cache() {
+    let Some(schema) = PgSchema::new("listener_lifetime").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let pool = store.pg_pool().unwrap().clone();
+    let cache = store.cached().unwrap();
+    serving(&cache).await;
+    let in_use = || pool.size() as usize - pool.num_idle();
+    assert_eq!(in_use(), 1, "the listener holds one connection");
+    let clone = cache.clone();
+    drop(cache);
+    tokio::time::sleep(StdDuration::from_millis(100)).await;
+    assert_eq!(in_use(), 1, "a clone is alive: still listening");
+    assert!(clone.stats().serving);
+    drop(clone);
+    let released = within(StdDuration::from_secs(5), async || in_use() == 0).await;
+    assert!(released.is_some(), "the listener outlived the cache");
+    store.close().await;
+    schema.drop_schema().await;
+}
+
+async fn pg_schema_is_whole(store: &SqlStore) {
+    let pool = store.pg_pool().unwrap();
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(versions, vec![1]);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() ORDER BY table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "_sqlx_migrations",
+            "kg_credits",
+            "kg_keys",
+            "kg_settings",
+            "kg_used_tokens"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_applied_twice_or_at_once_leave_one_schema() {
+    let Some(schema) = PgSchema::new("migrations").await else {
+        return;
+    };
+    // Two "processes" (independent pools) start at once on an empty schema.
+    let (a, b) = tokio::join!(
+        SqlStore::connect_postgres(schema.options()),
+        SqlStore::connect_postgres(schema.options())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    pg_schema_is_whole(&a).await;
+    // And again, on a schema already up to date.
+    a.migrate().await.unwrap();
+    b.migrate().await.unwrap();
+    pg_schema_is_whole(&b).await;
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+        let (a, b) = tokio::join!(SqlStore::connect(&url), SqlStore::connect(&url));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        a.migrate().await.unwrap();
+        let pool = b.sqlite_pool().unwrap();
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        assert_eq!(versions, vec![1]);
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kg_%' ORDER BY name",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            tables,
+            [
+                "kg_credits",
+                "kg_key_changes",
+                "kg_keys",
+                "kg_settings",
+                "kg_used_tokens"
+            ]
+        );
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+#[tokio::test]
+async fn urls_dispatch_on_their_scheme_and_errors_never_repeat_them() {
+    let memory = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(memory.backend(), keygate_sqlx::Backend::Sqlite);
+    memory.ping().await.unwrap();
+    let err = SqlStore::connect("mysql://root:hunter2@db/keygate")
+        .await
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
+    let err = SqlStore::connect("postgres://user:hunter2@127.0.0.1:1/none")
+        .await
+        .unwrap_err();
+    assert!(!format!("{err}").contains("hunter2"), "{err}");
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert!(!format!("{store:?}").contains("memory"), "{store:?}");
+}
