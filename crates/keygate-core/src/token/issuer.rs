@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::{
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
-use secrecy::{ExposeSecret, SecretSlice};
+use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
@@ -63,6 +63,59 @@ impl TokenSecret {
 impl fmt::Debug for TokenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenSecret(..)")
+    }
+}
+
+/// The 32-byte seed of an Ed25519 signing key, from which
+/// [`TokenIssuer::ed25519_seed`] rebuilds the key. Secret: zeroized on drop, and `Debug`
+/// prints nothing of it.
+///
+/// ```
+/// use keygate_core::token::{Ed25519Seed, TokenIssuer};
+///
+/// let seed = Ed25519Seed::generate()?;
+/// let saved = seed.to_base64(); // keep it where the other instances can read it
+/// let again = Ed25519Seed::from_base64(secrecy::ExposeSecret::expose_secret(&saved))?;
+/// let (a, b) = (TokenIssuer::ed25519_seed(&seed)?, TokenIssuer::ed25519_seed(&again)?);
+/// assert_eq!(a.kid(), b.kid());
+/// assert_eq!(format!("{seed:?}"), "Ed25519Seed(..)");
+/// # Ok::<(), keygate_core::token::TokenKeyError>(())
+/// ```
+pub struct Ed25519Seed(SecretBox<[u8; 32]>);
+
+impl Ed25519Seed {
+    /// 32 fresh bytes from the OS random source.
+    pub fn generate() -> Result<Self, TokenKeyError> {
+        let mut seed = Box::new([0u8; 32]);
+        random::fill(&mut seed[..])?;
+        Ok(Self(SecretBox::new(seed)))
+    }
+
+    /// A seed from exactly 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenKeyError> {
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| TokenKeyError::Ed25519Key)?;
+        Ok(Self(SecretBox::new(Box::new(seed))))
+    }
+
+    /// A seed from its URL-safe base64 text (as [`to_base64`](Self::to_base64) writes it).
+    pub fn from_base64(text: &str) -> Result<Self, TokenKeyError> {
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| TokenKeyError::Ed25519Key)?;
+        let seed = Self::from_bytes(&bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
+        seed
+    }
+
+    /// The seed as URL-safe base64 without padding, to store.
+    pub fn to_base64(&self) -> SecretString {
+        SecretString::from(URL_SAFE_NO_PAD.encode(self.0.expose_secret()))
+    }
+}
+
+impl fmt::Debug for Ed25519Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519Seed(..)")
     }
 }
 
@@ -171,9 +224,15 @@ impl TokenIssuer {
 
     /// Signs with a fresh Ed25519 key from the OS random source.
     pub fn ed25519_generate() -> Result<Self, TokenKeyError> {
+        Self::ed25519_seed(&Ed25519Seed::generate()?)
+    }
+
+    /// Signs with the Ed25519 key grown from `seed`: instances that share the seed (kept
+    /// in a secret manager, or in a shared database) sign and verify alike.
+    pub fn ed25519_seed(seed: &Ed25519Seed) -> Result<Self, TokenKeyError> {
         let mut der = [0u8; 48];
         der[..16].copy_from_slice(&ED25519_PKCS8_HEADER);
-        random::fill(&mut der[16..])?;
+        der[16..].copy_from_slice(seed.0.expose_secret());
         let issuer = Self::ed25519(EncodingKey::from_ed_der(&der));
         zeroize::Zeroize::zeroize(&mut der);
         issuer

@@ -8,7 +8,7 @@
 
 mod issuer;
 
-pub use issuer::{TokenIssuer, TokenKeyError, TokenSecret};
+pub use issuer::{Ed25519Seed, TokenIssuer, TokenKeyError, TokenSecret};
 
 use std::sync::Arc;
 
