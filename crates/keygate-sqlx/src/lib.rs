@@ -10,10 +10,12 @@ mod error;
 mod listen;
 mod meter;
 mod row;
+mod settings;
 mod store;
 
 pub use backend::{Backend, NOTIFY_CHANNEL_PREFIX};
 pub use error::ConnectError;
 pub use listen::SQLITE_POLL_INTERVAL;
 pub use meter::SqlMeter;
+pub use settings::Stored;
 pub use store::{SQLITE_BUSY_TIMEOUT, SqlStore};

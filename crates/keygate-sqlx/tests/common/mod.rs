@@ -118,6 +118,7 @@ pub fn record(text: &str, tenant: Option<&str>, offset_secs: i64) -> KeyRecord {
 
 /// Runs one suite function against every backend: a module per suite function, with a
 /// test per backend. Postgres tests get their own schema and drop it afterwards.
+#[allow(unused_macros)]
 macro_rules! against_every_backend {
     ($suite:ident, $make_memory:expr, $from_store:expr; $($name:ident),+ $(,)?) => {
         $(

@@ -1,0 +1,144 @@
+//! Settings every instance must agree on, written once and then read: the platform
+//! secret's digest and the token signing key.
+//!
+//! Each is `INSERT … ON CONFLICT DO NOTHING`, then `SELECT`: when two instances start at
+//! once on an empty database, both propose a value, one is stored, and both get it back.
+
+use keygate_core::StoreError;
+use keygate_core::key::KeyDigest;
+use keygate_core::token::Ed25519Seed;
+use secrecy::ExposeSecret;
+
+use crate::backend::on_pool;
+use crate::error::store_error;
+use crate::row::digest_from;
+use crate::store::SqlStore;
+
+const PLATFORM_SECRET: &str = "platform_secret_digest";
+const TOKEN_SEED: &str = "token_ed25519_seed";
+
+const INSERT_ONCE: &str = "INSERT INTO kg_settings (name, value, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO NOTHING";
+const READ: &str = "SELECT value FROM kg_settings WHERE name = $1";
+
+/// A setting after [`SqlStore::init_platform_secret_digest`] and its kind: the value every
+/// instance now shares, and whether it is the one this call proposed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Stored<T> {
+    /// The stored value.
+    pub value: T,
+    /// Whether this call stored it (`false`: another instance was first).
+    pub inserted: bool,
+}
+
+fn digest_text(digest: &KeyDigest) -> String {
+    let mut text = format!("{}:", digest.pepper);
+    for byte in digest.bytes {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
+
+fn digest_parse(text: &str) -> Result<KeyDigest, StoreError> {
+    let corrupt = || StoreError::corrupt("the stored platform secret digest is malformed");
+    let (pepper, hex) = text.split_once(':').ok_or_else(corrupt)?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(corrupt());
+    }
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| {
+            hex.get(i * 2..i * 2 + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(corrupt)
+        })
+        .collect::<Result<_, _>>()?;
+    digest_from(pepper, &bytes)
+}
+
+impl SqlStore {
+    async fn read_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let value: Option<String> = on_pool!(&self.pool, pool => {
+            sqlx::query_scalar(READ)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        Ok(value)
+    }
+
+    /// Stores `value` under `name` unless a value is there; returns the stored one.
+    async fn init_setting(&self, name: &str, value: &str) -> Result<Stored<String>, StoreError> {
+        let now = crate::row::micros(self.clock.now());
+        let inserted = on_pool!(&self.pool, pool => {
+            sqlx::query(INSERT_ONCE)
+                .bind(name)
+                .bind(value)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected()
+        }) == 1;
+        let stored = self
+            .read_setting(name)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("a setting vanished after it was stored"))?;
+        Ok(Stored {
+            value: stored,
+            inserted,
+        })
+    }
+
+    /// The stored digest of the platform secret, if one was stored.
+    pub async fn platform_secret_digest(&self) -> Result<Option<KeyDigest>, StoreError> {
+        self.read_setting(PLATFORM_SECRET)
+            .await?
+            .map(|text| digest_parse(&text))
+            .transpose()
+    }
+
+    /// Stores `digest` as the platform secret's, unless one is stored already; returns
+    /// the one every instance now uses. Only a digest is stored, never the secret.
+    ///
+    /// On first start, generate a secret, call this with its digest, and show the secret
+    /// to the operator only if `inserted` is true: otherwise another instance won the race
+    /// and this secret opens nothing.
+    pub async fn init_platform_secret_digest(
+        &self,
+        digest: KeyDigest,
+    ) -> Result<Stored<KeyDigest>, StoreError> {
+        let stored = self
+            .init_setting(PLATFORM_SECRET, &digest_text(&digest))
+            .await?;
+        Ok(Stored {
+            value: digest_parse(&stored.value)?,
+            inserted: stored.inserted,
+        })
+    }
+
+    /// Stores `seed` as the Ed25519 token signing seed, unless one is stored already;
+    /// returns the one every instance now signs with
+    /// ([`TokenIssuer::ed25519_seed`](keygate_core::token::TokenIssuer::ed25519_seed)).
+    ///
+    /// The seed is stored as it is (base64): whoever can read `kg_settings` can sign
+    /// tokens. Where that is too much, give every instance the key from a secret manager
+    /// instead, or keep the default HS256 key derived from the pepper, which is not
+    /// stored at all.
+    pub async fn init_token_seed(
+        &self,
+        seed: Ed25519Seed,
+    ) -> Result<Stored<Ed25519Seed>, StoreError> {
+        let proposed = seed.to_base64();
+        let stored = self
+            .init_setting(TOKEN_SEED, proposed.expose_secret())
+            .await?;
+        let value = secrecy::SecretString::from(stored.value);
+        Ok(Stored {
+            value: Ed25519Seed::from_base64(value.expose_secret())
+                .map_err(|_| StoreError::corrupt("the stored token seed is malformed"))?,
+            inserted: stored.inserted,
+        })
+    }
+}
