@@ -89,6 +89,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The README's axum example, compiled with this crate's doctests so it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use keygate_core::extract::{Admin, Authentication, ExtractRejection, Impersonation, Tenant};
 pub use keygate_core::{Access, AuthError, Keygate, Principal};
 pub use keygate_tower::{KeygateLayer, KeygateService, ProblemJson, Rejection};

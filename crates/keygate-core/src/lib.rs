@@ -86,10 +86,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::{Credentials, HeaderValues, RequestHead};
 pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
-/// The README's Rust example, compiled with the doctests so it cannot drift.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
 pub use engine::{AdminError, BuildError, CreatedKey, Grant, Keygate, KeygateBuilder};
 pub use error::AuthError;
 pub use key::{Environment, KeyKind, KeyRecord};
