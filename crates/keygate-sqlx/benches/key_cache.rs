@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate_core::key::{KeyHasher, KeyId, KeyRecord};
-use keygate_core::store::CachedKeyStore;
 use keygate_core::{Environment, KeyKind, KeyStore, Pepper, ScopeSet};
 use keygate_sqlx::SqlStore;
 use time::OffsetDateTime;

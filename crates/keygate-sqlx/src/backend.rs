@@ -133,12 +133,10 @@ impl Db for sqlx::Postgres {
         _now_micros: i64,
     ) -> Result<(), sqlx::Error> {
         // Delivered to listeners when (and only if) the transaction commits.
-        sqlx::query(concat!(
-            "SELECT pg_notify(left('keygate_keys:' || current_schema(), 63), $1)"
-        ))
-        .bind(change.to_message())
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("SELECT pg_notify(left('keygate_keys:' || current_schema(), 63), $1)")
+            .bind(change.to_message())
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 }
