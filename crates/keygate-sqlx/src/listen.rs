@@ -24,9 +24,12 @@ use crate::store::SqlStore;
 
 /// How often a SQLite cache looks for other processes' changes.
 pub const SQLITE_POLL_INTERVAL: StdDuration = StdDuration::from_secs(1);
+#[cfg(feature = "postgres")]
 const MAX_BACKOFF: StdDuration = StdDuration::from_secs(5);
+#[cfg(feature = "postgres")]
 const FIRST_BACKOFF: StdDuration = StdDuration::from_millis(100);
 /// Changes read per poll at most.
+#[cfg(feature = "sqlite")]
 const POLL_BATCH: i64 = 1000;
 
 impl SqlStore {
