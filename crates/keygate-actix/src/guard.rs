@@ -27,8 +27,11 @@
 //! ```
 //!
 //! Guards run during routing inside what the middleware wraps, so put the middleware on
-//! the app or an enclosing scope. A guard never authenticates: with no middleware before
-//! it, every keygate guard is false.
+//! the app or an enclosing scope. A guard set on a scope itself (`scope.guard(..)`) runs
+//! in the parent's routing, before that scope's own middleware: it sees only what a
+//! middleware further out established. A guard never authenticates: with no middleware
+//! before it, every keygate guard is false. Guards route; they do not replace a route's
+//! `Access` (a route reached through a guard still needs its own scope checked).
 
 use actix_web::guard::{Guard, GuardContext};
 use keygate_core::extract::Authentication;
@@ -55,6 +58,13 @@ impl<F> std::fmt::Debug for PrincipalGuard<F> {
 /// Passes for any authenticated request.
 pub fn authenticated() -> PrincipalGuard<impl Fn(&Principal) -> bool> {
     PrincipalGuard(|_: &Principal| true)
+}
+
+/// Passes for what an admin route accepts: `x-client-secret` alone, with the platform
+/// secret or a tenant's `sk_` key. (An optional middleware that saw a bearer token with
+/// the secret yields the token's principal, which does not pass.)
+pub fn admin() -> PrincipalGuard<impl Fn(&Principal) -> bool> {
+    PrincipalGuard(|principal: &Principal| principal.method == AuthMethod::SecretKey)
 }
 
 /// Passes for the platform operator (the platform secret in `x-client-secret`).

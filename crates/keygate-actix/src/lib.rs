@@ -7,16 +7,22 @@
 //! | extractor | gives | refuses with |
 //! |---|---|---|
 //! | [`Principal`] | who acts | 401 `missing_credentials` under an optional middleware |
-//! | [`MaybePrincipal`] | `None` when an optional route got no credential | — |
+//! | [`Maybe<Principal>`](Maybe) | `None` when an optional route got no credential | — |
 //! | [`Admin`] | the principal of an admin-only route | 500 if the route is not `Access::admin()` |
-//! | [`Tenant`] | the caller's tenant | 403 `tenant_required` |
-//! | [`Impersonation`] | the user acted as, and the acting key | 400 without `X-On-Behalf-Of` |
+//! | [`Tenant`] / `Maybe<Tenant>` | the caller's tenant | 403 `tenant_required` |
+//! | [`Impersonation`] / `Maybe<Impersonation>` | the user acted as, and the acting key | 400 without `X-On-Behalf-Of` |
 //!
 //! Every extractor on a route without the middleware answers 500 with a problem document
 //! that names the missing middleware; it never lets a request through as anonymous.
 //! (actix-web's own `Option<T>` turns any extractor error into `None`, so take
-//! [`MaybePrincipal`] rather than `Option<Principal>`.) [`AuthError`] is a
+//! [`Maybe<T>`](Maybe) rather than `Option<T>`.) [`AuthError`] is a
 //! `ResponseError` rendering the contract's problem+json, so handlers can return it.
+//!
+//! Wrap each route (`web::post().to(handler).wrap(..)`) or a scope of routes. A middleware
+//! on a route runs only once the path and method matched; one on a scope or resource also
+//! runs for the scope's unknown paths and the resource's other methods, so a one-time
+//! token sent there is spent before actix answers 404 or 405. Put CORS outside keygate,
+//! so that preflight `OPTIONS` requests never need a credential.
 //!
 //! An admin scope and a token route:
 //!
@@ -49,10 +55,11 @@
 //!                 .wrap(KeygateMiddleware::admin(&keygate))
 //!                 .route("/keys", web::get().to(list_keys)),
 //!         )
-//!         .service(
-//!             web::resource("/api/v1/magic-background")
-//!                 .wrap(KeygateMiddleware::new(&keygate, Access::scoped("magic-background:create")?))
-//!                 .route(web::post().to(magic_background)),
+//!         .route(
+//!             "/api/v1/magic-background",
+//!             web::post()
+//!                 .to(magic_background)
+//!                 .wrap(KeygateMiddleware::new(&keygate, Access::scoped("magic-background:create")?)),
 //!         ),
 //! )
 //! .await;
@@ -96,7 +103,7 @@ mod middleware;
 mod rejection;
 
 pub use keygate_core::extract::{
-    Admin, Authentication, ExtractRejection, Impersonation, MaybePrincipal, Tenant,
+    Admin, Authentication, ExtractRejection, Impersonation, Maybe, Tenant,
 };
 pub use keygate_core::{Access, AuthError, Keygate, Principal};
 pub use middleware::{KeygateMiddleware, KeygateService};

@@ -25,7 +25,9 @@ use crate::rejection::{ProblemJson, Rejection};
 /// answers it (by default the contract's problem+json).
 ///
 /// One keygate middleware per request path: wrapping a scope and a resource inside it
-/// authenticates twice (a one-time token would be spent by the outer one).
+/// authenticates twice (a one-time token would be spent by the outer one). Prefer
+/// wrapping routes (`Route::wrap`): a middleware on a scope or resource also runs for
+/// requests actix then answers 404 or 405.
 #[derive(Debug, Clone)]
 pub struct KeygateMiddleware<R = ProblemJson> {
     keygate: Keygate,
@@ -51,8 +53,7 @@ impl KeygateMiddleware {
     }
 
     /// Authentication is optional: a request that presents no credential at all reaches
-    /// the handler without a principal ([`MaybePrincipal`](crate::MaybePrincipal) is
-    /// `None`). A presented credential is still verified, and an invalid one refused.
+    /// the handler without a principal (`Maybe<Principal>` is `None`). A presented credential is still verified, and an invalid one refused.
     pub fn optional(keygate: &Keygate, access: Access) -> Self {
         Self {
             optional: true,
@@ -137,7 +138,7 @@ where
             let mut grant = match outcome {
                 Ok(grant) => grant,
                 Err(error) => {
-                    let response = rejection.reject(error);
+                    let response = rejection.reject(error, request.request());
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use actix_web::{App, HttpResponse, test, web};
-use keygate_actix::{KeygateMiddleware, MaybePrincipal, guard};
+use keygate_actix::{KeygateMiddleware, Maybe, Principal, guard};
 use keygate_core::key::{KeyKind, NewKey};
 use keygate_core::{Access, AuthError, AuthMethod, Environment, Keygate, Pepper, PlatformSecret};
 
@@ -40,6 +40,10 @@ async fn guards_route_on_what_the_middleware_established() {
                 .route("", web::get().guard(guard::operator()).to(reply("all")))
                 .route(
                     "",
+                    web::get().guard(guard::admin()).to(reply("tenant admin")),
+                )
+                .route(
+                    "",
                     web::get()
                         .guard(guard::method(AuthMethod::ApiKey))
                         .to(reply("mine")),
@@ -65,6 +69,8 @@ async fn guards_route_on_what_the_middleware_established() {
         "mine"
     );
     assert_eq!(body(get(None)).await, "public");
+    let tenant_secret = Some(("x-client-secret", key.key.expose().to_owned()));
+    assert_eq!(body(get(tenant_secret)).await, "tenant admin");
 }
 
 #[actix_web::test]
@@ -92,11 +98,15 @@ async fn a_closure_rejection_answers_refused_requests() {
     let app = test::init_service(
         App::new().service(
             web::resource("/admin")
-                .wrap(
-                    KeygateMiddleware::admin(&keygate).with_rejection(|error: AuthError| {
-                        HttpResponse::ImATeapot().body(format!("nope: {}", error.code()))
-                    }),
-                )
+                .wrap(KeygateMiddleware::admin(&keygate).with_rejection(
+                    |error: AuthError, request: &actix_web::HttpRequest| {
+                        HttpResponse::ImATeapot().body(format!(
+                            "nope: {} at {}",
+                            error.code(),
+                            request.path()
+                        ))
+                    },
+                ))
                 .route(web::get().to(reply("admin"))),
         ),
     )
@@ -104,14 +114,17 @@ async fn a_closure_rejection_answers_refused_requests() {
     let response =
         test::call_service(&app, test::TestRequest::get().uri("/admin").to_request()).await;
     assert_eq!(response.status().as_u16(), 418);
-    assert_eq!(test::read_body(response).await, "nope: missing_credentials");
+    assert_eq!(
+        test::read_body(response).await,
+        "nope: missing_credentials at /admin"
+    );
 }
 
 #[actix_web::test]
 async fn maybe_principal_without_middleware_fails_loudly() {
     let app = test::init_service(App::new().route(
         "/",
-        web::get().to(|MaybePrincipal(principal): MaybePrincipal| async move {
+        web::get().to(|Maybe(principal): Maybe<Principal>| async move {
             HttpResponse::Ok().body(format!("{}", principal.is_some()))
         }),
     ))

@@ -9,7 +9,7 @@
 //! | [`Principal`] | who acts | 401 `missing_credentials` under an optional layer |
 //! | `Option<Principal>` | `None` when an optional route got no credential | — |
 //! | [`Admin`] | the principal of an admin-only route | 500 if the route is not `Access::admin()` |
-//! | [`Tenant`] | the caller's tenant | 403 `tenant_required` |
+//! | [`Tenant`] / `Option<Tenant>` | the caller's tenant | 403 `tenant_required` (`None` for the `Option`) |
 //! | [`Impersonation`] / `Option<Impersonation>` | the user acted as, and the acting key | 400 without `X-On-Behalf-Of` |
 //!
 //! Every extractor on a route without the layer answers 500 with a problem document that

@@ -40,11 +40,13 @@ async fn a_closure_rejection_through_route_layer() {
     let app = Router::new().route(
         "/admin",
         get(|_: Principal| async { "admin" }).route_layer(
-            KeygateLayer::admin(&keygate).with_rejection(|error: AuthError| {
-                let mut response = Response::new(Body::from(format!("nope: {}", error.code())));
-                *response.status_mut() = StatusCode::IM_A_TEAPOT;
-                response
-            }),
+            KeygateLayer::admin(&keygate).with_rejection(
+                |error: AuthError, _: &http::request::Parts| {
+                    let mut response = Response::new(Body::from(format!("nope: {}", error.code())));
+                    *response.status_mut() = StatusCode::IM_A_TEAPOT;
+                    response
+                },
+            ),
         ),
     );
     let response = app

@@ -1,13 +1,16 @@
 //! How a refused request is answered: [`Rejection`], and the default [`ProblemJson`].
 
 use http::Response;
+use http::request::Parts;
 use keygate_core::AuthError;
 
 /// Turns an [`AuthError`] into the response sent instead of calling the inner service.
+/// The request's head is there to negotiate a format or echo a request id; never copy its
+/// credential headers into the answer.
 ///
 /// The default, [`ProblemJson`], answers as the contract says: the error's status,
 /// `application/problem+json` body, `WWW-Authenticate`, `Retry-After` and rate-limit
-/// headers. Any `Fn(AuthError) -> Response<B>` closure is a rejection too:
+/// headers. Any `Fn(AuthError, &Parts) -> Response<B>` closure is a rejection too:
 ///
 /// ```
 /// use http::{Response, StatusCode};
@@ -16,7 +19,7 @@ use keygate_core::AuthError;
 ///
 /// # fn demo(keygate: keygate_core::Keygate) {
 /// // Answer in the application's own error format, keeping the contract's headers.
-/// let layer = KeygateLayer::new(&keygate, Access::admin()).with_rejection(|error: AuthError| {
+/// let layer = KeygateLayer::new(&keygate, Access::admin()).with_rejection(|error: AuthError, _: &http::request::Parts| {
 ///     let mut response = Response::new(format!("{{\"error\":\"{}\"}}", error.code()));
 ///     *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
 ///     for (name, value) in error.headers() {
@@ -33,7 +36,7 @@ use keygate_core::AuthError;
 /// ```
 pub trait Rejection<B>: Clone + Send + Sync + 'static {
     /// The response for a request refused with `error`.
-    fn reject(&self, error: AuthError) -> Response<B>;
+    fn reject(&self, error: AuthError, request: &Parts) -> Response<B>;
 }
 
 /// The contract's error response: [`AuthError::to_response`].
@@ -41,16 +44,16 @@ pub trait Rejection<B>: Clone + Send + Sync + 'static {
 pub struct ProblemJson;
 
 impl<B: From<String>> Rejection<B> for ProblemJson {
-    fn reject(&self, error: AuthError) -> Response<B> {
+    fn reject(&self, error: AuthError, _request: &Parts) -> Response<B> {
         error.to_response()
     }
 }
 
 impl<B, F> Rejection<B> for F
 where
-    F: Fn(AuthError) -> Response<B> + Clone + Send + Sync + 'static,
+    F: Fn(AuthError, &Parts) -> Response<B> + Clone + Send + Sync + 'static,
 {
-    fn reject(&self, error: AuthError) -> Response<B> {
-        self(error)
+    fn reject(&self, error: AuthError, request: &Parts) -> Response<B> {
+        self(error, request)
     }
 }

@@ -84,7 +84,7 @@ where
     };
     let mut grant = match outcome {
         Ok(grant) => grant,
-        Err(error) => return Ok(rejection.reject(error)),
+        Err(error) => return Ok(rejection.reject(error, &parts)),
     };
     let principal = grant.as_ref().map(|grant| grant.principal().clone());
     parts

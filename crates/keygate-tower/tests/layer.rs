@@ -29,15 +29,17 @@ async fn ok(_: Request<String>) -> Result<Response<String>, Infallible> {
 async fn a_closure_rejection_answers_refused_requests() {
     let (keygate, _) = engine();
     let service = KeygateLayer::admin(&keygate)
-        .with_rejection(|error: AuthError| {
-            let mut response = Response::new(format!("nope: {}", error.code()));
+        .with_rejection(|error: AuthError, request: &http::request::Parts| {
+            let mut response =
+                Response::new(format!("nope: {} at {}", error.code(), request.uri.path()));
             *response.status_mut() = StatusCode::IM_A_TEAPOT;
             response
         })
         .layer(service_fn(ok));
-    let response = service.oneshot(Request::new(String::new())).await.unwrap();
+    let request = Request::get("/admin").body(String::new()).unwrap();
+    let response = service.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
-    assert_eq!(response.body(), "nope: missing_credentials");
+    assert_eq!(response.body(), "nope: missing_credentials at /admin");
 }
 
 #[tokio::test]

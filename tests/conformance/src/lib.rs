@@ -77,6 +77,8 @@ macro_rules! conformance_suite {
             tenant_extractor,
             impersonation,
             store_down_fails_closed,
+            unmatched_requests_leave_one_time_tokens_unused,
+            metering_problem_shapes,
         );
     };
     (@tests $adapter:ty; $($scenario:ident),* $(,)?) => {
@@ -87,4 +89,33 @@ macro_rules! conformance_suite {
             }
         )*
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// A scenario written but not listed in `conformance_suite!` would silently never
+    /// run: every `pub async fn` of `scenarios.rs` must be listed, and only those.
+    #[test]
+    fn every_scenario_is_in_the_suite() {
+        let scenarios: Vec<&str> = include_str!("scenarios.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter(|rest| rest.ends_with("<A: Adapter>() {"))
+            .filter_map(|rest| rest.split('<').next())
+            .collect();
+        let lib = include_str!("lib.rs");
+        let start = lib.find("@tests $adapter;").expect("the macro's list");
+        let end = lib[start..].find(");").expect("its end") + start;
+        let listed: Vec<&str> = lib[start..end]
+            .lines()
+            .skip(1)
+            .map(|line| line.trim().trim_end_matches(','))
+            .filter(|line| !line.is_empty())
+            .collect();
+        assert!(scenarios.len() > 30, "found {} scenarios", scenarios.len());
+        assert_eq!(
+            scenarios, listed,
+            "scenarios.rs and conformance_suite! disagree"
+        );
+    }
 }

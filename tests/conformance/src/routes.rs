@@ -67,17 +67,33 @@ fn scoped(scope: &str) -> Access {
     }
 }
 
-/// The test app.
+/// Routes mounted together under one prefix and one access, as an admin router is: a
+/// nested `Router` with `route_layer` on axum, a wrapped `web::scope` on actix, each route
+/// layered on plain tower.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Where the group is mounted.
+    pub prefix: &'static str,
+    /// The access of every route in it.
+    pub access: Access,
+    /// Method, path below the prefix, answer.
+    pub routes: Vec<(http::Method, &'static str, Answer)>,
+}
+
+/// The admin group: `/api/v1/admin/*`, `Access::admin()`.
+pub fn admin_group() -> Group {
+    Group {
+        prefix: "/api/v1/admin",
+        access: Access::admin(),
+        routes: vec![(http::Method::GET, "/keys", Answer::Admin)],
+    }
+}
+
+/// The test app's routes outside the [admin group](admin_group).
 pub fn routes() -> Vec<Route> {
     use http::Method;
     let api_keys = Methods::from([AuthMethod::ApiKey]);
     vec![
-        route(
-            Method::GET,
-            "/api/v1/admin/keys",
-            Guard::Required(Access::admin()),
-            Answer::Admin,
-        ),
         route(
             Method::POST,
             "/api/v1/magic-background",

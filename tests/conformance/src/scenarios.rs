@@ -512,6 +512,7 @@ pub async fn problem_json_shape<A: Adapter>() {
     let token = h.token(TokenKind::OneTime, "magic-background:create").await;
     h.post(MAGIC).bearer(&token).send().await.assert_ok();
     let reply = h.post(MAGIC).bearer(&token).send().await;
+    reply.assert_problem(401, "token_used");
     assert_eq!(
         reply.json(),
         serde_json::json!({
@@ -524,16 +525,23 @@ pub async fn problem_json_shape<A: Adapter>() {
     );
 }
 
-/// Every presented credential is verified: a valid secret with a bad token fails.
+/// Every presented credential is verified: a valid secret with a bad token fails, and
+/// so does a valid token with a wrong secret.
 pub async fn every_credential_is_verified<A: Adapter>() {
     let h = Harness::start::<A>().await;
-    let reply = h
-        .post(MAGIC)
+    h.post(MAGIC)
         .header("x-client-secret", h.secret.expose())
         .bearer("not-a-token")
         .send()
-        .await;
-    assert_eq!(reply.status, 401, "{}", reply.body);
+        .await
+        .assert_problem(401, "invalid_token");
+    let token = h.token(TokenKind::Session, "magic-background:create").await;
+    h.post(MAGIC)
+        .header("x-client-secret", "not-the-secret")
+        .bearer(&token)
+        .send()
+        .await
+        .assert_problem(401, "invalid_secret_key");
 }
 
 /// The platform secret with a token acts with the token's scope.
@@ -581,11 +589,14 @@ pub async fn extractor_without_middleware_fails_loudly<A: Adapter>() {
         .send()
         .await;
     reply.assert_problem(500, "keygate_misconfigured");
+    let detail = reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
-        reply.json()["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("keygate_")
+        detail.contains(A::MIDDLEWARE),
+        "{detail} names {}",
+        A::MIDDLEWARE
     );
     assert!(!reply.body.contains(h.secret.expose()));
 }
@@ -654,23 +665,15 @@ pub async fn impersonation<A: Adapter>() {
 /// A store that cannot answer: 503 `auth_unavailable`, never an admission.
 pub async fn store_down_fails_closed<A: Adapter>() {
     let h = Harness::start_with::<A>(|builder| builder.key_store(crate::DownStore)).await;
-    let reply = h
-        .post(MAGIC)
+    // A bad checksum is refused before the store is asked, so the answer is 401.
+    h.post(MAGIC)
         .header(
             "x-api-key",
             "sk_live_00000000000000000000000000000000aaaaaa",
         )
         .send()
-        .await;
-    // A well-formed key reaches the store; a bad checksum is refused before it.
-    assert!(
-        matches!(
-            reply.code().as_str(),
-            "auth_unavailable" | "invalid_api_key"
-        ),
-        "{}",
-        reply.body
-    );
+        .await
+        .assert_problem(401, "invalid_api_key");
     let key = keygate_core::key::ApiKey::generate(
         &keygate_core::key::KeyPrefix::standard(KeyKind::Secret, Environment::Live)
             .expect("prefix"),
@@ -684,4 +687,105 @@ pub async fn store_down_fails_closed<A: Adapter>() {
         .send()
         .await
         .assert_ok();
+}
+
+/// A request the router answers 404 or 405 never reaches keygate: a one-time token sent
+/// to an unknown path or with the wrong method stays unused.
+pub async fn unmatched_requests_leave_one_time_tokens_unused<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let token = h.token(TokenKind::OneTime, "*:*").await;
+    let wrong_method = h.get(MAGIC).bearer(&token).send().await;
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
+    let unknown = h.post("/api/v1/no-such-route").bearer(&token).send().await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+}
+
+/// The problem document of a 429 and a 402: same shape, with the contract's headers.
+pub async fn metering_problem_shapes<A: Adapter>() {
+    let h = Harness::start::<A>().await;
+    let key = limited_key(&h, 1, Some(0)).await;
+    let reply = h
+        .post(DETECT)
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(402, "insufficient_credits");
+    assert_eq!(reply.json()["status"], 402);
+    assert_eq!(
+        reply.json()["type"],
+        "urn:keygate:error:insufficient_credits"
+    );
+    h.post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await
+        .assert_ok();
+    let reply = h
+        .post("/api/detector/upload")
+        .header("x-api-key", key.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(429, "rate_limited");
+    assert_eq!(reply.json()["title"], "Rate limited");
+    assert!(reply.number("retry-after").is_some_and(|secs| secs >= 1));
+    assert!(reply.header("www-authenticate").is_none());
+}
+
+/// What an adapter answers to a fixed set of requests whose answers hold nothing random
+/// (no key ids, no tokens): status, the headers the contract names, and the body. The
+/// differential test asks every adapter and compares the lists, byte for byte.
+pub async fn fixed_answers<A: Adapter>() -> Vec<String> {
+    let h = Harness::start::<A>().await;
+    let secret = h.secret.expose().to_owned();
+    let calls = vec![
+        h.get(ADMIN),
+        h.get(ADMIN).header("x-client-secret", "wrong"),
+        h.get(ADMIN).header("x-client-secret", &secret),
+        h.get(ADMIN).bearer("not-a-token"),
+        h.post(MAGIC).bearer("a").bearer("b"),
+        h.post(MAGIC)
+            .bearer("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"),
+        h.post(MAGIC).header(
+            "x-api-key",
+            "sk_live_00000000000000000000000000000000aaaaaa",
+        ),
+        h.post(MAGIC)
+            .header("x-api-key", "a")
+            .header("x-api-key", "b"),
+        h.post(MAGIC).header("x-client-secret", &secret),
+        h.post(MAGIC)
+            .header("x-client-secret", &secret)
+            .header("x-on-behalf-of", "bad user!"),
+        h.post(DETECT).header("x-client-secret", &secret),
+        h.get("/optional"),
+        h.get("/tenant").header("x-client-secret", &secret),
+        h.get("/acting").header("x-client-secret", &secret),
+        h.get(MAGIC),
+        h.post("/api/v1/no-such-route"),
+    ];
+    let mut answers = Vec::new();
+    for call in calls {
+        let reply = call.send().await;
+        let mut line = format!("{} ", reply.status);
+        for name in [
+            "content-type",
+            "www-authenticate",
+            "retry-after",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "x-credits-remaining",
+        ] {
+            if let Some(value) = reply.header(name) {
+                line.push_str(&format!("{name}: {value}; "));
+            }
+        }
+        // 404 and 405 bodies are each framework's own; keygate's answers are compared.
+        if reply.status != 404 && reply.status != 405 {
+            line.push_str(&reply.body);
+        }
+        answers.push(line);
+    }
+    answers
 }

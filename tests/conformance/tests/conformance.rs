@@ -12,3 +12,20 @@ mod actix {
 mod tower {
     keygate_conformance::conformance_suite!(keygate_conformance::adapters::tower::Tower);
 }
+
+/// The three adapters give the same answers, byte for byte, to requests whose answers hold
+/// nothing random: status, the contract's headers and the body.
+#[tokio::test]
+async fn all_adapters_answer_alike() {
+    use keygate_conformance::adapters::{actix::Actix, axum::Axum, tower::Tower};
+    use keygate_conformance::scenarios::fixed_answers;
+
+    let axum = fixed_answers::<Axum>().await;
+    assert!(axum.len() > 10);
+    assert!(
+        axum.iter().any(|line| line.starts_with("401 ")),
+        "{axum:#?}"
+    );
+    assert_eq!(axum, fixed_answers::<Actix>().await, "axum vs actix");
+    assert_eq!(axum, fixed_answers::<Tower>().await, "axum vs tower");
+}

@@ -3,7 +3,7 @@
 //!
 //! actix-web's own `impl FromRequest for Option<T>` turns every error into `None`, so
 //! `Option<Principal>` there cannot fail loudly on a route without the middleware. Use
-//! [`MaybePrincipal`] for optional authentication on actix.
+//! [`Maybe<T>`](Maybe) (`Maybe<Principal>`, `Maybe<Impersonation>`, ...) instead.
 
 use std::future::{Ready, ready};
 
@@ -13,17 +13,31 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use super::{
-    Admin, Authentication, ExtractRejection, Framework, Impersonation, Tenant, extract,
-    extract_optional,
+    Admin, Authentication, ExtractRejection, Framework, FromAuthentication, Impersonation, Tenant,
+    extract, extract_optional,
 };
 use crate::error::AuthError;
 use crate::principal::Principal;
 
-/// `Option<Principal>` for actix-web: `None` on an optional route that was sent no
-/// credential, and (unlike actix's `Option<T>`, which swallows errors) a loud 500 when the
-/// middleware did not run.
+/// `Option<T>` for actix-web, for any keygate extractor `T`: `None` on an optional route
+/// that was sent no credential, or when what `T` reads is absent (nobody impersonated, no
+/// tenant). Unlike actix's own `Option<T>`, which turns every error into `None`, it fails
+/// loudly (500) when the middleware did not run, and keeps refusals such as a 401.
+///
+/// ```
+/// use keygate_core::Principal;
+/// use keygate_core::extract::{Impersonation, Maybe};
+///
+/// async fn handler(Maybe(principal): Maybe<Principal>, Maybe(acting): Maybe<Impersonation>) -> String {
+///     match (principal, acting) {
+///         (None, _) => "anonymous".into(),
+///         (Some(_), Some(acting)) => format!("acting as {}", acting.user),
+///         (Some(principal), None) => principal.method.to_string(),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
-pub struct MaybePrincipal(pub Option<Principal>);
+pub struct Maybe<T>(pub Option<T>);
 
 macro_rules! actix_extractor {
     ($($ty:ty),* $(,)?) => {$(
@@ -40,14 +54,13 @@ macro_rules! actix_extractor {
 
 actix_extractor!(Principal, Admin, Tenant, Impersonation);
 
-impl FromRequest for MaybePrincipal {
+impl<T: FromAuthentication> FromRequest for Maybe<T> {
     type Error = ExtractRejection;
     type Future = Ready<Result<Self, ExtractRejection>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         ready(
-            extract_optional(req.extensions().get::<Authentication>(), Framework::Actix)
-                .map(MaybePrincipal),
+            extract_optional(req.extensions().get::<Authentication>(), Framework::Actix).map(Maybe),
         )
     }
 }

@@ -33,7 +33,7 @@ mod actix;
 mod axum;
 
 #[cfg(feature = "actix")]
-pub use actix::MaybePrincipal;
+pub use actix::Maybe;
 
 use std::fmt;
 use std::sync::Arc;
@@ -167,11 +167,11 @@ impl Framework {
             }
             Self::Axum => {
                 "add keygate_axum::KeygateLayer to this route or router (for example \
-                 `.route_layer(KeygateLayer::new(keygate, access))`)"
+                 `.route_layer(KeygateLayer::new(&keygate, access))`)"
             }
             Self::Actix => {
                 "wrap this route, scope or app in keygate_actix::KeygateMiddleware (for \
-                 example `.wrap(KeygateMiddleware::new(keygate, access))`)"
+                 example `.wrap(KeygateMiddleware::new(&keygate, access))`)"
             }
         }
     }
@@ -184,8 +184,8 @@ pub enum ExtractRejection {
     /// The request is refused as the contract says (for example 401 `missing_credentials`
     /// under an optional route, 403 `tenant_required`).
     Auth(AuthError),
-    /// What the extractor reads is not there (no user is impersonated): a 400 for the
-    /// plain extractor, `None` for its `Option`.
+    /// What the extractor reads is not there (no user is impersonated, no tenant): the
+    /// error for the plain extractor, `None` for its `Option`.
     Absent(AuthError),
     /// The route is wired wrongly: the middleware did not run, or an [`Admin`] extractor
     /// sits on a route that is not admin-only. Answered with 500; the message says how to
@@ -322,7 +322,7 @@ impl FromAuthentication for Admin {
 }
 
 /// The tenant the caller acts in. A caller without one (such as the platform operator)
-/// is refused with 403 `tenant_required`.
+/// is refused with 403 `tenant_required`; `Option<Tenant>` gives `None` instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub Arc<str>);
 
@@ -335,7 +335,7 @@ impl FromAuthentication for Tenant {
             .tenant
             .clone()
             .map(Tenant)
-            .ok_or(ExtractRejection::Auth(AuthError::TenantRequired))
+            .ok_or(ExtractRejection::Absent(AuthError::TenantRequired))
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use keygate_actix::{Admin, Impersonation, KeygateMiddleware, MaybePrincipal, Principal, Tenant};
+use keygate_actix::{Admin, Impersonation, KeygateMiddleware, Maybe, Principal, Tenant};
 use keygate_core::Keygate;
 use serde_json::Value;
 
@@ -40,34 +40,37 @@ fn route(method: &http::Method, answer: Answer) -> actix_web::Route {
         Answer::Status(code) => route.to(move |principal: Principal| async move {
             json(code, &routes::status_body(&principal))
         }),
-        Answer::Optional => route.to(|MaybePrincipal(principal): MaybePrincipal| async move {
+        Answer::Optional => route.to(|Maybe(principal): Maybe<Principal>| async move {
             json(200, &routes::optional_body(principal.as_ref()))
         }),
         Answer::Tenant => route
             .to(|Tenant(tenant): Tenant| async move { json(200, &routes::tenant_body(&tenant)) }),
-        // Under the middleware, actix's Option<T> only turns "nobody is impersonated"
-        // into None.
-        Answer::Acting => route.to(|acting: Option<Impersonation>| async move {
+        Answer::Acting => route.to(|Maybe(acting): Maybe<Impersonation>| async move {
             json(200, &routes::acting_body(acting.as_ref()))
         }),
     }
 }
 
-/// Adds the test app's routes to an actix `App`.
+/// Adds the test app's routes to an actix `App`: the admin group as a `web::scope`
+/// wrapped in one middleware, every other route wrapped on its own (`Route::wrap`, so the
+/// middleware runs only once path and method matched).
 pub fn configure(keygate: &Keygate, config: &mut web::ServiceConfig) {
+    let group = routes::admin_group();
+    let mut scope = web::scope(group.prefix);
+    for (method, path, answer) in group.routes {
+        scope = scope.route(path, route(&method, answer));
+    }
+    config.service(scope.wrap(KeygateMiddleware::new(keygate, group.access)));
     for spec in routes::routes() {
-        let resource = web::resource(spec.path).route(route(&spec.method, spec.answer));
-        match spec.guard {
-            Guard::Required(access) => {
-                config.service(resource.wrap(KeygateMiddleware::new(keygate, access)));
-            }
-            Guard::Optional(access) => {
-                config.service(resource.wrap(KeygateMiddleware::optional(keygate, access)));
-            }
-            Guard::Unwired => {
-                config.service(resource);
-            }
-        }
+        let handler = route(&spec.method, spec.answer);
+        let handler = match spec.guard {
+            Guard::Required(access) => handler.wrap(KeygateMiddleware::new(keygate, access)),
+            Guard::Optional(access) => handler.wrap(KeygateMiddleware::optional(keygate, access)),
+            Guard::Unwired => handler,
+        };
+        // A resource, not `config.route`, which moves the method guard onto the resource
+        // and so answers a wrong method with 404 instead of 405.
+        config.service(web::resource(spec.path).route(handler));
     }
 }
 
@@ -83,6 +86,7 @@ impl Drop for StopOnDrop {
 
 impl Adapter for Actix {
     const NAME: &'static str = "actix";
+    const MIDDLEWARE: &'static str = "keygate_actix::KeygateMiddleware";
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();

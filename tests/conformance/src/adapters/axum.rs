@@ -44,9 +44,17 @@ fn handler(filter: MethodFilter, answer: Answer) -> MethodRouter {
     }
 }
 
-/// The test app as an axum router.
+/// The test app as an axum router: the admin group as a nested router behind one
+/// `route_layer`, every other route with its own.
 pub fn app(keygate: &Keygate) -> Router {
-    let mut router = Router::new();
+    let group = routes::admin_group();
+    let mut admin = Router::new();
+    for (method, path, answer) in group.routes {
+        let filter = MethodFilter::try_from(method).unwrap_or(MethodFilter::GET);
+        admin = admin.route(path, handler(filter, answer));
+    }
+    let admin = admin.route_layer(KeygateLayer::new(keygate, group.access));
+    let mut router = Router::new().nest(group.prefix, admin);
     for route in routes::routes() {
         let filter = MethodFilter::try_from(route.method.clone()).unwrap_or(MethodFilter::GET);
         let handler = handler(filter, route.answer);
@@ -62,6 +70,7 @@ pub fn app(keygate: &Keygate) -> Router {
 
 impl Adapter for Axum {
     const NAME: &'static str = "axum";
+    const MIDDLEWARE: &'static str = "keygate_axum::KeygateLayer";
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let app = app(&keygate);

@@ -15,6 +15,9 @@ pub trait Adapter {
     /// The adapter's name, as in the test names (`axum::one_time_token_replay`).
     const NAME: &'static str;
 
+    /// The name of the adapter's middleware, which a misconfigured route's message names.
+    const MIDDLEWARE: &'static str;
+
     /// Serves the test app with `keygate` on `listener` (already bound, non-blocking)
     /// until the returned guard is dropped. Called inside a tokio runtime.
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send>;

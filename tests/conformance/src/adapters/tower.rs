@@ -84,40 +84,55 @@ fn handler(which: Answer) -> Route {
     BoxCloneSyncService::new(service)
 }
 
-/// The test app as one tower service.
+fn layered(keygate: &Keygate, guard: Guard, handler: Route) -> Route {
+    match guard {
+        Guard::Required(access) => {
+            BoxCloneSyncService::new(KeygateLayer::new(keygate, access).layer(handler))
+        }
+        Guard::Optional(access) => {
+            BoxCloneSyncService::new(KeygateLayer::optional(keygate, access).layer(handler))
+        }
+        Guard::Unwired => handler,
+    }
+}
+
+/// The test app as one tower service: each route's service behind its own layer (the
+/// admin group's routes each behind the group's access), found by method and path: 405
+/// when only the path matches, 404 when nothing does.
 pub fn app(keygate: &Keygate) -> Route {
-    let table: Arc<Vec<(http::Method, &'static str, Route)>> = Arc::new(
-        routes::routes()
-            .into_iter()
-            .map(|route| {
-                let handler = handler(route.answer);
-                let service = match route.guard {
-                    Guard::Required(access) => {
-                        BoxCloneSyncService::new(KeygateLayer::new(keygate, access).layer(handler))
-                    }
-                    Guard::Optional(access) => BoxCloneSyncService::new(
-                        KeygateLayer::optional(keygate, access).layer(handler),
-                    ),
-                    Guard::Unwired => handler,
-                };
-                (route.method, route.path, service)
-            })
-            .collect(),
-    );
+    let group = routes::admin_group();
+    let mut table: Vec<(http::Method, String, Route)> = group
+        .routes
+        .into_iter()
+        .map(|(method, path, answer)| {
+            let guard = Guard::Required(group.access.clone());
+            let service = layered(keygate, guard, handler(answer));
+            (method, format!("{}{path}", group.prefix), service)
+        })
+        .collect();
+    table.extend(routes::routes().into_iter().map(|route| {
+        let service = layered(keygate, route.guard, handler(route.answer));
+        (route.method, route.path.to_owned(), service)
+    }));
+    let table = Arc::new(table);
     BoxCloneSyncService::new(service_fn(move |request: Request<Incoming>| {
         let table = Arc::clone(&table);
         async move {
+            let path = request.uri().path();
             let found = table
                 .iter()
-                .find(|(method, path, _)| {
-                    method == request.method() && *path == request.uri().path()
-                })
+                .find(|(method, route, _)| method == request.method() && route == path)
                 .map(|(_, _, service)| service.clone());
+            let status = if table.iter().any(|(_, route, _)| route == path) {
+                StatusCode::METHOD_NOT_ALLOWED
+            } else {
+                StatusCode::NOT_FOUND
+            };
             match found {
                 Some(service) => service.oneshot(request).await,
                 None => {
                     let mut response = Response::new(Body::default());
-                    *response.status_mut() = StatusCode::NOT_FOUND;
+                    *response.status_mut() = status;
                     Ok(response)
                 }
             }
@@ -127,6 +142,7 @@ pub fn app(keygate: &Keygate) -> Route {
 
 impl Adapter for Tower {
     const NAME: &'static str = "tower";
+    const MIDDLEWARE: &'static str = "keygate_tower::KeygateLayer";
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let app = app(&keygate);
