@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::adapters::Adapter;
+use crate::stores::Store as _;
 
 /// The manual clock's starting time.
 pub const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
@@ -29,25 +30,29 @@ pub struct Harness {
     pub secret: PlatformSecret,
     base: String,
     client: reqwest::Client,
+    // Dropped in this order: the server, then the store's clean-up.
     _server: Box<dyn Any + Send>,
+    _store: Box<dyn Any + Send>,
 }
 
 impl Harness {
-    /// Starts adapter `A` on `127.0.0.1:0` with a fresh in-memory engine.
-    pub async fn start<A: Adapter>() -> Self {
+    /// Starts adapter `A` on `127.0.0.1:0` with a fresh engine on its store; `None` when
+    /// the store is not available here (the scenario is then skipped, with a note).
+    pub async fn start<A: Adapter>() -> Option<Self> {
         Self::start_with::<A>(|builder| builder).await
     }
 
     /// Like [`start`](Self::start), with the engine's builder adjusted (another store, say).
     pub async fn start_with<A: Adapter>(
         configure: impl FnOnce(keygate_core::KeygateBuilder) -> keygate_core::KeygateBuilder,
-    ) -> Self {
+    ) -> Option<Self> {
         let clock = ManualClock::new(T0);
         let secret = PlatformSecret::generate().expect("random secret");
         let builder = Keygate::builder()
             .pepper(Pepper::from_bytes(vec![7; 32]).expect("pepper"))
             .platform_secret(&secret)
             .clock(clock.clone());
+        let (builder, store) = A::Store::install(builder, clock.clone()).await?;
         let keygate = configure(builder).build().expect("engine");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
@@ -55,14 +60,15 @@ impl Harness {
             .expect("non-blocking listener");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let server = A::serve(keygate.clone(), listener);
-        Self {
+        Some(Self {
             keygate,
             clock,
             secret,
             base,
             client: reqwest::Client::new(),
             _server: server,
-        }
+            _store: store,
+        })
     }
 
     /// A request to `path` on the adapter.

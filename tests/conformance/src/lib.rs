@@ -13,6 +13,12 @@
 //! test tower::one_time_token_replay ... ok
 //! ```
 //!
+//! The [`stores`] axis runs every scenario again with the engine on keygate-sqlx, as the
+//! reference platform runs it: `sqlite::axum::…` on a fresh SQLite file and
+//! `postgres::axum::…` on a fresh schema of `KEYGATE_TEST_POSTGRES_URL` (skipped with a
+//! note when unset; `.ci/run` sets it). A differential test sends one set of requests to
+//! all three adapters and compares the answers byte for byte.
+//!
 //! Time comes from the engine's manual clock; no scenario sleeps.
 
 // A test-support crate: a failed expectation here is a failed test.
@@ -27,6 +33,7 @@ pub mod adapters;
 pub mod harness;
 pub mod routes;
 pub mod scenarios;
+pub mod stores;
 
 pub use down::DownStore;
 

@@ -18,7 +18,9 @@ const DETECT: &str = "/api/detect";
 /// The platform secret opens an admin route; the handler's `Admin` extractor sees the
 /// operator.
 pub async fn admin_with_platform_secret<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let reply = h
         .get(ADMIN)
         .header("x-client-secret", h.secret.expose())
@@ -32,7 +34,9 @@ pub async fn admin_with_platform_secret<A: Adapter>() {
 
 /// A tenant's `sk_` key in `x-client-secret` opens admin routes too, for its tenant.
 pub async fn admin_with_tenant_secret_key<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let reply = h
         .get(ADMIN)
@@ -49,7 +53,9 @@ pub async fn admin_with_tenant_secret_key<A: Adapter>() {
 
 /// A token on an admin route: 403 `secret_key_required`, and the token is not consumed.
 pub async fn admin_with_token_is_refused_and_not_consumed<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::OneTime, "*:*").await;
     let reply = h.get(ADMIN).bearer(&token).send().await;
     reply.assert_problem(403, "secret_key_required");
@@ -59,7 +65,9 @@ pub async fn admin_with_token_is_refused_and_not_consumed<A: Adapter>() {
 
 /// An API key on an admin route is refused the same way.
 pub async fn admin_with_api_key_is_refused<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let reply = h
         .get(ADMIN)
@@ -71,7 +79,9 @@ pub async fn admin_with_api_key_is_refused<A: Adapter>() {
 
 /// Nothing presented: 401 `missing_credentials` with the bare challenge.
 pub async fn admin_with_nothing<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let reply = h.get(ADMIN).send().await;
     reply.assert_problem(401, "missing_credentials");
     assert_eq!(
@@ -82,7 +92,9 @@ pub async fn admin_with_nothing<A: Adapter>() {
 
 /// A wrong secret: 401 `invalid_secret_key` with `error="invalid_token"`.
 pub async fn admin_with_wrong_secret<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let reply = h
         .get(ADMIN)
         .header("x-client-secret", "not-the-secret")
@@ -98,7 +110,9 @@ pub async fn admin_with_wrong_secret<A: Adapter>() {
 
 /// Credentials in the query string are ignored.
 pub async fn query_string_credentials_are_ignored<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let path = format!("{ADMIN}?x-client-secret={}", h.secret.expose());
     h.get(&path)
         .send()
@@ -108,7 +122,9 @@ pub async fn query_string_credentials_are_ignored<A: Adapter>() {
 
 /// A token with the route's scope is allowed; the principal says so.
 pub async fn scoped_token_allowed<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "magic-background:create").await;
     let reply = h.post(MAGIC).bearer(&token).send().await;
     reply.assert_ok();
@@ -120,7 +136,9 @@ pub async fn scoped_token_allowed<A: Adapter>() {
 
 /// A token without the route's scope: 403 `insufficient_scope` naming the scope.
 pub async fn scoped_token_refused<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "magic-background:create").await;
     let reply = h.post(LENS).bearer(&token).send().await;
     reply.assert_problem(403, "insufficient_scope");
@@ -132,7 +150,9 @@ pub async fn scoped_token_refused<A: Adapter>() {
 
 /// A wildcard scope matches any segment in its place.
 pub async fn wildcard_scope<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "*:create").await;
     h.post(MAGIC).bearer(&token).send().await.assert_ok();
     h.post(LENS).bearer(&token).send().await.assert_ok();
@@ -140,7 +160,9 @@ pub async fn wildcard_scope<A: Adapter>() {
 
 /// A one-time token works once; the replay is 401 `token_used`.
 pub async fn one_time_token_replay<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::OneTime, "magic-background:create").await;
     h.post(MAGIC).bearer(&token).send().await.assert_ok();
     let replay = h.post(MAGIC).bearer(&token).send().await;
@@ -153,7 +175,9 @@ pub async fn one_time_token_replay<A: Adapter>() {
 
 /// A one-time token presented to a route outside its scope stays unused.
 pub async fn one_time_token_not_consumed_by_refused_request<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::OneTime, "magic-background:create").await;
     h.post(LENS)
         .bearer(&token)
@@ -165,7 +189,9 @@ pub async fn one_time_token_not_consumed_by_refused_request<A: Adapter>() {
 
 /// A session token serves many requests.
 pub async fn session_token_reuse<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "magic-background:create").await;
     for _ in 0..3 {
         h.post(MAGIC).bearer(&token).send().await.assert_ok();
@@ -174,7 +200,9 @@ pub async fn session_token_reuse<A: Adapter>() {
 
 /// Tokens expire on the engine's clock: one-time after 300 s, session after its duration.
 pub async fn token_expiry<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let one_time = h.token(TokenKind::OneTime, "magic-background:create").await;
     let session = h.token(TokenKind::Session, "magic-background:create").await;
     h.clock.advance(Duration::seconds(299));
@@ -195,7 +223,9 @@ pub async fn token_expiry<A: Adapter>() {
 
 /// A malformed token: 401 `invalid_token`.
 pub async fn malformed_token<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     h.post(MAGIC)
         .bearer("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl")
         .send()
@@ -206,7 +236,9 @@ pub async fn malformed_token<A: Adapter>() {
 /// The kinds of API key: `sk_` acts with every scope of its tenant, `rk_` and custom keys
 /// with their listed scopes, `pk_` grants nothing without a user JWT.
 pub async fn api_key_kinds<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let secret = h.secret_key("acme").await;
     let reply = h
         .get("/v1/users/me")
@@ -267,7 +299,9 @@ pub async fn api_key_kinds<A: Adapter>() {
 
 /// A key with a bad checksum or an unknown key: 401 `invalid_api_key`, never echoed.
 pub async fn invalid_api_key<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let mut tampered = key.key.expose().to_owned();
     let last = tampered.pop().map(|c| if c == 'a' { 'b' } else { 'a' });
@@ -279,7 +313,9 @@ pub async fn invalid_api_key<A: Adapter>() {
 
 /// A revoked key: 401 `key_revoked`.
 pub async fn revoked_key<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     h.post(MAGIC)
         .bearer(key.key.expose())
@@ -296,7 +332,9 @@ pub async fn revoked_key<A: Adapter>() {
 
 /// An expired key: 401 `key_expired`, on the engine's clock.
 pub async fn expired_key<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h
         .key(NewKey {
             tenant: Some("acme".into()),
@@ -319,7 +357,9 @@ pub async fn expired_key<A: Adapter>() {
 
 /// A rotated key keeps working through its grace period, then expires; its successor works.
 pub async fn rotated_key_grace<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let old = h.secret_key("acme").await;
     let new = h
         .keygate
@@ -361,7 +401,9 @@ async fn limited_key(h: &Harness, limit: u32, credits: Option<u64>) -> keygate_c
 
 /// Rate-limit headers on every answer, then 429 `rate_limited` with `Retry-After`.
 pub async fn rate_limit_headers_and_429<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = limited_key(&h, 2, None).await;
     let reset_at = (crate::harness::T0 + Duration::seconds(60)).unix_timestamp() as u64;
     for remaining in [1, 0] {
@@ -400,7 +442,9 @@ pub async fn rate_limit_headers_and_429<A: Adapter>() {
 
 /// A key without a rate limit gets no rate-limit headers.
 pub async fn no_rate_limit_headers_without_a_limit<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let reply = h
         .post("/api/detector/upload")
@@ -422,7 +466,9 @@ async fn balance(h: &Harness, record: &KeyRecord) -> u64 {
 
 /// Credits: each call costs one, `X-Credits-Remaining` counts down, then 402.
 pub async fn credits_run_out<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = limited_key(&h, 100, Some(2)).await;
     for left in [1, 0] {
         let reply = h
@@ -451,7 +497,9 @@ pub async fn credits_run_out<A: Adapter>() {
 /// A request rejected for any reason costs no credits: a missing scope, a rate limit, a
 /// handler's 4xx.
 pub async fn rejected_requests_cost_no_credits<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h
         .key(NewKey {
             tenant: Some("acme".into()),
@@ -478,7 +526,9 @@ pub async fn rejected_requests_cost_no_credits<A: Adapter>() {
 
 /// A handler that answers 5xx gets the request's credits back.
 pub async fn refund_on_handler_5xx<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = limited_key(&h, 100, Some(5)).await;
     let reply = h
         .post("/api/fail")
@@ -499,7 +549,9 @@ pub async fn refund_on_handler_5xx<A: Adapter>() {
 
 /// Two `Authorization` headers: 400 `invalid_request`.
 pub async fn duplicate_authorization<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "magic-background:create").await;
     let reply = h.post(MAGIC).bearer(&token).bearer(&token).send().await;
     reply.assert_problem(400, "invalid_request");
@@ -508,7 +560,9 @@ pub async fn duplicate_authorization<A: Adapter>() {
 
 /// Every field of the problem document, exactly.
 pub async fn problem_json_shape<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::OneTime, "magic-background:create").await;
     h.post(MAGIC).bearer(&token).send().await.assert_ok();
     let reply = h.post(MAGIC).bearer(&token).send().await;
@@ -528,7 +582,9 @@ pub async fn problem_json_shape<A: Adapter>() {
 /// Every presented credential is verified: a valid secret with a bad token fails, and
 /// so does a valid token with a wrong secret.
 pub async fn every_credential_is_verified<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     h.post(MAGIC)
         .header("x-client-secret", h.secret.expose())
         .bearer("not-a-token")
@@ -546,7 +602,9 @@ pub async fn every_credential_is_verified<A: Adapter>() {
 
 /// The platform secret with a token acts with the token's scope.
 pub async fn secret_with_token_acts_with_the_token<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::Session, "magic-background:create").await;
     let with = |path: &'static str| {
         h.post(path)
@@ -561,7 +619,9 @@ pub async fn secret_with_token_acts_with_the_token<A: Adapter>() {
 /// Optional authentication: no credential reaches the handler as `None`; a bad one is
 /// still refused.
 pub async fn optional_authentication<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let reply = h.get("/optional").send().await;
     reply.assert_ok();
     assert_eq!(reply.json()["principal"], serde_json::Value::Null);
@@ -582,7 +642,9 @@ pub async fn optional_authentication<A: Adapter>() {
 
 /// An extractor on a route without the middleware fails loudly, never anonymously.
 pub async fn extractor_without_middleware_fails_loudly<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let reply = h
         .get("/unwired")
         .header("x-client-secret", h.secret.expose())
@@ -603,7 +665,9 @@ pub async fn extractor_without_middleware_fails_loudly<A: Adapter>() {
 
 /// The `Tenant` extractor: the caller's tenant, or 403 `tenant_required`.
 pub async fn tenant_extractor<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let reply = h
         .get("/tenant")
@@ -622,7 +686,9 @@ pub async fn tenant_extractor<A: Adapter>() {
 /// `X-On-Behalf-Of` with an `sk_` key: the subject is the user, the actor the key. With a
 /// restricted key lacking `users:impersonate`: 403 `impersonation_forbidden`.
 pub async fn impersonation<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = h.secret_key("acme").await;
     let reply = h
         .get("/acting")
@@ -664,7 +730,10 @@ pub async fn impersonation<A: Adapter>() {
 
 /// A store that cannot answer: 503 `auth_unavailable`, never an admission.
 pub async fn store_down_fails_closed<A: Adapter>() {
-    let h = Harness::start_with::<A>(|builder| builder.key_store(crate::DownStore)).await;
+    let Some(h) = Harness::start_with::<A>(|builder| builder.key_store(crate::DownStore)).await
+    else {
+        return;
+    };
     // A bad checksum is refused before the store is asked, so the answer is 401.
     h.post(MAGIC)
         .header(
@@ -692,7 +761,9 @@ pub async fn store_down_fails_closed<A: Adapter>() {
 /// A request the router answers 404 or 405 never reaches keygate: a one-time token sent
 /// to an unknown path or with the wrong method stays unused.
 pub async fn unmatched_requests_leave_one_time_tokens_unused<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let token = h.token(TokenKind::OneTime, "*:*").await;
     let wrong_method = h.get(MAGIC).bearer(&token).send().await;
     assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
@@ -703,7 +774,9 @@ pub async fn unmatched_requests_leave_one_time_tokens_unused<A: Adapter>() {
 
 /// The problem document of a 429 and a 402: same shape, with the contract's headers.
 pub async fn metering_problem_shapes<A: Adapter>() {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
     let key = limited_key(&h, 1, Some(0)).await;
     let reply = h
         .post(DETECT)
@@ -736,7 +809,9 @@ pub async fn metering_problem_shapes<A: Adapter>() {
 /// (no key ids, no tokens): status, the headers the contract names, and the body. The
 /// differential test asks every adapter and compares the lists, byte for byte.
 pub async fn fixed_answers<A: Adapter>() -> Vec<String> {
-    let h = Harness::start::<A>().await;
+    let Some(h) = Harness::start::<A>().await else {
+        return Vec::new();
+    };
     let secret = h.secret.expose().to_owned();
     let calls = vec![
         h.get(ADMIN),

@@ -29,3 +29,36 @@ async fn all_adapters_answer_alike() {
     assert_eq!(axum, fixed_answers::<Actix>().await, "axum vs actix");
     assert_eq!(axum, fixed_answers::<Tower>().await, "axum vs tower");
 }
+
+/// The store axis: every scenario again with the engine on keygate-sqlx, as the reference
+/// platform runs it (the SQL store behind its key cache, the SQL meter).
+mod sqlite {
+    use keygate_conformance::adapters::On;
+    use keygate_conformance::stores::Sqlite;
+
+    mod axum {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::axum::Axum, super::Sqlite>);
+    }
+    mod actix {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::actix::Actix, super::Sqlite>);
+    }
+    mod tower {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::tower::Tower, super::Sqlite>);
+    }
+}
+
+/// The store axis on Postgres (`KEYGATE_TEST_POSTGRES_URL`; skipped with a note when unset).
+mod postgres {
+    use keygate_conformance::adapters::On;
+    use keygate_conformance::stores::Postgres;
+
+    mod axum {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::axum::Axum, super::Postgres>);
+    }
+    mod actix {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::actix::Actix, super::Postgres>);
+    }
+    mod tower {
+        keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::tower::Tower, super::Postgres>);
+    }
+}

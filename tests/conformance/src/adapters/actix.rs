@@ -87,6 +87,7 @@ impl Drop for StopOnDrop {
 impl Adapter for Actix {
     const NAME: &'static str = "actix";
     const MIDDLEWARE: &'static str = "keygate_actix::KeygateMiddleware";
+    type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();

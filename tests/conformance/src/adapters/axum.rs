@@ -71,6 +71,7 @@ pub fn app(keygate: &Keygate) -> Router {
 impl Adapter for Axum {
     const NAME: &'static str = "axum";
     const MIDDLEWARE: &'static str = "keygate_axum::KeygateLayer";
+    type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let app = app(&keygate);

@@ -6,9 +6,12 @@ pub mod axum;
 pub mod tower;
 
 use std::any::Any;
+use std::marker::PhantomData;
 use std::net::TcpListener;
 
 use keygate_core::Keygate;
+
+use crate::stores::Store;
 
 /// An adapter under test.
 pub trait Adapter {
@@ -18,9 +21,27 @@ pub trait Adapter {
     /// The name of the adapter's middleware, which a misconfigured route's message names.
     const MIDDLEWARE: &'static str;
 
+    /// Where the engine keeps its state ([`Memory`](crate::stores::Memory) for the bare
+    /// adapters; [`On`] pairs an adapter with another store).
+    type Store: Store;
+
     /// Serves the test app with `keygate` on `listener` (already bound, non-blocking)
     /// until the returned guard is dropped. Called inside a tokio runtime.
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send>;
+}
+
+/// Adapter `A` with its engine on store `S`: the store axis of the suite.
+#[derive(Debug)]
+pub struct On<A, S>(PhantomData<(A, S)>);
+
+impl<A: Adapter, S: Store> Adapter for On<A, S> {
+    const NAME: &'static str = A::NAME;
+    const MIDDLEWARE: &'static str = A::MIDDLEWARE;
+    type Store = S;
+
+    fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
+        A::serve(keygate, listener)
+    }
 }
 
 /// Aborts a tokio task when dropped.

@@ -143,6 +143,7 @@ pub fn app(keygate: &Keygate) -> Route {
 impl Adapter for Tower {
     const NAME: &'static str = "tower";
     const MIDDLEWARE: &'static str = "keygate_tower::KeygateLayer";
+    type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
         let app = app(&keygate);
