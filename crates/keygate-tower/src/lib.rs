@@ -7,7 +7,7 @@
 //! A [`KeygateLayer`] carries one route's [`Access`](keygate_core::Access). Its
 //! [`KeygateService`] authenticates each request (steps 2 to 7 of keygate's design run in
 //! `keygate-core`), inserts the principal into the request's extensions as an
-//! [`Authentication`](keygate_core::extract::Authentication), calls the inner service,
+//! [`Authentication`], calls the inner service,
 //! refunds credits when the answer is an error, and adds the rate-limit and credit
 //! headers. A refused request is answered by the layer's [`Rejection`] (by default the
 //! contract's `application/problem+json`) and never reaches the inner service.
