@@ -59,7 +59,10 @@ const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
 /// taken first (a rate-limited request never reaches the database); credits and the
 /// token ledger are then one transaction; if that refuses the request or fails, the slot
 /// is given back. So a request refused for credits takes no slot, and a replayed
-/// one-time token costs no credits. A request with nothing but a rate limit costs no
+/// one-time token costs no credits. The give-back is exact when no other request of the
+/// account took a slot while the database was asked; otherwise it returns only the part
+/// of the request's own slot that has not expired by the latest request time seen, so a
+/// slow database call can never free a slot that another request holds. A request with nothing but a rate limit costs no
 /// database round trip; one with credits or a one-time token costs one statement (two
 /// plus `BEGIN`/`COMMIT` when it has both).
 ///
@@ -92,48 +95,147 @@ impl SqlStore {
     }
 }
 
-/// account → (scaled TAT, the limit it is scaled by); see [`gcra`].
+/// account → its GCRA state; see [`gcra`].
 #[derive(Default)]
-struct RateTable(HashMap<String, (i128, u32)>);
+struct RateTable {
+    entries: HashMap<String, RateEntry>,
+    /// Stamps every change to an entry, table-wide, so a stamp names one state of one
+    /// entry.
+    changes: u64,
+}
+
+struct RateEntry {
+    /// The scaled TAT.
+    tat: i128,
+    /// The limit `tat` is scaled by.
+    scale: u32,
+    /// The latest request time this entry has seen, scaled.
+    latest: i128,
+    /// The stamp of the entry's creation (or last rescale): a give-back meant for an
+    /// earlier entry under this account does nothing.
+    born: u64,
+    /// The stamp of the entry's last change.
+    changed: u64,
+}
+
+/// What [`RateTable::take`] took, to give it back exactly or in part.
+#[derive(Debug, Clone, Copy)]
+struct Taken {
+    /// The request's time, scaled.
+    now: i128,
+    born: u64,
+    changed: u64,
+}
 
 impl RateTable {
     fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.changes = self.changes.wrapping_add(1);
+        self.changes
     }
 
     fn tat(&self, account: &str, limit: u32) -> Option<i128> {
-        let (tat, scale) = *self.0.get(account)?;
-        Some(if scale == limit {
-            tat
+        let entry = self.entries.get(account)?;
+        Some(if entry.scale == limit {
+            entry.tat
         } else {
-            tat / i128::from(scale.max(1)) * i128::from(limit)
+            entry.tat / i128::from(entry.scale.max(1)) * i128::from(limit)
         })
     }
 
     /// Takes a slot if the limit allows it.
-    fn take(&mut self, charge: &RateLimitCharge<'_>, now: OffsetDateTime) -> gcra::GcraDecision {
+    fn take(
+        &mut self,
+        charge: &RateLimitCharge<'_>,
+        now: OffsetDateTime,
+    ) -> (gcra::GcraDecision, Option<Taken>) {
         let limit = charge.limit.limit();
+        let scaled_now = now.unix_timestamp_nanos() * i128::from(limit);
         let decision = gcra::check(charge.limit, self.tat(charge.account, limit), now);
-        if decision.allowed {
-            match self.0.get_mut(charge.account) {
-                Some(slot) => *slot = (decision.new_tat, limit),
-                None => {
-                    self.0
-                        .insert(charge.account.to_owned(), (decision.new_tat, limit));
-                }
-            }
+        if let Some(entry) = self.entries.get_mut(charge.account)
+            && entry.scale == limit
+        {
+            // Refused requests count too: a later time only shrinks what a give-back
+            // may return.
+            entry.latest = entry.latest.max(scaled_now);
         }
-        decision
+        if !decision.allowed {
+            return (decision, None);
+        }
+        let changed = self.stamp();
+        let born = match self.entries.get_mut(charge.account) {
+            Some(entry) if entry.scale == limit => {
+                entry.tat = decision.new_tat;
+                entry.changed = changed;
+                entry.born
+            }
+            Some(entry) => {
+                // A changed limit: a new entry, as far as give-backs are concerned.
+                *entry = RateEntry {
+                    tat: decision.new_tat,
+                    scale: limit,
+                    latest: scaled_now,
+                    born: changed,
+                    changed,
+                };
+                changed
+            }
+            None => {
+                self.entries.insert(
+                    charge.account.to_owned(),
+                    RateEntry {
+                        tat: decision.new_tat,
+                        scale: limit,
+                        latest: scaled_now,
+                        born: changed,
+                        changed,
+                    },
+                );
+                changed
+            }
+        };
+        let taken = Taken {
+            now: scaled_now,
+            born,
+            changed,
+        };
+        (decision, Some(taken))
     }
 
-    /// Gives back a slot [`take`](Self::take) took: one step of the limit. Exact when no
-    /// other request ran in between; otherwise still one slot, never more.
-    fn give_back(&mut self, charge: &RateLimitCharge<'_>) {
+    /// Gives back what is left of a slot [`take`](Self::take) took, and never more:
+    ///
+    /// - if the entry has not changed since, the take is undone exactly (one step);
+    /// - otherwise other requests took slots (or gave theirs back) meanwhile, and only the
+    ///   part of this request's slot that is still ahead of every request time the entry
+    ///   has seen is returned: `clamp(now + step - latest, 0, step)`, scaled.
+    ///
+    /// Why that is safe: the slot this request took ends at least one step after its own
+    /// time, whatever came before it, and each later request, at a time no later than
+    /// `latest`, can only have shifted what followed by less than what remained of it.
+    /// So removing the request from the sequence of committed requests lowers their TAT
+    /// by at least this much, and the stored TAT never drops below the one the admitted
+    /// requests alone would give (the property test below checks it).
+    fn give_back(&mut self, charge: &RateLimitCharge<'_>, taken: Taken) {
         let limit = charge.limit.limit();
-        if let Some((tat, scale)) = self.0.get_mut(charge.account)
-            && *scale == limit
-        {
-            *tat -= i128::from(charge.limit.window_seconds()) * 1_000_000_000;
+        let step = i128::from(charge.limit.window_seconds()) * 1_000_000_000;
+        let Some(entry) = self.entries.get(charge.account) else {
+            return;
+        };
+        if entry.scale != limit || entry.born != taken.born {
+            return;
+        }
+        let amount = if entry.changed == taken.changed {
+            step
+        } else {
+            (taken.now + step - entry.latest).clamp(0, step)
+        };
+        let changed = self.stamp();
+        if let Some(entry) = self.entries.get_mut(charge.account) {
+            entry.tat -= amount;
+            entry.changed = changed;
         }
     }
 
@@ -146,8 +248,8 @@ impl RateTable {
     }
 
     fn sweep(&mut self, now: OffsetDateTime) {
-        self.0
-            .retain(|_, (tat, scale)| !gcra::is_idle(*scale, *tat, now));
+        self.entries
+            .retain(|_, entry| !gcra::is_idle(entry.scale, entry.tat, now));
     }
 }
 
@@ -299,32 +401,32 @@ impl Meter for SqlMeter {
                 if sweep {
                     table.sweep(request.now);
                 }
-                let decision = table.take(charge, request.now);
-                if !decision.allowed {
-                    return Ok(MeterDecision::RateLimited(decision.status));
+                let (decision, taken) = table.take(charge, request.now);
+                match taken {
+                    Some(taken) => Some((decision.status, *charge, taken)),
+                    None => return Ok(MeterDecision::RateLimited(decision.status)),
                 }
-                Some(decision.status)
             }
             None => None,
         };
         if request.credits.is_none() && request.one_time.is_none() {
             return Ok(MeterDecision::Allowed {
-                rate_limit: rate,
+                rate_limit: rate.map(|(status, _, _)| status),
                 credits_remaining: None,
             });
         }
 
         let outcome = self.ledger(request).await;
         let give_back = || {
-            request.rate_limit.map(|charge| {
+            rate.map(|(_, charge, taken)| {
                 let mut table = self.lock();
-                table.give_back(&charge);
+                table.give_back(&charge, taken);
                 table.peek(&charge, request.now)
             })
         };
         let decision = match outcome {
             Ok(Ledger::Allowed { credits_remaining }) => MeterDecision::Allowed {
-                rate_limit: rate,
+                rate_limit: rate.map(|(status, _, _)| status),
                 credits_remaining,
             },
             Ok(Ledger::InsufficientCredits { remaining }) => MeterDecision::InsufficientCredits {
@@ -373,5 +475,141 @@ impl Meter for SqlMeter {
                 .map_err(store_error)?
         });
         found.map_or(Ok(allowance.min(MAX_CREDITS)), to_u64)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use keygate_core::key::RateLimit;
+    use proptest::prelude::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
+
+    fn charge(limit: RateLimit) -> RateLimitCharge<'static> {
+        RateLimitCharge {
+            account: "k",
+            limit,
+        }
+    }
+
+    #[test]
+    fn a_give_back_with_nothing_in_between_undoes_the_take() {
+        let limit = RateLimit::new(3, 60).unwrap();
+        let mut table = RateTable::default();
+        let (first, _) = table.take(&charge(limit), T0);
+        assert_eq!(first.status.remaining, 2);
+        let (_, taken) = table.take(&charge(limit), T0 + Duration::seconds(1));
+        table.give_back(&charge(limit), taken.unwrap());
+        let (again, _) = table.take(&charge(limit), T0 + Duration::seconds(1));
+        assert_eq!(
+            again.status.remaining, 1,
+            "the given-back slot is free again"
+        );
+    }
+
+    /// The reviewer's case: A takes at T0 and waits on the database; B takes the refilled
+    /// slot at T0 + 20 s; A gives back. C at T0 + 20 s must be refused.
+    #[test]
+    fn a_late_give_back_returns_nothing_of_an_expired_slot() {
+        let limit = RateLimit::new(1, 10).unwrap();
+        let mut table = RateTable::default();
+        let (_, a) = table.take(&charge(limit), T0);
+        let later = T0 + Duration::seconds(20);
+        let (b, _) = table.take(&charge(limit), later);
+        assert!(b.allowed);
+        table.give_back(&charge(limit), a.unwrap());
+        let (c, _) = table.take(&charge(limit), later);
+        assert!(!c.allowed, "C shared B's window");
+    }
+
+    /// A give-back meant for an entry that was swept (or rescaled) since does nothing.
+    #[test]
+    fn a_give_back_to_a_new_entry_does_nothing() {
+        let limit = RateLimit::new(2, 10).unwrap();
+        let mut table = RateTable::default();
+        let (_, a) = table.take(&charge(limit), T0);
+        table.sweep(T0 + Duration::seconds(30));
+        assert_eq!(table.len(), 0);
+        let later = T0 + Duration::seconds(30);
+        table.take(&charge(limit), later);
+        let (full, _) = table.take(&charge(limit), later);
+        assert_eq!(full.status.remaining, 0);
+        table.give_back(&charge(limit), a.unwrap());
+        assert!(!table.take(&charge(limit), later).0.allowed);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A request `dt` seconds after the previous one (may be negative: clocks of
+        /// concurrent requests are not ordered).
+        Take(i64),
+        /// The SQL part of pending request `pick` (modulo) decided: `true` refused (give
+        /// back), `false` allowed (keep).
+        Settle(usize, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (-2i64..6).prop_map(Op::Take),
+            (any::<usize>(), any::<bool>()).prop_map(|(pick, refused)| Op::Settle(pick, refused)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Whatever the interleaving of takes and give-backs, the requests that stay
+        /// admitted form a sequence the limit allows, and the stored TAT is never below
+        /// the one those requests alone give (so no later request is over-admitted).
+        #[test]
+        fn give_backs_never_admit_more_than_the_limit(
+            limit in 1u32..6,
+            window in 1u32..11,
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let limit = RateLimit::new(limit, window).unwrap();
+            let charge = charge(limit);
+            let mut table = RateTable::default();
+            let mut now = T0;
+            // Admitted and not given back, in the order they were taken.
+            let mut kept: Vec<(u64, OffsetDateTime)> = Vec::new();
+            let mut pending: Vec<(u64, Taken)> = Vec::new();
+            let mut next = 0u64;
+            for op in ops {
+                match op {
+                    Op::Take(dt) => {
+                        now += Duration::seconds(dt);
+                        if let (_, Some(taken)) = table.take(&charge, now) {
+                            next += 1;
+                            kept.push((next, now));
+                            pending.push((next, taken));
+                        }
+                    }
+                    Op::Settle(pick, refused) => {
+                        if pending.is_empty() {
+                            continue;
+                        }
+                        let (id, taken) = pending.remove(pick % pending.len());
+                        if refused {
+                            table.give_back(&charge, taken);
+                            kept.retain(|(kept_id, _)| *kept_id != id);
+                        }
+                    }
+                }
+                let mut tat = None;
+                for (_, at) in &kept {
+                    let replay = gcra::check(limit, tat, *at);
+                    prop_assert!(replay.allowed, "more admitted than the limit allows");
+                    tat = Some(replay.new_tat);
+                }
+                if let Some(tat) = tat {
+                    prop_assert!(table.tat("k", limit.limit()).unwrap() >= tat);
+                }
+            }
+        }
     }
 }

@@ -99,3 +99,69 @@ async fn a_closed_database_fails_closed() {
         MeterDecision::Allowed { .. }
     ));
 }
+
+/// A give-back returns only what is left of the request's own slot. Here request A waits
+/// on SQLite's write lock (another connection holds it) while the limit of 1 per 10 s
+/// refills and B takes the fresh slot; A is then refused for credits and gives back. Its
+/// slot expired long ago, so nothing is left to return: C, at B's time, is refused.
+/// (Giving back a whole step would have erased B's slot and admitted C: 2 per window.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
+    use keygate_core::key::RateLimit;
+    use keygate_core::meter::{CreditDebit, RateLimitCharge};
+    use sqlx::Connection as _;
+    use std::time::{Duration as StdDuration, Instant};
+
+    let db = common::sqlite().await;
+    let meter = db.store.meter();
+    let limit = RateLimit::new(1, 10).unwrap();
+    let charge = RateLimitCharge {
+        account: "k",
+        limit,
+    };
+    let mut lock = db.store.sqlite_pool().unwrap().acquire().await.unwrap();
+    let tx = lock.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let a = tokio::spawn({
+        let meter = meter.clone();
+        async move {
+            let req = MeterRequest {
+                now: T0,
+                rate_limit: Some(charge),
+                credits: Some(CreditDebit {
+                    account: "k",
+                    cost: 1,
+                    allowance: 0,
+                }),
+                one_time: None,
+            };
+            meter.meter(&req).await.unwrap()
+        }
+    });
+    // A has its slot once the meter holds an entry; it then waits for the lock.
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    while !format!("{meter:?}").contains("rate_limits: 1") {
+        assert!(Instant::now() < deadline, "A never took its slot");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(StdDuration::from_millis(1)).await;
+    }
+    let later = MeterRequest {
+        now: T0 + Duration::seconds(20),
+        rate_limit: Some(charge),
+        credits: None,
+        one_time: None,
+    };
+    let b = meter.meter(&later).await.unwrap();
+    assert!(matches!(b, MeterDecision::Allowed { .. }), "{b:?}");
+    tx.commit().await.unwrap();
+    drop(lock);
+    let a = a.await.unwrap();
+    assert!(
+        matches!(a, MeterDecision::InsufficientCredits { .. }),
+        "{a:?}"
+    );
+    let c = meter.meter(&later).await.unwrap();
+    assert!(
+        matches!(c, MeterDecision::RateLimited(_)),
+        "a second request in B's window was admitted: {c:?}"
+    );
+}
