@@ -19,8 +19,12 @@ use crate::store::{SqlStore, db_of};
 /// Sweep idle rate-limit entries, and purge expired one-time tokens, every this many
 /// calls.
 const SWEEP_EVERY: u64 = 1024;
-/// Used one-time tokens are kept this long past their expiry, so an instance whose clock
-/// lags another's (up to the 60 s that token verification tolerates) still finds them.
+/// Used one-time tokens are kept this long past their expiry. Token verification has no
+/// leeway on expiry (a token is refused from `expires_at` on, by the verifying instance's
+/// clock), so the margin is for clock skew between instances: a row purged by an instance
+/// whose clock runs up to 120 s ahead of another's is gone only after that other instance
+/// refuses the token as expired. With more skew than that, the lagging instance would
+/// accept the token once more after the purge: keep instance clocks in sync (NTP).
 const USED_TOKEN_MARGIN_MICROS: i64 = 120_000_000;
 const MAX_BALANCE: i64 = i64::MAX;
 
