@@ -73,7 +73,7 @@ mod store;
 
 pub use backend::{Backend, NOTIFY_CHANNEL_PREFIX};
 pub use error::ConnectError;
-pub use listen::SQLITE_POLL_INTERVAL;
+pub use listen::{LISTEN_HEARTBEAT_INTERVAL, LISTEN_HEARTBEAT_TIMEOUT, SQLITE_POLL_INTERVAL};
 pub use meter::SqlMeter;
 pub use settings::Stored;
 pub use store::{SQLITE_BUSY_TIMEOUT, SqlStore};

@@ -1,10 +1,13 @@
 //! Keeping a [`CachedKeyStore`] in front of a [`SqlStore`] honest across instances.
 //!
 //! - **Postgres**: `revoke` and `rotate` send `pg_notify('keygate_keys:<schema>', …)` inside their
-//!   transaction; a task per cache `LISTEN`s and drops what each notice names. While the
-//!   listening connection is down the cache is suspended (every lookup goes to the
-//!   database); when it is back the cache is emptied, since notices sent meanwhile are
-//!   lost, and serves again.
+//!   transaction; a task per cache `LISTEN`s, on a connection of its own (not one of the
+//!   store's pool), and drops what each notice names. Every
+//!   [`LISTEN_HEARTBEAT_INTERVAL`] it runs `SELECT 1` on that connection; a connection
+//!   that errors, closes or misses a heartbeat counts as down. While the listening
+//!   connection is down the cache is suspended (every lookup goes to the database); when
+//!   it is back the cache is emptied, since notices sent meanwhile are lost, and serves
+//!   again.
 //! - **SQLite**: `revoke` and `rotate` append to `kg_key_changes`; a task per cache polls
 //!   it (every second by default), so a key revoked by another process on the same file
 //!   (the CLI) is refused within about a second.
@@ -24,6 +27,20 @@ use crate::store::SqlStore;
 
 /// How often a SQLite cache looks for other processes' changes.
 pub const SQLITE_POLL_INTERVAL: StdDuration = StdDuration::from_secs(1);
+/// How often a Postgres cache checks that its `LISTEN` connection still answers.
+///
+/// A connection that goes silent without closing (a NAT or load balancer that forgets
+/// idle flows) delivers no error, and no notice either. A cache whose connection misses a
+/// heartbeat stops serving at once (every lookup goes to the database) and reconnects.
+/// So a notice lost on a silent connection is covered within
+/// `LISTEN_HEARTBEAT_INTERVAL + LISTEN_HEARTBEAT_TIMEOUT` (750 ms) of the connection going
+/// silent. The heartbeats' traffic also keeps NAT and load-balancer state alive.
+pub const LISTEN_HEARTBEAT_INTERVAL: StdDuration = StdDuration::from_millis(250);
+/// How long a heartbeat (`SELECT 1` on the listening connection) may take.
+pub const LISTEN_HEARTBEAT_TIMEOUT: StdDuration = StdDuration::from_millis(500);
+/// How long connecting the listener (and `LISTEN`) may take before it is retried.
+#[cfg(feature = "postgres")]
+const LISTEN_CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 #[cfg(feature = "postgres")]
 const MAX_BACKOFF: StdDuration = StdDuration::from_secs(5);
 #[cfg(feature = "postgres")]
@@ -58,7 +75,11 @@ impl SqlStore {
         match &self.pool {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                runtime.spawn(listen(pool.clone(), invalidator, stop_rx));
+                let options = match &self.listen_options {
+                    Some(options) => (**options).clone(),
+                    None => (*pool.connect_options()).clone(),
+                };
+                runtime.spawn(listen(pool.clone(), options, invalidator, stop_rx));
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
@@ -82,32 +103,82 @@ async fn pause(stop: &mut oneshot::Receiver<()>, wait: StdDuration) -> bool {
     }
 }
 
+/// The connection a cache `LISTEN`s on: its own, from a pool of one that never reuses a
+/// connection it gets back (a connection given up on is closed, not tested again).
+#[cfg(feature = "postgres")]
+async fn connect_listener(
+    options: &sqlx::postgres::PgConnectOptions,
+    channel: &str,
+) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    use sqlx::postgres::{PgListener, PgPoolOptions};
+
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(LISTEN_CONNECT_TIMEOUT)
+        .test_before_acquire(false)
+        .after_release(|_, _| Box::pin(async { Ok(false) }))
+        .connect_lazy_with(options.clone());
+    let mut listener = PgListener::connect_with(&pool).await?;
+    // Its pool is private: nobody else closes it.
+    listener.ignore_pool_close_event(true);
+    listener.eager_reconnect(false);
+    listener.listen(channel).await?;
+    Ok(listener)
+}
+
+/// Whether the listening connection still answers: `SELECT 1` on it, within
+/// [`LISTEN_HEARTBEAT_TIMEOUT`]. Notices that arrive meanwhile are buffered by the
+/// listener, not lost.
+#[cfg(feature = "postgres")]
+async fn heartbeat(listener: &mut sqlx::postgres::PgListener) -> bool {
+    let ping = sqlx::query("SELECT 1").execute(&mut *listener);
+    matches!(
+        tokio::time::timeout(LISTEN_HEARTBEAT_TIMEOUT, ping).await,
+        Ok(Ok(_))
+    )
+}
+
 #[cfg(feature = "postgres")]
 async fn listen(
     pool: sqlx::PgPool,
+    options: sqlx::postgres::PgConnectOptions,
     invalidator: CacheInvalidator,
     mut stop: oneshot::Receiver<()>,
 ) {
-    use sqlx::postgres::PgListener;
-
+    // The store being closed ends the task too (its connection is not the pool's, so
+    // closing the pool would not reach it otherwise).
+    let mut closed = std::pin::pin!(pool.close_event());
+    let mut channel: Option<String> = None;
     let mut backoff = FIRST_BACKOFF;
     loop {
         if invalidator.is_closed() || pool.is_closed() {
             return;
         }
         let connect = async {
-            let channel: String =
-                sqlx::query_scalar(&format!("SELECT {}", crate::backend::CHANNEL_SQL))
-                    .fetch_one(&pool)
-                    .await?;
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.eager_reconnect(false);
-            listener.listen(&channel).await?;
-            Ok::<_, sqlx::Error>(listener)
+            let channel = match &channel {
+                Some(channel) => channel.clone(),
+                // Named after the store's schema, asked once of the store's pool: later
+                // reconnections need nothing from it.
+                None => {
+                    let name: String =
+                        sqlx::query_scalar(&format!("SELECT {}", crate::backend::CHANNEL_SQL))
+                            .fetch_one(&pool)
+                            .await?;
+                    channel = Some(name.clone());
+                    name
+                }
+            };
+            connect_listener(&options, &channel).await
         };
         let connected = tokio::select! {
             _ = &mut stop => return,
-            connected = connect => connected,
+            () = &mut closed => return,
+            connected = tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, connect) => {
+                connected.unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            }
         };
         let mut listener = match connected {
             Ok(listener) => listener,
@@ -127,9 +198,25 @@ async fn listen(
         if !invalidator.resume() {
             return;
         }
+        let mut beat = tokio::time::interval(LISTEN_HEARTBEAT_INTERVAL);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.reset();
         loop {
             let next = tokio::select! {
                 _ = &mut stop => return,
+                () = &mut closed => return,
+                _ = beat.tick() => {
+                    if heartbeat(&mut listener).await {
+                        continue;
+                    }
+                    // Silent (a NAT or load balancer dropped it without a word) or
+                    // too slow to trust: notices may be lost, so stop serving.
+                    invalidator.suspend();
+                    tracing::warn!(
+                        "key cache: LISTEN connection missed its heartbeat; reconnecting"
+                    );
+                    break;
+                }
                 next = listener.try_recv() => next,
             };
             match next {

@@ -56,6 +56,9 @@ pub struct SqlStore {
     pub(crate) pool: Pool,
     /// The time for rows this store stamps itself (settings, change log).
     pub(crate) clock: Arc<dyn keygate_core::Clock>,
+    /// Where the key cache's `LISTEN` connection goes, when not where the pool's do.
+    #[cfg(feature = "postgres")]
+    pub(crate) listen_options: Option<Arc<sqlx::postgres::PgConnectOptions>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -181,7 +184,20 @@ impl SqlStore {
         Self {
             pool,
             clock: Arc::new(keygate_core::SystemClock),
+            #[cfg(feature = "postgres")]
+            listen_options: None,
         }
+    }
+
+    /// Opens the key cache's `LISTEN` connection ([`SqlStore::cached`]) with `options`
+    /// instead of the pool's own connect options. For a pool that goes through a
+    /// connection pooler in transaction mode (PgBouncer), which does not carry `LISTEN`,
+    /// point the listener at the database directly. `options` must reach the same
+    /// database; the notify channel is still named after the pool's schema.
+    #[cfg(feature = "postgres")]
+    pub fn listen_through(mut self, options: sqlx::postgres::PgConnectOptions) -> Self {
+        self.listen_options = Some(Arc::new(options));
+        self
     }
 
     /// Brings the schema up to date. Idempotent; safe when several processes start at

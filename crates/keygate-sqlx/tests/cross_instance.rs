@@ -221,15 +221,19 @@ async fn sqlite_a_key_revoked_by_another_process_is_refused_within_the_poll_inte
 }
 
 /// While the LISTEN connection is down the cache serves nothing; once back, it starts
-/// empty, so a revocation sent while it was down is not missed.
+/// empty, so a revocation sent while it was down is not missed. Every answer after the
+/// revoke is checked, not only the last: no stale record is served at any point.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_lost_listen_connection_suspends_the_cache_until_it_is_back() {
     let Some(schema) = PgSchema::new("listener_lost").await else {
         return;
     };
-    let app = schema.name.clone();
-    let options = schema.options().application_name(&app);
-    let b = SqlStore::connect_postgres(options).await.unwrap();
+    let proxy = common::Proxy::start(&schema.base).await;
+    // B's lookups go straight to the database; only its listener goes through the proxy.
+    let b = schema
+        .store()
+        .await
+        .listen_through(proxy.options(schema.options()));
     let a = schema.store().await;
     let cache = b.cached().unwrap();
     serving(&cache).await;
@@ -238,62 +242,259 @@ async fn postgres_a_lost_listen_connection_suspends_the_cache_until_it_is_back()
     cache.find_by_hash(&key.digest).await.unwrap().unwrap();
     assert_eq!(cache.stats().by_digest, 1);
 
-    // Cut B's listening connection.
-    let mut admin = sqlx::PgConnection::connect_with(&schema.base)
-        .await
-        .unwrap();
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
-    )
-    .bind(&app)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert_eq!(killed, vec![true]);
+    // Cut B's listening connection, and keep it from coming back for now.
+    proxy.cut();
+    let suspended = within(StdDuration::from_secs(1), async || !cache.stats().serving).await;
+    assert!(
+        suspended.is_some(),
+        "a closed LISTEN connection went unnoticed"
+    );
     // The revocation's notice goes nowhere while B is not listening.
     a.revoke(&key.id, T0).await.unwrap();
-    let seen = within(StdDuration::from_secs(5), async || {
+    let fresh = async || {
         let record = cache.find_by_hash(&key.digest).await.unwrap().unwrap();
-        record.revoked_at.is_some()
-    })
-    .await;
+        assert_eq!(
+            record.revoked_at,
+            Some(T0),
+            "a stale record was served after the revoke (serving: {})",
+            cache.stats().serving
+        );
+    };
+    for _ in 0..20 {
+        fresh().await;
+    }
     assert!(
-        seen.is_some(),
-        "a stale record was served after the connection was lost"
+        !cache.stats().serving,
+        "the proxy still refuses: no listener"
     );
-    serving(&cache).await;
-    let record = cache.find_by_hash(&key.digest).await.unwrap().unwrap();
-    assert_eq!(record.revoked_at, Some(T0));
-    admin.close().await.unwrap();
+    proxy.restore();
+    let back = Instant::now();
+    while !cache.stats().serving {
+        assert!(
+            back.elapsed() < StdDuration::from_secs(10),
+            "never listened again"
+        );
+        fresh().await;
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    // Serving again, from an emptied cache.
+    for _ in 0..20 {
+        fresh().await;
+    }
     drop(cache);
     a.close().await;
     b.close().await;
-    schema.drop_schema().await;
 }
 
-/// The listener ends when the last clone of the cache is dropped, and not before.
+/// A listening connection that goes silent without closing (the whole path to the
+/// database black-holed, as a NAT that forgot the flow does) is noticed by the heartbeat:
+/// the cache stops serving within the bound, instead of serving what it holds for its
+/// whole max age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_silent_listen_connection_suspends_the_cache_within_1s() {
+    let Some(schema) = PgSchema::new("listener_silent").await else {
+        return;
+    };
+    let proxy = common::Proxy::start(&schema.base).await;
+    let b = SqlStore::connect_postgres(proxy.options(schema.options()))
+        .await
+        .unwrap();
+    let a = schema.store().await;
+    let cache = b.cached().unwrap();
+    serving(&cache).await;
+    let key = common::record("silent", None, 0);
+    a.create(&key).await.unwrap();
+    cache.find_by_hash(&key.digest).await.unwrap().unwrap();
+
+    proxy.freeze();
+    let frozen = Instant::now();
+    let bound = keygate_sqlx::LISTEN_HEARTBEAT_INTERVAL + keygate_sqlx::LISTEN_HEARTBEAT_TIMEOUT;
+    let noticed = within(StdDuration::from_secs(1), async || !cache.stats().serving).await;
+    let Some(noticed) = noticed else {
+        panic!("the cache still serves 1 s after its connection went silent");
+    };
+    eprintln!(
+        "a silent LISTEN connection suspended the cache {noticed:?} after it went silent \
+         (bound {bound:?})"
+    );
+    assert!(frozen.elapsed() >= noticed);
+    // B's pool is behind the frozen proxy too: not closed, only dropped.
+    drop(cache);
+    a.close().await;
+}
+
+/// Instance B's lookups reach the database, but its listening connection goes silent
+/// (the listener goes through a proxy that freezes): a key revoked through A is still
+/// refused by B within 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_key_revoked_while_the_listener_is_silent_is_refused_within_1s() {
+    let Some(schema) = PgSchema::new("listener_silent_revoke").await else {
+        return;
+    };
+    let proxy = common::Proxy::start(&schema.base).await;
+    let a = schema.store().await;
+    let b = schema
+        .store()
+        .await
+        .listen_through(proxy.options(schema.options()));
+    let cache_b = b
+        .cached_with(
+            KeyCacheConfig::default().with_max_age(Duration::minutes(10)),
+            SystemClock,
+        )
+        .unwrap();
+    serving(&cache_b).await;
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "the listener goes through the proxy"
+    );
+    let instance_a = Keygate::builder()
+        .pepper(pepper())
+        .key_store(a.clone())
+        .meter(a.meter())
+        .build()
+        .unwrap();
+    let instance_b = Keygate::builder()
+        .pepper(pepper())
+        .key_store(cache_b.clone())
+        .meter(b.meter())
+        .build()
+        .unwrap();
+    let created = instance_a
+        .create_key(NewKey::new(KeyKind::Secret, Environment::Live))
+        .await
+        .unwrap();
+    let request = http::Request::builder()
+        .header("x-api-key", created.key.expose())
+        .body(())
+        .unwrap();
+    let route = Access::scoped("read:users").unwrap();
+    instance_b.authenticate(&request, &route).await.unwrap();
+    assert_eq!(cache_b.stats().by_digest, 1);
+
+    proxy.freeze();
+    instance_a.revoke_key(&created.record.id).await.unwrap();
+    let revoked = Instant::now();
+    let refused = within(StdDuration::from_secs(1), async || {
+        matches!(
+            instance_b.authenticate(&request, &route).await,
+            Err(err) if err.code() == "key_revoked"
+        )
+    })
+    .await;
+    let Some(refused) = refused else {
+        panic!("B still accepts the revoked key 1 s after its listener went silent");
+    };
+    eprintln!(
+        "with B's listener silent, B refused the revoked key {refused:?} after the revoke \
+         (measured {:?})",
+        revoked.elapsed()
+    );
+    drop(cache_b);
+    a.close().await;
+    b.close().await;
+}
+
+/// The listener's connections from `application_name` `app` (running `LISTEN` or the
+/// heartbeat), seen from a connection of its own.
+async fn listening(schema: &PgSchema, app: &str) -> i64 {
+    let mut admin = sqlx::PgConnection::connect_with(&schema.base)
+        .await
+        .unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+         AND (query ILIKE 'LISTEN%' OR query = 'SELECT 1')",
+    )
+    .bind(app)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    count
+}
+
+/// The listener ends when the last clone of the cache is dropped, and not before; it
+/// holds a connection of its own, none of the store's pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_the_listener_lives_exactly_as_long_as_the_cache() {
     let Some(schema) = PgSchema::new("listener_lifetime").await else {
         return;
     };
-    let store = schema.store().await;
+    let app = schema.name.clone();
+    let store = SqlStore::connect_postgres(schema.options().application_name(&app))
+        .await
+        .unwrap();
     let pool = store.pg_pool().unwrap().clone();
     let cache = store.cached().unwrap();
     serving(&cache).await;
     let in_use = || pool.size() as usize - pool.num_idle();
-    assert_eq!(in_use(), 1, "the listener holds one connection");
+    assert_eq!(
+        in_use(),
+        0,
+        "the listener holds none of the pool's connections"
+    );
+    assert_eq!(listening(&schema, &app).await, 1, "it holds one of its own");
     let clone = cache.clone();
     drop(cache);
     tokio::time::sleep(StdDuration::from_millis(100)).await;
-    assert_eq!(in_use(), 1, "a clone is alive: still listening");
+    assert_eq!(
+        listening(&schema, &app).await,
+        1,
+        "a clone is alive: still listening"
+    );
     assert!(clone.stats().serving);
     drop(clone);
-    let released = within(StdDuration::from_secs(5), async || in_use() == 0).await;
+    let mut released = None;
+    let start = Instant::now();
+    while start.elapsed() < StdDuration::from_secs(5) {
+        if listening(&schema, &app).await == 0 {
+            released = Some(start.elapsed());
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     assert!(released.is_some(), "the listener outlived the cache");
     store.close().await;
-    schema.drop_schema().await;
+}
+
+/// A pool of one connection, held by the application: the cache still listens, and
+/// after its connection is lost it reconnects without waiting for the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_listener_needs_no_connection_of_the_pool() {
+    let Some(schema) = PgSchema::new("listener_own_connection").await else {
+        return;
+    };
+    let proxy = common::Proxy::start(&schema.base).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(StdDuration::from_secs(1))
+        .connect_with(schema.options())
+        .await
+        .unwrap();
+    let store = SqlStore::from_pg_pool(pool.clone())
+        .await
+        .unwrap()
+        .listen_through(proxy.options(schema.options()));
+    let cache = store.cached().unwrap();
+    serving(&cache).await;
+    let key = common::record("own", None, 0);
+    cache.create(&key).await.unwrap();
+    cache.find_by_hash(&key.digest).await.unwrap().unwrap();
+
+    let held = pool.acquire().await.unwrap();
+    proxy.cut();
+    let suspended = within(StdDuration::from_secs(1), async || !cache.stats().serving).await;
+    assert!(suspended.is_some());
+    proxy.restore();
+    let back = within(StdDuration::from_secs(3), async || cache.stats().serving).await;
+    assert!(
+        back.is_some(),
+        "the listener waited for the store's exhausted pool to reconnect"
+    );
+    drop(held);
+    drop(cache);
+    store.close().await;
 }
 
 async fn pg_schema_is_whole(store: &SqlStore) {
