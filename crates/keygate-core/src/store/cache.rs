@@ -142,6 +142,8 @@ struct Shared {
     epoch: AtomicU64,
     /// False while a listener is disconnected: serve and store nothing.
     serving: AtomicBool,
+    /// Lookups passed on to the store (counted on the slow path only).
+    store_lookups: AtomicU64,
     config: KeyCacheConfig,
     clock: Arc<dyn Clock>,
     /// Things that live exactly as long as the cache (a listener's stop signal).
@@ -181,6 +183,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
                 unknown: Cache::new(config.negative_capacity.max(1)),
                 epoch: AtomicU64::new(0),
                 serving: AtomicBool::new(true),
+                store_lookups: AtomicU64::new(0),
                 config,
                 clock: Arc::new(clock),
                 attached: Mutex::new(Vec::new()),
@@ -218,6 +221,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
             by_id: self.shared.by_id.len(),
             unknown: self.shared.unknown.len(),
             serving: self.shared.serving.load(Ordering::SeqCst),
+            store_lookups: self.shared.store_lookups.load(Ordering::Relaxed),
         }
     }
 
@@ -272,6 +276,10 @@ pub struct KeyCacheStats {
     pub unknown: usize,
     /// Whether the cache serves entries (false while a listener is disconnected).
     pub serving: bool,
+    /// Lookups ([`find_by_hash`](KeyStore::find_by_hash), [`get`](KeyStore::get)) the
+    /// cache could not answer and passed on to the store, since it was built. A lookup
+    /// answered from memory leaves it unchanged.
+    pub store_lookups: u64,
 }
 
 impl Shared {
@@ -351,6 +359,7 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
             return Ok(answer);
         }
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        self.shared.store_lookups.fetch_add(1, Ordering::Relaxed);
         let found = self.inner.find_by_hash(digest).await?;
         // Only a record that really has this digest is cached under it.
         let found = found.filter(|record| record.digest == *digest);
@@ -364,6 +373,7 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
             return Ok(answer);
         }
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        self.shared.store_lookups.fetch_add(1, Ordering::Relaxed);
         let found = self.inner.get(id).await?;
         let found = found.filter(|record| record.id == *id);
         self.remember(epoch, lookup, found.as_ref());
@@ -661,6 +671,11 @@ mod tests {
             assert_eq!(found.id, key.id);
         }
         assert_eq!(store.lookups(), 1);
+        assert_eq!(
+            cache.stats().store_lookups,
+            1,
+            "the stats count what reached the store"
+        );
         // The same record is indexed by id too.
         assert_eq!(cache.get(&key.id).await.unwrap().unwrap().id, key.id);
         assert_eq!(store.lookups(), 1);
