@@ -1,4 +1,5 @@
-//! The `KeyStore` suite against memory, SQLite and Postgres, bare and behind the cache.
+//! The `KeyStore` suite against memory, SQLite and Postgres: bare, behind the cache, and
+//! behind the cache `SqlStore::cached()` keeps in step with other instances.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -28,7 +29,7 @@ mod bare {
     use keygate_core::MemoryKeyStore;
     use keygate_sqlx::SqlStore;
 
-    key_store_suite!(MemoryKeyStore::new(), |store: SqlStore| store);
+    key_store_suite!(MemoryKeyStore::new(), async |store: SqlStore| store);
 }
 
 mod cached {
@@ -38,6 +39,19 @@ mod cached {
 
     key_store_suite!(
         CachedKeyStore::new(MemoryKeyStore::new()),
-        |store: SqlStore| { CachedKeyStore::new(store) }
+        async |store: SqlStore| { CachedKeyStore::new(store) }
+    );
+}
+
+/// Behind the cache `SqlStore::cached()` builds: kept in step by its listener (Postgres)
+/// or poller (SQLite), which must not disturb what the suite expects.
+mod listening {
+    use keygate_core::MemoryKeyStore;
+    use keygate_core::store::CachedKeyStore;
+    use keygate_sqlx::SqlStore;
+
+    key_store_suite!(
+        CachedKeyStore::new(MemoryKeyStore::new()),
+        async |store: SqlStore| crate::common::listening_cache(store).await
     );
 }

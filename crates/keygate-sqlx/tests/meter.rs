@@ -14,7 +14,7 @@ mod suite {
     use keygate_core::MemoryMeter;
     use keygate_sqlx::SqlStore;
 
-    against_every_backend!(meters, MemoryMeter::new(), |store: SqlStore| store.meter();
+    against_every_backend!(meters, MemoryMeter::new(), async |store: SqlStore| store.meter();
         a_refused_request_commits_nothing,
         a_replayed_one_time_token_costs_no_credits,
         rate_limits_burst_then_refuse_with_retry_after,

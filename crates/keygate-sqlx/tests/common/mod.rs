@@ -114,6 +114,21 @@ impl Drop for PgSchema {
     }
 }
 
+/// `store` behind the cache `SqlStore::cached()` builds (the listener or poller path),
+/// once that cache serves.
+pub async fn listening_cache(store: SqlStore) -> keygate_core::store::CachedKeyStore<SqlStore> {
+    let cache = store.cached().unwrap();
+    let start = std::time::Instant::now();
+    while !cache.stats().serving {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the cache's listener never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    cache
+}
+
 pub fn hasher() -> KeyHasher {
     KeyHasher::new(&Pepper::from_bytes(vec![7; 32]).unwrap())
 }
@@ -143,7 +158,8 @@ pub fn record(text: &str, tenant: Option<&str>, offset_secs: i64) -> KeyRecord {
 }
 
 /// Runs one suite function against every backend: a module per suite function, with a
-/// test per backend. Postgres tests get their own schema and drop it afterwards.
+/// test per backend. `$from_store` is an async closure from a `SqlStore` to what the suite
+/// tests. Postgres tests get their own schema and drop it afterwards.
 #[allow(unused_macros)]
 macro_rules! against_every_backend {
     ($suite:ident, $make_memory:expr, $from_store:expr; $($name:ident),+ $(,)?) => {
@@ -159,7 +175,7 @@ macro_rules! against_every_backend {
                 #[tokio::test]
                 async fn sqlite() {
                     let db = $crate::common::sqlite().await;
-                    $crate::common::$suite::$name(($from_store)(db.store.clone())).await;
+                    $crate::common::$suite::$name(($from_store)(db.store.clone()).await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +187,7 @@ macro_rules! against_every_backend {
                         return;
                     };
                     let store = schema.store().await;
-                    $crate::common::$suite::$name(($from_store)(store.clone())).await;
+                    $crate::common::$suite::$name(($from_store)(store.clone()).await).await;
                     store.close().await;
                     schema.drop_schema().await;
                 }
