@@ -1,9 +1,15 @@
 //! `find_by_hash` through the key cache against the same lookup straight to SQLite (and
 //! Postgres when `KEYGATE_TEST_POSTGRES_URL` is set). The ratio of the two, measured in
 //! one run, is what the cache buys on the hot path.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
+use std::str::FromStr as _;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -75,19 +81,34 @@ fn benches(c: &mut Criterion) {
     bench_backend(c, &runtime, "sqlite", sqlite);
     match std::env::var("KEYGATE_TEST_POSTGRES_URL") {
         Ok(url) => {
+            // A fresh schema of its own, dropped afterwards: the bench never touches
+            // another's data (nor `public`).
+            let base = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap();
+            let schema = format!(
+                "kg_bench_{}",
+                KeyId::generate().unwrap().as_str()[4..].to_lowercase()
+            );
             let store = runtime.block_on(async {
-                let store = SqlStore::connect(&url).await.unwrap();
-                // A table of its own, so the bench never touches another's data.
-                sqlx::query("DELETE FROM kg_keys WHERE start = 'sk_live_benc'")
-                    .execute(store.pg_pool().unwrap())
+                admin(&base, &format!("CREATE SCHEMA {schema}")).await;
+                SqlStore::connect_postgres(base.clone().options([("search_path", &schema)]))
                     .await
-                    .unwrap();
-                store
+                    .unwrap()
             });
-            bench_backend(c, &runtime, "postgres", store);
+            bench_backend(c, &runtime, "postgres", store.clone());
+            runtime.block_on(async {
+                store.close().await;
+                admin(&base, &format!("DROP SCHEMA {schema} CASCADE")).await;
+            });
         }
         Err(_) => eprintln!("KEYGATE_TEST_POSTGRES_URL unset: Postgres not benched"),
     }
+}
+
+async fn admin(base: &sqlx::postgres::PgConnectOptions, sql: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(base).await.unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
 }
 
 criterion_group!(name = key_cache; config = Criterion::default().sample_size(30); targets = benches);
