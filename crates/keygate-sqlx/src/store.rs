@@ -428,28 +428,44 @@ impl KeyStore for SqlStore {
                             .fetch_optional(&mut *tx)
                             .await?;
                     tx.rollback().await?;
-                    return Ok(Err(rotation_refusal(state)));
+                    return Ok(RotationTx::Refused(rotation_refusal(state)));
+                };
+                // Read the old record before committing: a row that does not parse is an
+                // error, and then nothing may have changed (nor go unannounced).
+                let old = match old.into_record() {
+                    Ok(old) => Arc::new(old),
+                    Err(err) => {
+                        tx.rollback().await?;
+                        return Ok(RotationTx::Corrupt(err));
+                    }
                 };
                 bind_row!(sqlx::query(INSERT), successor).execute(&mut *tx).await?;
-                let digest = crate::row::digest_from(&old.pepper, &old.digest);
-                if let Ok(digest) = digest {
-                    let change = KeyChange { id: id.clone(), digest: Some(digest) };
-                    publish(&mut tx, &change, now).await?;
-                }
+                publish(&mut tx, &KeyChange::of(&old), now).await?;
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Ok(old))
+                Ok::<_, sqlx::Error>(RotationTx::Committed(old))
             }
             .await
         });
         match result {
-            Ok(Ok(old)) => Ok(Rotation::Rotated(Arc::new(old.into_record()?))),
-            Ok(Err(refusal)) => Ok(refusal),
+            Ok(RotationTx::Committed(old)) => Ok(Rotation::Rotated(old)),
+            Ok(RotationTx::Refused(refusal)) => Ok(refusal),
+            Ok(RotationTx::Corrupt(err)) => Err(err),
             Err(err) if is_unique_violation(&err) => {
                 Err(StoreError::conflict("a key with this id or digest exists"))
             }
             Err(err) => Err(store_error(err)),
         }
     }
+}
+
+/// What a rotation's transaction did.
+enum RotationTx {
+    /// Committed: the old record, as it is now.
+    Committed(Arc<KeyRecord>),
+    /// Rolled back: why not.
+    Refused(Rotation),
+    /// Rolled back: the old record does not parse.
+    Corrupt(StoreError),
 }
 
 /// The [`Db`] facts of a pool's backend, as a value (so they can be reached from inside

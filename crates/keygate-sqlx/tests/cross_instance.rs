@@ -606,3 +606,39 @@ async fn urls_dispatch_on_their_scheme_and_errors_never_repeat_them() {
     let store = SqlStore::connect("sqlite::memory:").await.unwrap();
     assert!(!format!("{store:?}").contains("memory"), "{store:?}");
 }
+
+/// A rotation of a key whose stored record does not parse is refused before anything
+/// commits: no half-done rotation (old key limited, successor stored) with no notice
+/// sent and an error returned.
+#[tokio::test]
+async fn a_rotation_of_a_corrupt_record_commits_nothing() {
+    let db = common::sqlite().await;
+    let store = db.store.clone();
+    let old = common::record("corrupt-old", None, 0);
+    store.create(&old).await.unwrap();
+    let pool = store.sqlite_pool().unwrap();
+    sqlx::query("UPDATE kg_keys SET pepper = 'not a pepper id!' WHERE id = $1")
+        .bind(old.id.as_str())
+        .execute(pool)
+        .await
+        .unwrap();
+    let successor = common::record("corrupt-successor", None, 1);
+    let err = store
+        .rotate(&old.id, &successor, T0 + Duration::hours(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), keygate_core::store::StoreErrorKind::Corrupt);
+    let (valid_until, keys, changes): (Option<i64>, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT valid_until FROM kg_keys WHERE id = $1), \
+         (SELECT count(*) FROM kg_keys), (SELECT count(*) FROM kg_key_changes)",
+    )
+    .bind(old.id.as_str())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (valid_until, keys, changes),
+        (None, 1, 0),
+        "the rotation committed although it reported an error"
+    );
+}
