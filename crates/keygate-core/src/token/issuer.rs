@@ -79,6 +79,10 @@ impl fmt::Debug for TokenSecret {
 /// let (a, b) = (TokenIssuer::ed25519_seed(&seed)?, TokenIssuer::ed25519_seed(&again)?);
 /// assert_eq!(a.kid(), b.kid());
 /// assert_eq!(format!("{seed:?}"), "Ed25519Seed(..)");
+/// // Exactly 32 bytes, no more, no less.
+/// assert!(Ed25519Seed::from_bytes(&[7; 32]).is_ok());
+/// assert!(Ed25519Seed::from_bytes(&[7; 31]).is_err());
+/// assert!(Ed25519Seed::from_bytes(&[7; 33]).is_err());
 /// # Ok::<(), keygate_core::token::TokenKeyError>(())
 /// ```
 pub struct Ed25519Seed(SecretBox<[u8; 32]>);
@@ -93,8 +97,13 @@ impl Ed25519Seed {
 
     /// A seed from exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenKeyError> {
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| TokenKeyError::Ed25519Key)?;
-        Ok(Self(SecretBox::new(Box::new(seed))))
+        // Straight into the heap box the secret lives in: no copy left on the stack.
+        let mut seed = Box::new([0u8; 32]);
+        if bytes.len() != seed.len() {
+            return Err(TokenKeyError::Ed25519Key);
+        }
+        seed.copy_from_slice(bytes);
+        Ok(Self(SecretBox::new(seed)))
     }
 
     /// A seed from its URL-safe base64 text (as [`to_base64`](Self::to_base64) writes it).
