@@ -8,6 +8,7 @@ use keygate_core::StoreError;
 use keygate_core::key::KeyDigest;
 use keygate_core::token::Ed25519Seed;
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use crate::backend::on_pool;
 use crate::error::store_error;
@@ -57,7 +58,8 @@ fn digest_parse(text: &str) -> Result<KeyDigest, StoreError> {
 }
 
 impl SqlStore {
-    async fn read_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+    /// The setting's text, wiped from memory when dropped (one of them is the token seed).
+    async fn read_setting(&self, name: &str) -> Result<Option<Zeroizing<String>>, StoreError> {
         let value: Option<String> = on_pool!(&self.pool, pool => {
             sqlx::query_scalar(READ)
                 .bind(name)
@@ -65,11 +67,15 @@ impl SqlStore {
                 .await
                 .map_err(store_error)?
         });
-        Ok(value)
+        Ok(value.map(Zeroizing::new))
     }
 
     /// Stores `value` under `name` unless a value is there; returns the stored one.
-    async fn init_setting(&self, name: &str, value: &str) -> Result<Stored<String>, StoreError> {
+    async fn init_setting(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<Stored<Zeroizing<String>>, StoreError> {
         let now = crate::row::micros(self.clock.now());
         let inserted = on_pool!(&self.pool, pool => {
             sqlx::query(INSERT_ONCE)
@@ -131,12 +137,13 @@ impl SqlStore {
         seed: Ed25519Seed,
     ) -> Result<Stored<Ed25519Seed>, StoreError> {
         let proposed = seed.to_base64();
+        // The seed's text stays in secrecy and zeroizing types on this side of sqlx: the
+        // proposal is a `SecretString`, the stored text a `Zeroizing<String>`.
         let stored = self
             .init_setting(TOKEN_SEED, proposed.expose_secret())
             .await?;
-        let value = secrecy::SecretString::from(stored.value);
         Ok(Stored {
-            value: Ed25519Seed::from_base64(value.expose_secret())
+            value: Ed25519Seed::from_base64(stored.value.as_str())
                 .map_err(|_| StoreError::corrupt("the stored token seed is malformed"))?,
             inserted: stored.inserted,
         })
