@@ -67,7 +67,10 @@ use crate::secret::PepperId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KeyCacheConfig {
-    /// Records kept, per index (by digest and by id). Default 10 000.
+    /// Records kept, per index (by digest and by id), counted in units of one KiB: a
+    /// record weighs one unit per KiB it takes in memory, and most (without large
+    /// metadata) weigh one. So the cache holds 10 000 ordinary records by default, or
+    /// about 600 whose metadata is at the 4 KiB limit; either way about 10 MiB per index.
     pub capacity: usize,
     /// Unknown digests and ids remembered. Default 10 000.
     pub negative_capacity: usize,
@@ -90,7 +93,7 @@ impl Default for KeyCacheConfig {
 }
 
 impl KeyCacheConfig {
-    /// The defaults with `capacity` records per index.
+    /// The defaults with `capacity` records (of up to 1 KiB each) per index.
     pub fn with_capacity(self, capacity: usize) -> Self {
         Self { capacity, ..self }
     }
@@ -135,8 +138,8 @@ impl<S: Clone> Clone for CachedKeyStore<S> {
 }
 
 struct Shared {
-    by_digest: Cache<KeyDigest, Cached>,
-    by_id: Cache<KeyId, Cached>,
+    by_digest: Cache<KeyDigest, Cached, RecordWeight>,
+    by_id: Cache<KeyId, Cached, RecordWeight>,
     unknown: Cache<Lookup, OffsetDateTime>,
     /// Advanced by every invalidation; see [`CachedKeyStore::remember`].
     epoch: AtomicU64,
@@ -154,12 +157,52 @@ struct Shared {
 struct Cached {
     record: Arc<KeyRecord>,
     at: OffsetDateTime,
+    /// The record's weight, computed once (quick_cache asks for it during eviction).
+    weight: u32,
+}
+
+/// The unit of [`KeyCacheConfig::capacity`].
+const WEIGHT_UNIT: usize = 1024;
+
+/// How many [`WEIGHT_UNIT`]s a record takes in memory, roughly: the struct, its strings
+/// and scopes, and its metadata (parsed JSON takes several times its text).
+fn weight_of(record: &KeyRecord) -> u32 {
+    let metadata = serde_json::to_vec(&*record.metadata)
+        .map_or(crate::key::MAX_METADATA_BYTES, |json| json.len());
+    let strings = record.id.as_str().len()
+        + record.lineage.as_str().len()
+        + record.prefix.len()
+        + record.start.len()
+        + record.tenant.as_deref().map_or(0, str::len)
+        + record.name.as_deref().map_or(0, str::len);
+    let scopes: usize = record
+        .scopes
+        .iter()
+        .map(|scope| scope.as_str().len() + 32)
+        .sum();
+    let bytes = std::mem::size_of::<KeyRecord>() + strings + scopes + metadata * 4;
+    u32::try_from(bytes.div_ceil(WEIGHT_UNIT).max(1)).unwrap_or(u32::MAX)
+}
+
+/// Weighs cached records by [`weight_of`], so the capacity bounds memory, not entries.
+#[derive(Clone, Copy)]
+struct RecordWeight;
+
+impl<K> quick_cache::Weighter<K, Cached> for RecordWeight {
+    fn weight(&self, _key: &K, cached: &Cached) -> u64 {
+        u64::from(cached.weight)
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Lookup {
     Digest(KeyDigest),
     Id(KeyId),
+}
+
+fn weighted<K: Eq + std::hash::Hash>(capacity: usize) -> Cache<K, Cached, RecordWeight> {
+    let capacity = capacity.max(1);
+    Cache::with_weighter(capacity, capacity as u64, RecordWeight)
 }
 
 fn fresh(at: OffsetDateTime, now: OffsetDateTime, ttl: Duration) -> bool {
@@ -178,8 +221,8 @@ impl<S: KeyStore> CachedKeyStore<S> {
         Self {
             inner,
             shared: Arc::new(Shared {
-                by_digest: Cache::new(config.capacity.max(1)),
-                by_id: Cache::new(config.capacity.max(1)),
+                by_digest: weighted(config.capacity),
+                by_id: weighted(config.capacity),
                 unknown: Cache::new(config.negative_capacity.max(1)),
                 epoch: AtomicU64::new(0),
                 serving: AtomicBool::new(true),
@@ -241,6 +284,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
                 let cached = Cached {
                     record: Arc::clone(record),
                     at,
+                    weight: weight_of(record),
                 };
                 shared.by_digest.insert(record.digest, cached.clone());
                 shared.by_id.insert(record.id.clone(), cached);
@@ -702,6 +746,45 @@ mod tests {
         cache.create(&key).await.unwrap();
         assert!(cache.find_by_hash(&key.digest).await.unwrap().is_some());
         assert!(cache.get(&key.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn capacity_bounds_memory_not_entries() {
+        let (cache, _store, _clock) = cache(KeyCacheConfig::default().with_capacity(200));
+        assert_eq!(weight_of(&record("ordinary")), 1);
+        // Ordinary records weigh one unit: 150 fit in 200 units (quick_cache's shards may
+        // evict a few early).
+        for i in 0..150 {
+            let key = record(&format!("small-{i}"));
+            cache.create(&key).await.unwrap();
+            cache.find_by_hash(&key.digest).await.unwrap();
+        }
+        let small = cache.stats().by_digest;
+        assert!(
+            small >= 130,
+            "{small} of 150 ordinary records kept in 200 units"
+        );
+
+        // Records with metadata at the 4 KiB limit weigh about 17 units each: 150 of them
+        // cannot all stay in 200 units.
+        let (cache, _store, _clock) = self::cache(KeyCacheConfig::default().with_capacity(200));
+        let mut big = crate::key::Metadata::new();
+        big.insert(
+            "blob".into(),
+            "x".repeat(crate::key::MAX_METADATA_BYTES - 16).into(),
+        );
+        let big = Arc::new(big);
+        for i in 0..150 {
+            let mut key = record(&format!("big-{i}"));
+            key.metadata = Arc::clone(&big);
+            if i == 0 {
+                assert!(weight_of(&key) >= 16, "weight {}", weight_of(&key));
+            }
+            cache.create(&key).await.unwrap();
+            cache.find_by_hash(&key.digest).await.unwrap();
+        }
+        let kept = cache.stats().by_digest;
+        assert!(kept <= 200 / 16, "{kept} large records kept in 200 units");
     }
 
     #[tokio::test]
