@@ -138,6 +138,7 @@ where
             let mut grant = match outcome {
                 Ok(grant) => grant,
                 Err(error) => {
+                    refused(&error);
                     let response = rejection.reject(error, request.request());
                     return Ok(request.into_response(response).map_into_right_body());
                 }
@@ -167,6 +168,21 @@ where
                 }
             }
         })
+    }
+}
+
+/// Logs a refusal: at `error` when keygate could not decide (503, the store or meter did
+/// not answer: the source says why), else at `debug` with the code only. Never a credential.
+fn refused(error: &AuthError) {
+    if error.status() == 503 {
+        let source = std::error::Error::source(error).map(ToString::to_string);
+        tracing::error!(
+            code = error.code(),
+            ?source,
+            "keygate: refused, backend unavailable"
+        );
+    } else {
+        tracing::debug!(code = error.code(), "keygate: refused");
     }
 }
 

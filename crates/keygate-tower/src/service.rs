@@ -84,7 +84,10 @@ where
     };
     let mut grant = match outcome {
         Ok(grant) => grant,
-        Err(error) => return Ok(rejection.reject(error, &parts)),
+        Err(error) => {
+            refused(&error);
+            return Ok(rejection.reject(error, &parts));
+        }
     };
     let principal = grant.as_ref().map(|grant| grant.principal().clone());
     parts
@@ -106,6 +109,21 @@ where
             settled(keygate.refund(grant).await);
             Err(error)
         }
+    }
+}
+
+/// Logs a refusal: at `error` when keygate could not decide (503, the store or meter did
+/// not answer: the source says why), else at `debug` with the code only. Never a credential.
+fn refused(error: &AuthError) {
+    if error.status() == 503 {
+        let source = std::error::Error::source(error).map(ToString::to_string);
+        tracing::error!(
+            code = error.code(),
+            ?source,
+            "keygate: refused, backend unavailable"
+        );
+    } else {
+        tracing::debug!(code = error.code(), "keygate: refused");
     }
 }
 
