@@ -10,7 +10,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use keygate_core::extract::Authentication;
-use keygate_core::{Access, AuthError, Keygate};
+use keygate_core::{Access, Keygate};
 
 use crate::head::Head;
 use crate::rejection::{ProblemJson, Rejection};
@@ -53,7 +53,8 @@ impl KeygateMiddleware {
     }
 
     /// Authentication is optional: a request that presents no credential at all reaches
-    /// the handler without a principal (`Maybe<Principal>` is `None`). A presented credential is still verified, and an invalid one refused.
+    /// the handler without a principal (`Maybe<Principal>` is `None`). A presented
+    /// credential is still verified, and an invalid one refused.
     pub fn optional(keygate: &Keygate, access: Access) -> Self {
         Self {
             optional: true,
@@ -138,7 +139,6 @@ where
             let mut grant = match outcome {
                 Ok(grant) => grant,
                 Err(error) => {
-                    refused(&error);
                     let response = rejection.reject(error, request.request());
                     return Ok(request.into_response(response).map_into_right_body());
                 }
@@ -152,44 +152,19 @@ where
             let Some(grant) = grant.as_mut() else {
                 return result.map(ServiceResponse::map_into_left_body);
             };
-            match result {
-                Ok(mut response) => {
-                    settled(keygate.settle(grant, response.status().as_u16()).await);
-                    let headers = response.headers_mut();
-                    for (name, value) in grant.headers() {
-                        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
-                    }
-                    Ok(response.map_into_left_body())
+            // A service that failed without an answer (`Err`) did not serve the request.
+            let status = result
+                .as_ref()
+                .ok()
+                .map(|response| response.status().as_u16());
+            keygate.finish(grant, status).await;
+            result.map(|mut response| {
+                let headers = response.headers_mut();
+                for (name, value) in grant.headers() {
+                    headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
                 }
-                Err(error) => {
-                    // The service failed without an answer: the request was not served.
-                    settled(keygate.refund(grant).await);
-                    Err(error)
-                }
-            }
+                response.map_into_left_body()
+            })
         })
-    }
-}
-
-/// Logs a refusal: at `error` when keygate could not decide (503, the store or meter did
-/// not answer: the source says why), else at `debug` with the code only. Never a credential.
-fn refused(error: &AuthError) {
-    if error.status() == 503 {
-        let source = std::error::Error::source(error).map(ToString::to_string);
-        tracing::error!(
-            code = error.code(),
-            ?source,
-            "keygate: refused, backend unavailable"
-        );
-    } else {
-        tracing::debug!(code = error.code(), "keygate: refused");
-    }
-}
-
-/// A failed refund leaves the handler's answer standing; it is logged (without any
-/// credential) so an operator can reconcile.
-fn settled(result: Result<(), AuthError>) {
-    if let Err(error) = result {
-        tracing::warn!(code = error.code(), %error, "keygate: refunding credits failed");
     }
 }

@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use keygate_core::AuthError;
 use keygate_core::extract::Authentication;
 use tower_service::Service;
 
@@ -84,10 +83,7 @@ where
     };
     let mut grant = match outcome {
         Ok(grant) => grant,
-        Err(error) => {
-            refused(&error);
-            return Ok(rejection.reject(error, &parts));
-        }
+        Err(error) => return Ok(rejection.reject(error, &parts)),
     };
     let principal = grant.as_ref().map(|grant| grant.principal().clone());
     parts
@@ -98,41 +94,16 @@ where
     let Some(grant) = grant.as_mut() else {
         return result;
     };
-    match result {
-        Ok(mut response) => {
-            settled(keygate.settle(grant, response.status().as_u16()).await);
-            grant.apply_headers(response.headers_mut());
-            Ok(response)
-        }
-        Err(error) => {
-            // The service failed without an answer: the request was not served.
-            settled(keygate.refund(grant).await);
-            Err(error)
-        }
-    }
-}
-
-/// Logs a refusal: at `error` when keygate could not decide (503, the store or meter did
-/// not answer: the source says why), else at `debug` with the code only. Never a credential.
-fn refused(error: &AuthError) {
-    if error.status() == 503 {
-        let source = std::error::Error::source(error).map(ToString::to_string);
-        tracing::error!(
-            code = error.code(),
-            ?source,
-            "keygate: refused, backend unavailable"
-        );
-    } else {
-        tracing::debug!(code = error.code(), "keygate: refused");
-    }
-}
-
-/// A failed refund leaves the handler's answer standing; it is logged (without any
-/// credential) so an operator can reconcile.
-fn settled(result: Result<(), AuthError>) {
-    if let Err(error) = result {
-        tracing::warn!(code = error.code(), %error, "keygate: refunding credits failed");
-    }
+    // A service that failed without an answer (`Err`) did not serve the request.
+    let status = result
+        .as_ref()
+        .ok()
+        .map(|response| response.status().as_u16());
+    keygate.finish(grant, status).await;
+    result.map(|mut response| {
+        grant.apply_headers(response.headers_mut());
+        response
+    })
 }
 
 /// The future of [`KeygateService`]: one allocation per request, holding the

@@ -73,7 +73,12 @@ impl Keygate {
         access: &'a Access,
     ) -> impl Future<Output = Result<Grant, AuthError>> + Send + 'a {
         let credentials = Credentials::parse(head);
-        async move { self.authenticate_credentials(credentials?, access).await }
+        async move {
+            match credentials {
+                Ok(credentials) => self.authenticate_credentials(credentials, access).await,
+                Err(error) => Err(logged(error)),
+            }
+        }
     }
 
     /// Like [`authenticate`](Self::authenticate) for routes where authentication is
@@ -86,7 +91,7 @@ impl Keygate {
     ) -> impl Future<Output = Result<Option<Grant>, AuthError>> + Send + 'a {
         let credentials = Credentials::parse(head);
         async move {
-            let credentials = credentials?;
+            let credentials = credentials.map_err(logged)?;
             if credentials.is_empty() {
                 return Ok(None);
             }
@@ -98,7 +103,19 @@ impl Keygate {
 
     /// [`authenticate`](Self::authenticate) for credentials already read with
     /// [`Credentials::parse`].
+    ///
+    /// Every refusal is logged (`tracing`): at `error` for a 503 `auth_unavailable`, with
+    /// the backend's reason, so a fail-closed outage is visible; otherwise at `debug`,
+    /// with the code only. Never a credential.
     pub async fn authenticate_credentials(
+        &self,
+        credentials: Credentials<'_>,
+        access: &Access,
+    ) -> Result<Grant, AuthError> {
+        self.decide(credentials, access).await.map_err(logged)
+    }
+
+    async fn decide(
         &self,
         credentials: Credentials<'_>,
         access: &Access,
@@ -388,6 +405,21 @@ impl Keygate {
         }
     }
 
+    /// What an adapter does once the handler has answered: [`settle`](Self::settle) with
+    /// the response status, or [`refund`](Self::refund) when the service failed without
+    /// an answer (`None`). A failed refund leaves the answer standing; it is logged at
+    /// `warn` (code and reason, never a credential) so an operator can reconcile. Then
+    /// copy [`Grant::headers`] onto the response.
+    pub async fn finish(&self, grant: &mut Grant, status: Option<u16>) {
+        let settled = match status {
+            Some(status) => self.settle(grant, status).await,
+            None => self.refund(grant).await,
+        };
+        if let Err(error) = settled {
+            tracing::warn!(code = error.code(), %error, "keygate: refunding credits failed");
+        }
+    }
+
     /// Gives back the credits an allowed request took. Calling it again for the same
     /// grant does nothing.
     /// If the meter fails, the grant keeps its debit so the refund can be retried.
@@ -408,6 +440,21 @@ impl Keygate {
             .map(|left| left.saturating_add(cost));
         Ok(())
     }
+}
+
+/// Logs a refusal (see [`Keygate::authenticate_credentials`]) and hands it on.
+fn logged(error: AuthError) -> AuthError {
+    if error.status() == 503 {
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        tracing::error!(
+            code = error.code(),
+            ?source,
+            "keygate: refused, backend unavailable"
+        );
+    } else {
+        tracing::debug!(code = error.code(), "keygate: refused");
+    }
+    error
 }
 
 fn classify_secret(text: &str) -> Result<SecretCredential<'_>, AuthError> {
