@@ -293,17 +293,27 @@ impl AuthError {
     /// The whole error response, for adapters built on the `http` crate (tower, axum):
     /// status, [`headers`](Self::headers) and the problem+json body.
     pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
-        let mut response = http::Response::new(B::from(self.problem_json()));
-        *response.status_mut() =
-            http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::UNAUTHORIZED);
-        let headers = response.headers_mut();
-        for (name, value) in self.headers() {
-            if let Ok(value) = http::HeaderValue::try_from(value) {
-                headers.insert(http::HeaderName::from_static(name), value);
-            }
-        }
-        response
+        http_response(self.status(), self.headers(), self.problem_json())
     }
+}
+
+/// A response of `status` with `headers` (names in lower case) and `body`: how every
+/// keygate refusal is rendered for the `http` crate.
+pub(crate) fn http_response<B: From<String>>(
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+) -> http::Response<B> {
+    let mut response = http::Response::new(B::from(body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            map.insert(http::HeaderName::from_static(name), value);
+        }
+    }
+    response
 }
 
 /// The response header that reports a key's remaining credits.

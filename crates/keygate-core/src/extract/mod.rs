@@ -41,7 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::access::Access;
-use crate::error::{AuthError, PROBLEM_JSON};
+use crate::error::{AuthError, PROBLEM_JSON, http_response};
 use crate::principal::Principal;
 
 /// What the middleware established for one request: the principal, or nothing under an
@@ -236,18 +236,7 @@ impl ExtractRejection {
 
     /// The whole response, for adapters built on the `http` crate.
     pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
-        match self {
-            Self::Auth(error) | Self::Absent(error) => error.to_response(),
-            Self::Misconfigured(_) => {
-                let mut response = http::Response::new(B::from(self.problem_json()));
-                *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(PROBLEM_JSON),
-                );
-                response
-            }
-        }
+        http_response(self.status(), self.headers(), self.problem_json())
     }
 }
 
