@@ -69,6 +69,7 @@ mod listen;
 mod meter;
 mod row;
 mod settings;
+pub mod setup;
 mod store;
 
 pub use backend::{Backend, NOTIFY_CHANNEL_PREFIX};

@@ -6,6 +6,7 @@
 
 use keygate_core::StoreError;
 use keygate_core::key::KeyDigest;
+use keygate_core::secret::PepperId;
 use keygate_core::token::Ed25519Seed;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -17,6 +18,7 @@ use crate::store::SqlStore;
 
 const PLATFORM_SECRET: &str = "platform_secret_digest";
 const TOKEN_SEED: &str = "token_ed25519_seed";
+const PEPPER_ID: &str = "pepper_id";
 
 const INSERT_ONCE: &str = "INSERT INTO kg_settings (name, value, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (name) DO NOTHING";
@@ -94,6 +96,27 @@ impl SqlStore {
         Ok(Stored {
             value: stored,
             inserted,
+        })
+    }
+
+    /// The id of the pepper the database was set up with (never the pepper), if recorded.
+    pub(crate) async fn pepper_id(&self) -> Result<Option<PepperId>, StoreError> {
+        self.read_setting(PEPPER_ID)
+            .await?
+            .map(|text| {
+                PepperId::parse(&text)
+                    .ok_or_else(|| StoreError::corrupt("the stored pepper id is malformed"))
+            })
+            .transpose()
+    }
+
+    /// Records `id` as the database's pepper unless one is recorded; returns the recorded.
+    pub(crate) async fn init_pepper_id(&self, id: PepperId) -> Result<Stored<PepperId>, StoreError> {
+        let stored = self.init_setting(PEPPER_ID, id.as_str()).await?;
+        Ok(Stored {
+            value: PepperId::parse(&stored.value)
+                .ok_or_else(|| StoreError::corrupt("the stored pepper id is malformed"))?,
+            inserted: stored.inserted,
         })
     }
 
