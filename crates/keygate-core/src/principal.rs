@@ -78,8 +78,11 @@ impl Principal {
         }
     }
 
-    /// The platform operator (the platform secret in `x-client-secret`).
-    pub(crate) fn operator() -> Self {
+    /// The platform operator (the platform secret in `x-client-secret`): every scope, no
+    /// tenant. For trusted tooling that holds the deployment's database and pepper and
+    /// acts without a request, such as the `keygate` command line minting a token; a
+    /// service gets this principal only from [`Keygate::authenticate`](crate::Keygate::authenticate).
+    pub fn operator() -> Self {
         Self {
             scopes: ScopeSet::all(),
             ..Self::new(AuthMethod::SecretKey)

@@ -4,6 +4,7 @@
 mod format;
 mod hash;
 mod record;
+mod view;
 
 pub use format::{
     ApiKey, CHECKSUM_LEN, KeyFormatError, KeyPrefix, MAX_CUSTOM_PREFIX, MAX_KEY_LEN, ParsedKey,
@@ -15,3 +16,4 @@ pub use record::{
     Environment, KeyId, KeyKind, KeyRecord, KeyStatus, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey, RateLimit, RateLimitError,
 };
+pub use view::KeyView;
