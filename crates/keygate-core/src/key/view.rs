@@ -97,10 +97,10 @@ impl KeyView {
                 KeyStatus::Expired => "expired",
             },
             metadata: Arc::clone(&record.metadata),
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            revoked_at: record.revoked_at,
-            valid_until: record.valid_until,
+            created_at: micros(record.created_at),
+            expires_at: record.expires_at.map(micros),
+            revoked_at: record.revoked_at.map(micros),
+            valid_until: record.valid_until.map(micros),
         }
     }
 
@@ -109,4 +109,10 @@ impl KeyView {
         self.key = Some(key.expose().to_owned());
         self
     }
+}
+
+/// `at` to the microsecond, as the SQL stores keep it, so a key shows the same times
+/// when it is created as when it is read back.
+fn micros(at: OffsetDateTime) -> OffsetDateTime {
+    at - time::Duration::nanoseconds(i64::from(at.nanosecond() % 1_000))
 }

@@ -1,0 +1,122 @@
+//! actix-web: every route a `web::resource` whose routes are wrapped one by one in
+//! `KeygateMiddleware` (a wrapped scope would also run for the requests actix then
+//! answers 404 or 405), with keygate's extractors in the handlers.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use keygate_actix::{Admin, KeygateMiddleware, Principal};
+
+use crate::app::{App, Call};
+use crate::body;
+use crate::reply::Reply;
+use crate::routes::{self, Endpoint, Guard, Route};
+
+/// Adds the platform's routes to an actix `App` (`App::new().configure(configure(&app))`).
+pub fn configure(app: &App) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
+    let app = app.clone();
+    move |config: &mut web::ServiceConfig| {
+        for (path, group) in routes::by_path() {
+            let methods: Vec<http::Method> =
+                group.iter().map(|(route, _)| route.method.clone()).collect();
+            let mut resource = web::resource(path).default_service(web::to(move || {
+                let methods = methods.clone();
+                async move { into_actix(routes::method_not_allowed(&methods)) }
+            }));
+            for (route, _) in &group {
+                resource = resource.route(actix_route(&app, route));
+            }
+            config.service(resource);
+        }
+        config.default_service(web::to(|| async { into_actix(routes::not_found()) }));
+    }
+}
+
+fn actix_route(app: &App, route: &Route) -> actix_web::Route {
+    let method = actix_web::http::Method::from_bytes(route.method.as_str().as_bytes())
+        .unwrap_or(actix_web::http::Method::GET);
+    let endpoint = route.endpoint;
+    let app = app.clone();
+    let handler = web::method(method);
+    match &route.guard {
+        Guard::Public => handler.to(move |request: HttpRequest, payload: web::Payload| {
+            let app = app.clone();
+            async move { answer(&app, endpoint, None, request, payload).await }
+        }),
+        Guard::Required(access) if access.is_admin() => {
+            let keygate = app.keygate().clone();
+            handler
+                .to(
+                    move |Admin(principal): Admin, request: HttpRequest, payload: web::Payload| {
+                        let app = app.clone();
+                        async move {
+                            answer(&app, endpoint, Some(&principal), request, payload).await
+                        }
+                    },
+                )
+                .wrap(KeygateMiddleware::admin(&keygate))
+        }
+        Guard::Required(access) => {
+            let keygate = app.keygate().clone();
+            handler
+                .to(
+                    move |principal: Principal, request: HttpRequest, payload: web::Payload| {
+                        let app = app.clone();
+                        async move {
+                            answer(&app, endpoint, Some(&principal), request, payload).await
+                        }
+                    },
+                )
+                .wrap(KeygateMiddleware::new(&keygate, access.clone()))
+        }
+    }
+}
+
+async fn answer(
+    app: &App,
+    endpoint: Endpoint,
+    principal: Option<&keygate_core::Principal>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match body::read_stream(payload).await {
+        Ok(body) => body,
+        Err(reply) => return into_actix(reply),
+    };
+    let call = Call {
+        principal,
+        path: request.path(),
+        query: Some(request.query_string()).filter(|query| !query.is_empty()),
+        body: &body,
+    };
+    into_actix(app.handle(endpoint, call).await)
+}
+
+fn into_actix(reply: Reply) -> HttpResponse {
+    let (parts, body) = reply.into_parts();
+    let status =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &parts.headers {
+        response.append_header((name.as_str(), value.as_bytes()));
+    }
+    response.body(body)
+}
+
+/// Serves the platform with actix-web's `HttpServer` on `listener` until Ctrl-C or SIGTERM;
+/// requests in flight finish. Run it on an actix system (`actix_web::rt::System`).
+pub async fn serve(app: &App, listener: std::net::TcpListener) -> std::io::Result<()> {
+    let configure = configure(app);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(configure.clone())
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(30)
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        crate::start::shutdown_signal().await;
+        handle.stop(true).await;
+    });
+    server.await
+}

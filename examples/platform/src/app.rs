@@ -1,0 +1,74 @@
+//! The application: the engine, the store and the catalogues, and the one function that
+//! answers a route. Adapters extract the principal with their framework's tools, read the
+//! body, and call [`App::handle`].
+
+use std::sync::Arc;
+
+use keygate_core::{Keygate, Principal, StoreError};
+use keygate_sqlx::SqlStore;
+
+use crate::catalogues::Catalogues;
+use crate::handlers;
+use crate::reply::Reply;
+use crate::routes::Endpoint;
+
+/// The platform's state. Cheap to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keygate: Keygate,
+    store: SqlStore,
+    catalogues: Catalogues,
+}
+
+/// One request, as a handler sees it: who is authenticated (from keygate's middleware),
+/// the path, the query and the body, already read and bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The authenticated caller; `None` on public routes.
+    pub principal: Option<&'a Principal>,
+    /// The request path.
+    pub path: &'a str,
+    /// The query string, if any.
+    pub query: Option<&'a str>,
+    /// The body (at most [`BODY_LIMIT`](crate::body::BODY_LIMIT) bytes).
+    pub body: &'a [u8],
+}
+
+impl App {
+    /// The app on `keygate`, with catalogues kept in `store`'s database.
+    pub async fn new(keygate: Keygate, store: SqlStore) -> Result<Self, StoreError> {
+        let catalogues = Catalogues::open(&store).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keygate,
+                store,
+                catalogues,
+            }),
+        })
+    }
+
+    /// The engine.
+    pub fn keygate(&self) -> &Keygate {
+        &self.inner.keygate
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqlStore {
+        &self.inner.store
+    }
+
+    /// The catalogues.
+    pub fn catalogues(&self) -> &Catalogues {
+        &self.inner.catalogues
+    }
+
+    /// Answers `call` with the handler of `endpoint`.
+    pub async fn handle(&self, endpoint: Endpoint, call: Call<'_>) -> Reply {
+        handlers::handle(self, endpoint, call).await
+    }
+}

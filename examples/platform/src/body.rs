@@ -1,0 +1,129 @@
+//! Request bodies: bounded in size, parsed as JSON into a typed request whose errors name
+//! the field at fault.
+
+use serde::de::DeserializeOwned;
+
+use crate::reply::{self, Reply};
+
+/// The largest request body the platform reads (64 KiB); larger ones get 413 before the
+/// rest is read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// `body` as a `T`; an empty body reads as `{}` when `empty_is_object` (for routes whose
+/// every field is optional). A malformed body is 400 `invalid_request`, and the detail
+/// names the field.
+pub fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, Reply> {
+    let body: &[u8] = if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let what = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "the body is not valid JSON".to_owned()
+            }
+            _ => strip_position(&inner.to_string()),
+        };
+        if path == "." || path.is_empty() {
+            reply::invalid(format!("body: {what}"))
+        } else {
+            reply::invalid(format!("{path}: {what}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| reply::invalid("body: trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+/// serde_json's message without its " at line 1 column 7".
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message.get(..at).unwrap_or(message).to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Example {
+        name: String,
+        count: Option<u32>,
+    }
+
+    fn detail(reply: Reply) -> String {
+        let body: serde_json::Value = serde_json::from_str(reply.body()).unwrap_or_default();
+        body["detail"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse::<Example>(br#"{"name": "a", "count": -1}"#, false).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(detail(err).starts_with("count: "));
+        let err = parse::<Example>(br#"{"count": 1}"#, false).unwrap_err();
+        assert_eq!(detail(err), "body: missing field `name`");
+        let err = parse::<Example>(br#"{"name": "a", "nme": 1}"#, false).unwrap_err();
+        assert!(detail(err).contains("unknown field `nme`"));
+        let err = parse::<Example>(b"{", false).unwrap_err();
+        assert_eq!(detail(err), "body: the body is not valid JSON");
+        let err = parse::<Example>(br#"{"name": "a"} x"#, false).unwrap_err();
+        assert!(detail(err).contains("trailing"));
+        assert!(parse::<Example>(b"", false).is_err());
+    }
+
+    #[test]
+    fn an_empty_body_may_mean_no_options() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Options {
+            #[allow(dead_code)]
+            grace_seconds: Option<u64>,
+        }
+        assert!(parse::<Options>(b"", true).is_ok());
+        assert!(parse::<Options>(b"  \n", true).is_ok());
+    }
+}
+
+/// Reads `body` whole, refusing more than [`BODY_LIMIT`] bytes (413) and a body the client
+/// did not finish sending (400).
+pub async fn read<B>(body: B) -> Result<bytes::Bytes, Reply>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(reply::too_large(BODY_LIMIT))
+        }
+        Err(_) => Err(reply::invalid("body: the request body could not be read")),
+    }
+}
+
+/// Reads a stream of chunks whole (actix-web's payload), with the same limits as [`read`].
+pub async fn read_stream<S, E>(stream: S) -> Result<bytes::Bytes, Reply>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>>,
+{
+    use futures_util::StreamExt as _;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| reply::invalid("body: the request body could not be read"))?;
+        if body.len().saturating_add(chunk.len()) > BODY_LIMIT {
+            return Err(reply::too_large(BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

@@ -1,0 +1,22 @@
+//! The routes that only show who called: token routes, metered routes, `/v1/users/me`.
+
+use http::StatusCode;
+use keygate_core::{Environment, Principal};
+use serde_json::json;
+
+use crate::reply::{self, Reply};
+
+pub(super) fn resource(resource: &str, action: &str, principal: &Principal) -> Reply {
+    reply::json(
+        StatusCode::OK,
+        &json!({ "resource": resource, "action": action, "principal": principal }),
+    )
+}
+
+pub(super) fn me(principal: &Principal) -> Reply {
+    let livemode = principal.environment == Some(Environment::Live);
+    reply::json(
+        StatusCode::OK,
+        &json!({ "principal": principal, "livemode": livemode }),
+    )
+}

@@ -1,0 +1,34 @@
+//! # platform
+//!
+//! The reference API platform of `contract.md`, built on keygate: admin routes that only
+//! the platform secret opens, API keys with rotation, rate limits and credits, one-time
+//! and session tokens, and the routes they open.
+//!
+//! The app is here, framework-free: the [route table](routes), the [handlers](App::handle)
+//! and [start-up](start). The three binaries differ only in [adapter glue](adapters):
+//!
+//! | binary | serves with |
+//! |---|---|
+//! | `platform` (the default `cargo run -p platform`) | axum |
+//! | `platform-actix` | actix-web |
+//! | `platform-tower` | tower services on hyper, no framework |
+//!
+//! Every setting comes from the environment (`KEYGATE_ADDR`, `KEYGATE_DATABASE_URL`,
+//! `KEYGATE_PEPPER`, `KEYGATE_ADMIN_SECRET`, `KEYGATE_TOKEN_SECRET`); see
+//! `docs/platform.md`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod adapters;
+mod app;
+pub mod body;
+pub mod catalogues;
+pub mod config;
+mod handlers;
+pub mod reply;
+pub mod routes;
+pub mod start;
+
+pub use app::{App, Call};
+pub use start::{StartError, Started, start};

@@ -1,0 +1,130 @@
+//! The platform's answers: JSON for successes, `application/problem+json` (RFC 9457) for
+//! every failure, in the same shape as keygate's own refusals.
+
+use std::borrow::Cow;
+
+use http::{HeaderValue, Response, StatusCode, header};
+use keygate_core::{AdminError, AuthError};
+use serde::Serialize;
+
+/// What every handler returns; each adapter converts it to its framework's response.
+pub type Reply = Response<String>;
+
+/// `status` with `value` as JSON.
+pub fn json(status: StatusCode, value: &impl Serialize) -> Reply {
+    match serde_json::to_string(value) {
+        Ok(body) => with_type(status, body, "application/json"),
+        Err(_) => internal(),
+    }
+}
+
+/// 204, no body.
+pub fn no_content() -> Reply {
+    let mut response = Response::new(String::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Reply {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A problem document of the platform's own (keygate's refusals render themselves).
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    r#type: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+}
+
+/// `status` with a problem document: `code` is stable, `detail` says what to do.
+pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Reply {
+    let document = Problem {
+        r#type: format!("urn:keygate:error:{code}"),
+        title,
+        status: status.as_u16(),
+        code,
+        detail,
+    };
+    match serde_json::to_string(&document) {
+        Ok(body) => with_type(status, body, "application/problem+json"),
+        Err(_) => internal(),
+    }
+}
+
+/// 400 `invalid_request`; `detail` names the field.
+pub fn invalid(detail: impl Into<Cow<'static, str>>) -> Reply {
+    AuthError::invalid_request(detail).to_response()
+}
+
+/// 404 `not_found`: no such resource for this caller (another tenant's id included).
+pub fn not_found(what: &str) -> Reply {
+    problem(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        &format!("no {what} has this id"),
+    )
+}
+
+/// 403 `tenant_forbidden`: a tenant's secret key reaching for another tenant.
+pub fn tenant_forbidden() -> Reply {
+    problem(
+        StatusCode::FORBIDDEN,
+        "tenant_forbidden",
+        "Tenant forbidden",
+        "a tenant's secret key manages that tenant only; use the platform secret for other tenants",
+    )
+}
+
+/// 413 `payload_too_large`.
+pub fn too_large(limit: usize) -> Reply {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "Payload too large",
+        &format!("the request body is larger than {limit} bytes"),
+    )
+}
+
+/// 500 `internal_error`, with nothing of the cause (it is logged).
+pub fn internal() -> Reply {
+    let body = r#"{"type":"urn:keygate:error:internal_error","title":"Internal error","status":500,"code":"internal_error","detail":"the platform failed to answer; the failure is logged"}"#;
+    with_type(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        body.to_owned(),
+        "application/problem+json",
+    )
+}
+
+/// An engine refusal, as keygate renders it.
+pub fn refused(error: &AuthError) -> Reply {
+    if let AuthError::AuthUnavailable(source) = error {
+        tracing::error!(error = %source, "the store failed while answering an admin request");
+    }
+    error.to_response()
+}
+
+/// A key operation's failure.
+pub fn admin_error(error: AdminError) -> Reply {
+    match error {
+        AdminError::Invalid(detail) => invalid(detail),
+        AdminError::NotFound => not_found("key"),
+        AdminError::Conflict(source) => {
+            tracing::error!(error = %source, "a generated key id or digest collided");
+            internal()
+        }
+        AdminError::Unavailable(source) => refused(&AuthError::AuthUnavailable(source)),
+        other => {
+            tracing::error!(error = %other, "a key operation failed");
+            internal()
+        }
+    }
+}

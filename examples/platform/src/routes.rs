@@ -1,0 +1,301 @@
+//! Every route of the platform, as data: method, path pattern, what keygate requires and
+//! which handler answers. Each adapter turns this one table into its framework's routes,
+//! so the three binaries cannot drift apart.
+
+use keygate_core::{Access, AuthMethod, Methods};
+
+/// Where the admin routes are mounted (one nested router or scope, `Access::admin()`).
+pub const ADMIN_PREFIX: &str = "/api/v1/admin";
+
+/// The resources with a token route (`POST /api/v1/{resource}`, scope `<resource>:create`).
+pub const TOKEN_RESOURCES: [&str; 9] = [
+    "lens",
+    "object-detection",
+    "2d-to-3d",
+    "fill",
+    "swap",
+    "room-visualize",
+    "property-visualize",
+    "magic-background",
+    "upload",
+];
+
+/// Which handler answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET /healthz`.
+    Health,
+    /// `GET /readyz`.
+    Ready,
+    /// `POST /api/v1/admin/keys`.
+    CreateKey,
+    /// `GET /api/v1/admin/keys`.
+    ListKeys,
+    /// `GET /api/v1/admin/keys/{id}`.
+    ShowKey,
+    /// `DELETE /api/v1/admin/keys/{id}`.
+    RevokeKey,
+    /// `POST /api/v1/admin/keys/{id}/rotate`.
+    RotateKey,
+    /// `POST /api/v1/admin/keys/{id}/credits`.
+    AddCredits,
+    /// `GET /api/v1/admin/catalogues`.
+    ListCatalogues,
+    /// `POST /api/v1/admin/catalogues`.
+    CreateCatalogue,
+    /// `GET /api/v1/admin/catalogues/{id}`.
+    ShowCatalogue,
+    /// `PUT /api/v1/admin/catalogues/{id}`.
+    UpdateCatalogue,
+    /// `DELETE /api/v1/admin/catalogues/{id}`.
+    DeleteCatalogue,
+    /// `POST /api/v1/token`.
+    IssueToken,
+    /// `POST /api/v1/{resource}`: the token routes.
+    Resource(&'static str),
+    /// `GET /api/v1/catalogues/{id}`.
+    ReadCatalogue,
+    /// `POST /api/detect`: one credit.
+    Detect,
+    /// `POST /api/detector/upload`: free.
+    Upload,
+    /// `GET /v1/users/me`.
+    Me,
+}
+
+/// What stands in front of a handler.
+#[derive(Debug, Clone)]
+pub enum Guard {
+    /// Nobody is authenticated (health checks).
+    Public,
+    /// Every request must satisfy this access.
+    Required(Access),
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The method.
+    pub method: http::Method,
+    /// The path, with `{name}` parameters (the syntax of axum 0.8 and actix-web alike);
+    /// for admin routes, the part below [`ADMIN_PREFIX`].
+    pub path: String,
+    /// The handler.
+    pub endpoint: Endpoint,
+    /// keygate's requirement.
+    pub guard: Guard,
+}
+
+impl Route {
+    /// The full path pattern.
+    pub fn full_path(&self, admin: bool) -> String {
+        if admin {
+            format!("{ADMIN_PREFIX}{}", self.path)
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+fn route(method: http::Method, path: impl Into<String>, endpoint: Endpoint, guard: Guard) -> Route {
+    Route {
+        method,
+        path: path.into(),
+        endpoint,
+        guard,
+    }
+}
+
+fn scoped(scope: &str) -> Access {
+    match Access::scoped(scope) {
+        Ok(access) => access,
+        // The scopes below are literals of valid syntax; a typo fails the test suite.
+        Err(error) => unreachable!("route scope {scope:?} is invalid: {error}"),
+    }
+}
+
+/// Issued tokens (and the platform secret, which every route accepts).
+fn tokens() -> Methods {
+    Methods::from([AuthMethod::Token])
+}
+
+/// API keys.
+fn api_keys() -> Methods {
+    Methods::from([AuthMethod::ApiKey])
+}
+
+/// The admin routes: below [`ADMIN_PREFIX`], all behind `Access::admin()`.
+pub fn admin_routes() -> Vec<Route> {
+    use Endpoint::*;
+    use http::Method;
+    let admin = || Guard::Required(Access::admin());
+    vec![
+        route(Method::POST, "/keys", CreateKey, admin()),
+        route(Method::GET, "/keys", ListKeys, admin()),
+        route(Method::GET, "/keys/{id}", ShowKey, admin()),
+        route(Method::DELETE, "/keys/{id}", RevokeKey, admin()),
+        route(Method::POST, "/keys/{id}/rotate", RotateKey, admin()),
+        route(Method::POST, "/keys/{id}/credits", AddCredits, admin()),
+        route(Method::GET, "/catalogues", ListCatalogues, admin()),
+        route(Method::POST, "/catalogues", CreateCatalogue, admin()),
+        route(Method::GET, "/catalogues/{id}", ShowCatalogue, admin()),
+        route(Method::PUT, "/catalogues/{id}", UpdateCatalogue, admin()),
+        route(Method::DELETE, "/catalogues/{id}", DeleteCatalogue, admin()),
+    ]
+}
+
+/// Every route outside the admin group.
+pub fn routes() -> Vec<Route> {
+    use Endpoint::*;
+    use http::Method;
+    let mut routes = vec![
+        route(Method::GET, "/healthz", Health, Guard::Public),
+        route(Method::GET, "/readyz", Ready, Guard::Public),
+        // The platform secret (or a tenant's sk_ key) in x-client-secret, or a token that
+        // may mint tokens; the engine checks that the new token is no broader.
+        route(
+            Method::POST,
+            "/api/v1/token",
+            IssueToken,
+            Guard::Required(scoped("token:create").accept(tokens())),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/catalogues/{id}",
+            ReadCatalogue,
+            Guard::Required(scoped("catalogue:read").accept(tokens())),
+        ),
+        route(
+            Method::POST,
+            "/api/detect",
+            Detect,
+            Guard::Required(Access::authenticated().accept(api_keys()).cost(1)),
+        ),
+        route(
+            Method::POST,
+            "/api/detector/upload",
+            Upload,
+            Guard::Required(Access::authenticated().accept(api_keys())),
+        ),
+        route(
+            Method::GET,
+            "/v1/users/me",
+            Me,
+            Guard::Required(scoped("read:users").accept(api_keys())),
+        ),
+    ];
+    routes.extend(TOKEN_RESOURCES.iter().map(|resource| {
+        route(
+            Method::POST,
+            format!("/api/v1/{resource}"),
+            Resource(resource),
+            Guard::Required(scoped(&format!("{resource}:create")).accept(tokens())),
+        )
+    }));
+    routes
+}
+
+/// The path segment after `collection` (`/keys/`): the id in
+/// `/api/v1/admin/keys/{id}/rotate`. `None` when there is none.
+pub fn id_after<'p>(path: &'p str, collection: &str) -> Option<&'p str> {
+    let (_, rest) = path.split_once(collection)?;
+    rest.split('/').next().filter(|id| !id.is_empty())
+}
+
+/// Whether `path` matches `pattern`, where a `{name}` segment matches any non-empty
+/// segment (the plain-tower router's matching; axum and actix-web match the same way).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
+/// 404 for a path no route has.
+pub fn not_found() -> crate::reply::Reply {
+    crate::reply::problem(
+        http::StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        "no route matches this path",
+    )
+}
+
+/// 405 for a path whose routes take other methods; `allow` lists them.
+pub fn method_not_allowed(allow: &[http::Method]) -> crate::reply::Reply {
+    let mut reply = crate::reply::problem(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "this path takes other methods (see the Allow header)",
+    );
+    let list: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
+    if let Ok(value) = http::HeaderValue::from_str(&list.join(", ")) {
+        reply.headers_mut().insert(http::header::ALLOW, value);
+    }
+    reply
+}
+
+/// Every route with its full path and whether it is an admin route, grouped by path in
+/// table order (the methods of one path together).
+pub fn by_path() -> Vec<(String, Vec<(Route, bool)>)> {
+    let mut groups: Vec<(String, Vec<(Route, bool)>)> = Vec::new();
+    let all = admin_routes()
+        .into_iter()
+        .map(|route| (route, true))
+        .chain(routes().into_iter().map(|route| (route, false)));
+    for (route, admin) in all {
+        let path = route.full_path(admin);
+        match groups.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, group)) => group.push((route, admin)),
+            None => groups.push((path, vec![(route, admin)])),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn patterns_match_whole_segments() {
+        assert!(matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/k1"));
+        assert!(!matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/"));
+        assert!(!matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/k1/rotate"));
+        assert!(matches("/healthz", "/healthz"));
+        assert!(!matches("/healthz", "/healthz/"));
+    }
+
+    use super::*;
+
+    #[test]
+    fn ids_are_read_after_their_collection() {
+        assert_eq!(id_after("/api/v1/admin/keys/k1", "/keys/"), Some("k1"));
+        assert_eq!(id_after("/api/v1/admin/keys/k2/rotate", "/keys/"), Some("k2"));
+        assert_eq!(id_after("/api/v1/admin/keys/k3/credits", "/keys/"), Some("k3"));
+        assert_eq!(id_after("/api/v1/admin/keys", "/keys/"), None);
+        assert_eq!(id_after("/api/v1/admin/keys/", "/keys/"), None);
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for route in admin_routes() {
+            assert!(seen.insert((route.method.clone(), route.full_path(true))));
+        }
+        for route in routes() {
+            assert!(seen.insert((route.method.clone(), route.full_path(false))));
+        }
+        assert_eq!(seen.len(), 11 + 7 + TOKEN_RESOURCES.len());
+    }
+}

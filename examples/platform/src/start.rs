@@ -1,0 +1,173 @@
+//! Start-up, shared by the three binaries: logs, settings, the deployment (database,
+//! pepper, admin secret: first start creates them and prints the secret once), the
+//! engine, the listener, and the shutdown signal.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener};
+
+use keygate_sqlx::setup::{Opened, Setup, SetupError, Start};
+
+use crate::app::App;
+use crate::config::{Config, ConfigError};
+
+/// What a binary serves: the app and a bound listener.
+#[derive(Debug)]
+pub struct Started {
+    /// The app.
+    pub app: App,
+    /// The bound listener (non-blocking, for Tokio).
+    pub listener: TcpListener,
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
+/// Why the platform could not start. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting does not parse.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database, pepper or secrets could not be opened.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The engine could not be built.
+    #[error("the engine could not be built: {0}")]
+    Build(#[from] keygate_core::BuildError),
+    /// The platform's own table could not be created.
+    #[error("the database failed while the platform created its tables: {0}")]
+    Store(#[from] keygate_core::StoreError),
+    /// The address is taken or not ours.
+    #[error("could not listen on {addr}: {source} (set KEYGATE_ADDR to another address)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Logs to stderr (stdout carries the first-start banner); `RUST_LOG` filters, default
+/// `info`. Calling it twice is harmless.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Opens the deployment from the environment, builds the app and binds the listener;
+/// on first start prints the admin secret once, with a curl line that creates a key.
+pub async fn start() -> Result<Started, StartError> {
+    init_logging();
+    let config = Config::from_env()?;
+    let opened = Setup::from_env().open(Start::OpenOrCreate).await?;
+    let keygate = opened.keygate_builder()?.build()?;
+    let app = App::new(keygate, opened.store().clone()).await?;
+    let listener = TcpListener::bind(config.addr)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    announce(&opened, addr);
+    Ok(Started {
+        app,
+        listener,
+        addr,
+    })
+}
+
+/// The banner on stdout: on first start the admin secret (shown once) and a curl line;
+/// always the address.
+fn announce(opened: &Opened, addr: SocketAddr) {
+    let base = base_url(addr);
+    let mut out = String::new();
+    if let Some(secret) = opened.new_admin_secret() {
+        out.push_str("keygate platform: first start\n");
+        if let Some(path) = opened.created_pepper_file() {
+            out.push_str(&format!(
+                "  pepper written to {} (mode 0600): back it up; without it no stored key can be checked\n",
+                path.display()
+            ));
+        }
+        out.push_str("  only a hash of the admin secret is stored: copy it now, it is not shown again\n\n");
+        out.push_str(&format!("admin secret: {}\n\n", secret.expose()));
+        out.push_str("create a first key:\n");
+        out.push_str(&format!(
+            "  curl -s -X POST {base}/api/v1/admin/keys \\\n    -H 'x-client-secret: {}' \\\n    -H 'content-type: application/json' \\\n    -d '{{\"kind\": \"secret\", \"environment\": \"test\", \"tenant\": \"acme\"}}'\n\n",
+            secret.expose()
+        ));
+    }
+    out.push_str(&format!("listening on {base}\n"));
+    // The banner is the one thing this program writes to stdout.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    tracing::info!(%addr, "listening");
+}
+
+/// `http://addr`, with a wildcard address shown as loopback (what curl can reach).
+fn base_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Reports a failed start on stderr; the exit code is 1.
+pub fn fail(error: &StartError) -> std::process::ExitCode {
+    tracing::error!(%error, "the platform could not start");
+    let _ = writeln!(std::io::stderr(), "error: {error}");
+    std::process::ExitCode::FAILURE
+}
+
+/// After the server stopped: closes the store (SQLite checkpoints its journal) and turns
+/// the outcome into the exit code.
+pub async fn stop(app: &App, served: std::io::Result<()>) -> std::process::ExitCode {
+    app.store().close().await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "the server failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
