@@ -1,0 +1,327 @@
+//! The real binaries, as a new user meets them: started as processes in an empty
+//! directory, the admin secret read from what they print, the README's walk-through
+//! driven over HTTP, then a Ctrl-C and a second start that prints no secret.
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A running binary and what it printed before it listened.
+struct Running {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+    logs: mpsc::Receiver<Vec<String>>,
+}
+
+impl Running {
+    /// Starts `binary` in `dir` with `env`, and waits (at most 60 s) for its
+    /// "listening on" line.
+    fn start(binary: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir)
+            .env("KEYGATE_ADDR", "127.0.0.1:0")
+            .env_remove("KEYGATE_DATABASE_URL")
+            .env_remove("KEYGATE_PEPPER")
+            .env_remove("KEYGATE_ADMIN_SECRET")
+            .env_remove("KEYGATE_TOKEN_SECRET")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (log_lines, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            let text: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+            let _ = log_lines.send(text);
+        });
+        let mut banner = Vec::new();
+        loop {
+            match received.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(base) = line.strip_prefix("listening on ") {
+                        return Self {
+                            child,
+                            base: base.to_owned(),
+                            banner,
+                            logs,
+                        };
+                    }
+                    banner.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let logs = logs.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+                    panic!(
+                        "{binary} did not listen; printed {banner:?}; logged:\n{}",
+                        logs.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// The admin secret the banner shows, if it shows one.
+    fn admin_secret(&self) -> Option<String> {
+        self.banner
+            .iter()
+            .find_map(|line| line.strip_prefix("admin secret: "))
+            .map(str::to_owned)
+    }
+
+    /// Ctrl-C, then the exit status (at most 30 s) and everything it logged.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT");
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let logs = self
+                    .logs
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap_or_default();
+                return (status, logs.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("the binary did not stop on Ctrl-C");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = request.send().await.expect("the platform answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The README's walk-through against a running platform; returns the created key and
+/// the token.
+async fn walk_through(base: &str, secret: &str) -> (String, String) {
+    let client = reqwest::Client::new();
+
+    // Create a key.
+    let (status, _, key) = send(
+        client
+            .post(format!("{base}/api/v1/admin/keys"))
+            .header("x-client-secret", secret)
+            .json(&json!({"kind": "secret", "environment": "test", "tenant": "acme"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let text = key["key"].as_str().unwrap().to_owned();
+    assert!(text.starts_with("sk_test_"));
+
+    // Mint a one-time token.
+    let (status, _, minted) = send(
+        client
+            .post(format!("{base}/api/v1/token"))
+            .header("x-client-secret", secret)
+            .json(&json!({"actionResource": "magic-background", "actionType": "create"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{minted}");
+    assert_eq!(minted["expiresIn"], 300);
+    let token = minted["token"].as_str().unwrap().to_owned();
+
+    // An admin route with the token: 403, and the token is not spent.
+    let (status, _, refused) = send(
+        client
+            .get(format!("{base}/api/v1/admin/keys"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!((status, &refused["code"]), (403, &json!("secret_key_required")));
+
+    // Use it: 200. Use it again: 401 token_used.
+    let use_token = || {
+        client
+            .post(format!("{base}/api/v1/magic-background"))
+            .bearer_auth(&token)
+    };
+    let (status, _, first) = send(use_token()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["principal"]["method"], "token");
+    let (status, headers, second) = send(use_token()).await;
+    assert_eq!((status, &second["code"]), (401, &json!("token_used")));
+    assert_eq!(
+        headers["www-authenticate"],
+        r#"Bearer realm="keygate", error="invalid_token""#
+    );
+
+    // The key itself works on an API-key route.
+    let (status, _, me) = send(
+        client
+            .get(format!("{base}/v1/users/me"))
+            .bearer_auth(&text),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["livemode"], false);
+    (text, token)
+}
+
+async fn first_and_second_start(binary: &str) {
+    let dir = tempfile::tempdir().unwrap();
+
+    let first = Running::start(binary, dir.path(), &[]);
+    let secret = first.admin_secret().expect("the first start prints the secret");
+    assert!(
+        first.banner.iter().any(|line| line.contains("curl -s -X POST")),
+        "the banner shows a curl line: {:?}",
+        first.banner
+    );
+    assert!(dir.path().join("keygate.db").exists());
+    let pepper = dir.path().join("keygate.pepper");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&pepper).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the pepper file is private");
+    }
+    let (key, token) = walk_through(&first.base, &secret).await;
+    let (status, logs) = first.interrupt();
+    assert!(status.success(), "Ctrl-C is a clean stop: {status}");
+    assert!(logs.contains("key created"), "the logs record admin changes: {logs}");
+    for secret in [&secret, &key, &token] {
+        assert!(!logs.contains(secret.as_str()), "a secret was logged: {logs}");
+    }
+
+    let second = Running::start(binary, dir.path(), &[]);
+    assert_eq!(second.admin_secret(), None, "the secret is shown once");
+    let client = reqwest::Client::new();
+    let (status, _, listed) = send(
+        client
+            .get(format!("{}/api/v1/admin/keys", second.base))
+            .header("x-client-secret", &secret),
+    )
+    .await;
+    assert_eq!(status, 200, "the first start's secret still opens admin routes");
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains(&key), "lists never show a key");
+    let (status, _, _) = send(
+        client
+            .post(format!("{}/api/detect", second.base))
+            .header("x-api-key", &key),
+    )
+    .await;
+    assert_eq!(status, 200, "the key survives a restart");
+    assert!(second.interrupt().0.success());
+}
+
+#[tokio::test]
+async fn axum_binary_first_run() {
+    first_and_second_start(env!("CARGO_BIN_EXE_platform")).await;
+}
+
+#[tokio::test]
+async fn actix_binary_first_run() {
+    first_and_second_start(env!("CARGO_BIN_EXE_platform-actix")).await;
+}
+
+#[tokio::test]
+async fn tower_binary_first_run() {
+    first_and_second_start(env!("CARGO_BIN_EXE_platform-tower")).await;
+}
+
+#[tokio::test]
+async fn bad_settings_stop_the_start_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir.path())
+        .env("KEYGATE_ADDR", "not an address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEYGATE_ADDR"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir.path())
+        .env("KEYGATE_ADDR", "127.0.0.1:0")
+        .env("KEYGATE_PEPPER", "not-a-pepper")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEYGATE_PEPPER"), "{stderr}");
+    assert!(!stderr.contains("not-a-pepper"), "a secret is never echoed: {stderr}");
+}
+
+/// `KEYGATE_DATABASE_URL=postgres://…` works the same: first start prints the secret,
+/// the second does not, and the walk-through passes.
+#[tokio::test]
+async fn postgres_first_run() {
+    let Ok(url) = std::env::var("KEYGATE_TEST_POSTGRES_URL") else {
+        eprintln!("skipping postgres_first_run: set KEYGATE_TEST_POSTGRES_URL");
+        return;
+    };
+    let schema = format!(
+        "kg_platform_{}",
+        std::process::id() as u64 * 1000 + u64::from(rand_suffix())
+    );
+    let admin = sqlx_exec(&url, &format!("CREATE SCHEMA {schema}")).await;
+    assert!(admin.is_ok(), "{admin:?}");
+    let database_url = format!("{url}?options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KEYGATE_DATABASE_URL", database_url.as_str())];
+
+    let first = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
+    let secret = first.admin_secret().expect("the first start prints the secret");
+    assert!(dir.path().join("keygate.pepper").exists());
+    walk_through(&first.base, &secret).await;
+    assert!(first.interrupt().0.success());
+    let second = Running::start(env!("CARGO_BIN_EXE_platform-tower"), dir.path(), &env);
+    assert_eq!(second.admin_secret(), None);
+    drop(second);
+
+    let dropped = sqlx_exec(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+    assert!(dropped.is_ok(), "{dropped:?}");
+}
+
+fn rand_suffix() -> u16 {
+    let mut bytes = [0u8; 2];
+    getrandom::getrandom(&mut bytes).unwrap();
+    u16::from_le_bytes(bytes) % 1000
+}
+
+async fn sqlx_exec(url: &str, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(sql).execute(&mut connection).await?;
+    connection.close().await
+}
