@@ -325,3 +325,31 @@ async fn sqlx_exec(url: &str, sql: &str) -> Result<(), sqlx::Error> {
     sqlx::query(sql).execute(&mut connection).await?;
     connection.close().await
 }
+
+/// The README's curl walk-through, run by bash as written: only the pasted secret and the
+/// port (the test listens on a free one) are filled in.
+#[tokio::test]
+async fn readme_walk_through_runs_as_written() {
+    let readme = include_str!("../../../README.md");
+    let start = readme.find("<!-- walk-through -->\n```sh\n").expect("the marked block");
+    let block = &readme[start..];
+    let block = &block[block.find("```sh\n").unwrap() + 6..block.find("```\n<!-- /walk-through -->").unwrap()];
+    assert!(block.contains("SECRET='paste the admin secret here'"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &[]);
+    let secret = running.admin_secret().unwrap();
+    let script = block
+        .replace("paste the admin secret here", &secret)
+        .replace("http://127.0.0.1:8080", &running.base);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(r#""kind":"secret""#), "a key was created: {stdout}");
+    assert_eq!(stdout.matches(r#""resource":"magic-background""#).count(), 1, "{stdout}");
+    assert!(stdout.contains(r#""code":"token_used""#), "{stdout}");
+    assert!(stdout.contains(r#""code":"secret_key_required""#), "{stdout}");
+}
