@@ -48,6 +48,45 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Reads `body` whole, refusing more than [`BODY_LIMIT`] bytes (413) and a body the client
+/// did not finish sending (400).
+pub async fn read<B>(body: B) -> Result<bytes::Bytes, Reply>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(reply::too_large(BODY_LIMIT))
+        }
+        Err(_) => Err(reply::invalid("body: the request body could not be read")),
+    }
+}
+
+/// Reads a stream of chunks whole (actix-web's payload), with the same limits as [`read`].
+pub async fn read_stream<S, E>(stream: S) -> Result<bytes::Bytes, Reply>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>>,
+{
+    use futures_util::StreamExt as _;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| reply::invalid("body: the request body could not be read"))?;
+        if body.len().saturating_add(chunk.len()) > BODY_LIMIT {
+            return Err(reply::too_large(BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,39 +132,4 @@ mod tests {
         assert!(parse::<Options>(b"", true).is_ok());
         assert!(parse::<Options>(b"  \n", true).is_ok());
     }
-}
-
-/// Reads `body` whole, refusing more than [`BODY_LIMIT`] bytes (413) and a body the client
-/// did not finish sending (400).
-pub async fn read<B>(body: B) -> Result<bytes::Bytes, Reply>
-where
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    use http_body_util::BodyExt as _;
-    match http_body_util::Limited::new(body, BODY_LIMIT).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(reply::too_large(BODY_LIMIT))
-        }
-        Err(_) => Err(reply::invalid("body: the request body could not be read")),
-    }
-}
-
-/// Reads a stream of chunks whole (actix-web's payload), with the same limits as [`read`].
-pub async fn read_stream<S, E>(stream: S) -> Result<bytes::Bytes, Reply>
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, E>>,
-{
-    use futures_util::StreamExt as _;
-    let mut stream = std::pin::pin!(stream);
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| reply::invalid("body: the request body could not be read"))?;
-        if body.len().saturating_add(chunk.len()) > BODY_LIMIT {
-            return Err(reply::too_large(BODY_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }

@@ -271,7 +271,10 @@ mod tests {
     fn patterns_match_whole_segments() {
         assert!(matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/k1"));
         assert!(!matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/"));
-        assert!(!matches("/api/v1/admin/keys/{id}", "/api/v1/admin/keys/k1/rotate"));
+        assert!(!matches(
+            "/api/v1/admin/keys/{id}",
+            "/api/v1/admin/keys/k1/rotate"
+        ));
         assert!(matches("/healthz", "/healthz"));
         assert!(!matches("/healthz", "/healthz/"));
     }
@@ -281,8 +284,14 @@ mod tests {
     #[test]
     fn ids_are_read_after_their_collection() {
         assert_eq!(id_after("/api/v1/admin/keys/k1", "/keys/"), Some("k1"));
-        assert_eq!(id_after("/api/v1/admin/keys/k2/rotate", "/keys/"), Some("k2"));
-        assert_eq!(id_after("/api/v1/admin/keys/k3/credits", "/keys/"), Some("k3"));
+        assert_eq!(
+            id_after("/api/v1/admin/keys/k2/rotate", "/keys/"),
+            Some("k2")
+        );
+        assert_eq!(
+            id_after("/api/v1/admin/keys/k3/credits", "/keys/"),
+            Some("k3")
+        );
         assert_eq!(id_after("/api/v1/admin/keys", "/keys/"), None);
         assert_eq!(id_after("/api/v1/admin/keys/", "/keys/"), None);
     }

@@ -98,7 +98,9 @@ fn announce(opened: &Opened, addr: SocketAddr) {
                 path.display()
             ));
         }
-        out.push_str("  only a hash of the admin secret is stored: copy it now, it is not shown again\n\n");
+        out.push_str(
+            "  only a hash of the admin secret is stored: copy it now, it is not shown again\n\n",
+        );
         out.push_str(&format!("admin secret: {}\n\n", secret.expose()));
         out.push_str("create a first key:\n");
         out.push_str(&format!(
@@ -109,7 +111,9 @@ fn announce(opened: &Opened, addr: SocketAddr) {
     out.push_str(&format!("listening on {base}\n"));
     // The banner is the one thing this program writes to stdout.
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     tracing::info!(%addr, "listening");
 }
 

@@ -3,6 +3,9 @@
 //! driven over HTTP, then a Ctrl-C and a second start that prints no secret.
 #![cfg(unix)]
 #![allow(
+    // Every child is killed and waited for in `Running`'s `Drop`.
+    clippy::zombie_processes,
+    clippy::print_stderr,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -56,7 +59,10 @@ impl Running {
         });
         let (log_lines, logs) = mpsc::channel();
         std::thread::spawn(move || {
-            let text: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+            let text: Vec<String> = BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect();
             let _ = log_lines.send(text);
         });
         let mut banner = Vec::new();
@@ -75,7 +81,9 @@ impl Running {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    let logs = logs.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+                    let logs = logs
+                        .recv_timeout(Duration::from_secs(5))
+                        .unwrap_or_default();
                     panic!(
                         "{binary} did not listen; printed {banner:?}; logged:\n{}",
                         logs.join("\n")
@@ -127,7 +135,11 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, reqwest::header::Header
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
 /// The README's walk-through against a running platform; returns the created key and
@@ -166,7 +178,10 @@ async fn walk_through(base: &str, secret: &str) -> (String, String) {
             .bearer_auth(&token),
     )
     .await;
-    assert_eq!((status, &refused["code"]), (403, &json!("secret_key_required")));
+    assert_eq!(
+        (status, &refused["code"]),
+        (403, &json!("secret_key_required"))
+    );
 
     // Use it: 200. Use it again: 401 token_used.
     let use_token = || {
@@ -185,12 +200,7 @@ async fn walk_through(base: &str, secret: &str) -> (String, String) {
     );
 
     // The key itself works on an API-key route.
-    let (status, _, me) = send(
-        client
-            .get(format!("{base}/v1/users/me"))
-            .bearer_auth(&text),
-    )
-    .await;
+    let (status, _, me) = send(client.get(format!("{base}/v1/users/me")).bearer_auth(&text)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["livemode"], false);
     (text, token)
@@ -200,9 +210,14 @@ async fn first_and_second_start(binary: &str) {
     let dir = tempfile::tempdir().unwrap();
 
     let first = Running::start(binary, dir.path(), &[]);
-    let secret = first.admin_secret().expect("the first start prints the secret");
+    let secret = first
+        .admin_secret()
+        .expect("the first start prints the secret");
     assert!(
-        first.banner.iter().any(|line| line.contains("curl -s -X POST")),
+        first
+            .banner
+            .iter()
+            .any(|line| line.contains("curl -s -X POST")),
         "the banner shows a curl line: {:?}",
         first.banner
     );
@@ -216,9 +231,15 @@ async fn first_and_second_start(binary: &str) {
     let (key, token) = walk_through(&first.base, &secret).await;
     let (status, logs) = first.interrupt();
     assert!(status.success(), "Ctrl-C is a clean stop: {status}");
-    assert!(logs.contains("key created"), "the logs record admin changes: {logs}");
+    assert!(
+        logs.contains("key created"),
+        "the logs record admin changes: {logs}"
+    );
     for secret in [&secret, &key, &token] {
-        assert!(!logs.contains(secret.as_str()), "a secret was logged: {logs}");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret was logged: {logs}"
+        );
     }
 
     let second = Running::start(binary, dir.path(), &[]);
@@ -230,7 +251,10 @@ async fn first_and_second_start(binary: &str) {
             .header("x-client-secret", &secret),
     )
     .await;
-    assert_eq!(status, 200, "the first start's secret still opens admin routes");
+    assert_eq!(
+        status, 200,
+        "the first start's secret still opens admin routes"
+    );
     assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains(&key), "lists never show a key");
     let (status, _, _) = send(
@@ -279,7 +303,10 @@ async fn bad_settings_stop_the_start_with_a_message() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("KEYGATE_PEPPER"), "{stderr}");
-    assert!(!stderr.contains("not-a-pepper"), "a secret is never echoed: {stderr}");
+    assert!(
+        !stderr.contains("not-a-pepper"),
+        "a secret is never echoed: {stderr}"
+    );
 }
 
 /// `KEYGATE_DATABASE_URL=postgres://…` works the same: first start prints the secret,
@@ -301,7 +328,9 @@ async fn postgres_first_run() {
     let env = [("KEYGATE_DATABASE_URL", database_url.as_str())];
 
     let first = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
-    let secret = first.admin_secret().expect("the first start prints the secret");
+    let secret = first
+        .admin_secret()
+        .expect("the first start prints the secret");
     assert!(dir.path().join("keygate.pepper").exists());
     walk_through(&first.base, &secret).await;
     assert!(first.interrupt().0.success());
@@ -331,9 +360,12 @@ async fn sqlx_exec(url: &str, sql: &str) -> Result<(), sqlx::Error> {
 #[tokio::test]
 async fn readme_walk_through_runs_as_written() {
     let readme = include_str!("../../../README.md");
-    let start = readme.find("<!-- walk-through -->\n```sh\n").expect("the marked block");
+    let start = readme
+        .find("<!-- walk-through -->\n```sh\n")
+        .expect("the marked block");
     let block = &readme[start..];
-    let block = &block[block.find("```sh\n").unwrap() + 6..block.find("```\n<!-- /walk-through -->").unwrap()];
+    let block = &block
+        [block.find("```sh\n").unwrap() + 6..block.find("```\n<!-- /walk-through -->").unwrap()];
     assert!(block.contains("SECRET='paste the admin secret here'"));
 
     let dir = tempfile::tempdir().unwrap();
@@ -347,9 +379,23 @@ async fn readme_walk_through_runs_as_written() {
         .output()
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains(r#""kind":"secret""#), "a key was created: {stdout}");
-    assert_eq!(stdout.matches(r#""resource":"magic-background""#).count(), 1, "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(r#""kind":"secret""#),
+        "a key was created: {stdout}"
+    );
+    assert_eq!(
+        stdout.matches(r#""resource":"magic-background""#).count(),
+        1,
+        "{stdout}"
+    );
     assert!(stdout.contains(r#""code":"token_used""#), "{stdout}");
-    assert!(stdout.contains(r#""code":"secret_key_required""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""code":"secret_key_required""#),
+        "{stdout}"
+    );
 }

@@ -16,8 +16,10 @@ pub fn configure(app: &App) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> 
     let app = app.clone();
     move |config: &mut web::ServiceConfig| {
         for (path, group) in routes::by_path() {
-            let methods: Vec<http::Method> =
-                group.iter().map(|(route, _)| route.method.clone()).collect();
+            let methods: Vec<http::Method> = group
+                .iter()
+                .map(|(route, _)| route.method.clone())
+                .collect();
             let mut resource = web::resource(path).default_service(web::to(move || {
                 let methods = methods.clone();
                 async move { into_actix(routes::method_not_allowed(&methods)) }
@@ -106,13 +108,12 @@ fn into_actix(reply: Reply) -> HttpResponse {
 /// requests in flight finish. Run it on an actix system (`actix_web::rt::System`).
 pub async fn serve(app: &App, listener: std::net::TcpListener) -> std::io::Result<()> {
     let configure = configure(app);
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(configure.clone())
-    })
-    .listen(listener)?
-    .disable_signals()
-    .shutdown_timeout(30)
-    .run();
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(30)
+            .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         crate::start::shutdown_signal().await;

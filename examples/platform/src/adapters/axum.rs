@@ -60,9 +60,12 @@ fn handler(app: &App, route: &Route) -> MethodRouter {
                 answer(&app, endpoint, Some(&principal), request).await
             },
         ),
-        Guard::Required(_) => on(filter, move |principal: Principal, request: Request| async move {
-            answer(&app, endpoint, Some(&principal), request).await
-        }),
+        Guard::Required(_) => on(
+            filter,
+            move |principal: Principal, request: Request| async move {
+                answer(&app, endpoint, Some(&principal), request).await
+            },
+        ),
     }
 }
 

@@ -10,8 +10,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use keygate_core::extract::{Admin, from_extensions};
 use keygate_core::Principal;
+use keygate_core::extract::{Admin, from_extensions};
 use keygate_tower::KeygateLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer as _, ServiceExt as _, service_fn};
@@ -64,8 +64,10 @@ pub fn service(app: &App) -> Service {
                 Some(service) => service.oneshot(request).await,
                 None if matching.is_empty() => Ok(into_tower(routes::not_found())),
                 None => {
-                    let allow: Vec<http::Method> =
-                        matching.iter().map(|(_, method, _)| method.clone()).collect();
+                    let allow: Vec<http::Method> = matching
+                        .iter()
+                        .map(|(_, method, _)| method.clone())
+                        .collect();
                     Ok(into_tower(routes::method_not_allowed(&allow)))
                 }
             }

@@ -201,7 +201,12 @@ pub(super) async fn rotate(app: &App, principal: &Principal, path: &str, body: &
     }
 }
 
-pub(super) async fn add_credits(app: &App, principal: &Principal, path: &str, body: &[u8]) -> Reply {
+pub(super) async fn add_credits(
+    app: &App,
+    principal: &Principal,
+    path: &str,
+    body: &[u8],
+) -> Reply {
     let request: AddCredits = match body::parse(body, false) {
         Ok(request) => request,
         Err(reply) => return reply,

@@ -23,7 +23,10 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
     // Every other route is behind keygate: without a principal the route was wired
     // without its middleware, which must fail loudly, never serve anonymously.
     let Some(principal) = call.principal else {
-        tracing::error!(?endpoint, "a guarded route was reached without keygate's middleware");
+        tracing::error!(
+            ?endpoint,
+            "a guarded route was reached without keygate's middleware"
+        );
         return reply::internal();
     };
     match endpoint {

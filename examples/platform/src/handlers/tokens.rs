@@ -71,9 +71,7 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         (TokenKind::Session, duration) => {
             let minutes = duration.unwrap_or(DEFAULT_SESSION_MINUTES);
             if !(1..=MAX_SESSION_MINUTES).contains(&minutes) {
-                return reply::invalid(format!(
-                    "duration: 1 to {MAX_SESSION_MINUTES} minutes"
-                ));
+                return reply::invalid(format!("duration: 1 to {MAX_SESSION_MINUTES} minutes"));
             }
             Some(time::Duration::minutes(minutes))
         }
