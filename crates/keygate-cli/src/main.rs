@@ -109,7 +109,10 @@ fn main() -> ExitCode {
                 &redactions,
             ),
         },
-        Err(failure) => report(&failure, &redactions),
+        Err(failure) => {
+            out.write_notes();
+            report(&failure, &redactions)
+        }
     }
 }
 
