@@ -62,6 +62,7 @@ pub(crate) struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The database: sqlite://path/to/keygate.db or postgres://user@host/db
     /// [default: $KEYGATE_DATABASE_URL, else sqlite://keygate.db]
@@ -258,8 +259,9 @@ Examples:
 /// `keygate tokens mint`: the token route's fields, as options.
 #[derive(Debug, Args)]
 pub(crate) struct MintArgs {
-    /// The resource (actionResource): lens, object-detection, 2d-to-3d, fill, swap,
-    /// room-visualize, property-visualize, magic-background, catalogue, upload, token or *
+    /// The resource (actionResource), one scope segment; the reference platform's are lens,
+    /// object-detection, 2d-to-3d, fill, swap, room-visualize, property-visualize,
+    /// magic-background, catalogue, upload, token and *
     #[arg(long, value_name = "RESOURCE", value_parser = parse_resource)]
     pub(crate) resource: String,
 

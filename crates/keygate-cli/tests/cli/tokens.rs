@@ -5,6 +5,7 @@ use crate::common::{Deployment, call, on_every_store};
 on_every_store!(
     a_one_time_token_works_once,
     a_session_token_lives_its_duration,
+    a_token_secret_is_used_like_the_platform_uses_it,
 );
 
 async fn a_one_time_token_works_once(d: &Deployment) {
@@ -103,5 +104,42 @@ async fn a_session_token_lives_its_duration(d: &Deployment) {
     assert!(
         session.contains("(in 300 s)"),
         "5 minutes by default: {session}"
+    );
+}
+
+async fn a_token_secret_is_used_like_the_platform_uses_it(d: &Deployment) {
+    d.init();
+    let token_secret = "0123456789abcdef0123456789abcdef";
+    let shown = crate::common::ran(
+        d.keygate()
+            .env("KEYGATE_TOKEN_SECRET", token_secret)
+            .args([
+                "--json",
+                "tokens",
+                "mint",
+                "--resource",
+                "lens",
+                "--action",
+                "create",
+            ])
+            .args(["--type", "session"]),
+    )
+    .json();
+    let token = shown["token"].as_str().unwrap();
+    let platform = keygate_sqlx::setup::Setup::new(&d.url)
+        .pepper_file(d.pepper_file())
+        .token_secret(token_secret)
+        .open(keygate_sqlx::setup::Start::OpenExisting)
+        .await
+        .unwrap()
+        .keygate_builder()
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(call(&platform, token, "lens:create").await, Ok(()));
+    assert_eq!(
+        call(&d.engine().await, token, "lens:create").await,
+        Err("invalid_token"),
+        "a platform signing with a key derived from the pepper refuses it"
     );
 }
