@@ -163,10 +163,10 @@ async fn init(deployment: Deployment, out: &mut Output) -> Result<(), Failure> {
                 .map(|path| path.display().to_string()),
             pepper_source,
             admin_secret: secret,
-            admin_secret_source: if deployment.admin_secret_from_env {
-                "KEYGATE_ADMIN_SECRET"
-            } else {
-                "generated"
+            admin_secret_source: match secret {
+                _ if deployment.admin_secret_from_env => "KEYGATE_ADMIN_SECRET",
+                Some(_) => "generated",
+                None => "stored",
             },
         });
     } else {
@@ -174,7 +174,7 @@ async fn init(deployment: Deployment, out: &mut Output) -> Result<(), Failure> {
         out.line("");
         out.fields(&[("database", database), ("pepper", pepper_line)]);
         out.line("");
-        let header = match secret {
+        let mut header = match secret {
             Some(secret) => {
                 out.line("Admin secret (the platform secret for x-client-secret). It is shown this once:");
                 out.line("keygate keeps only its hash. Store it in your secret manager now.");
@@ -182,15 +182,26 @@ async fn init(deployment: Deployment, out: &mut Output) -> Result<(), Failure> {
                 out.line(format!("    {secret}"));
                 format!("x-client-secret: {secret}")
             }
-            None => {
+            None if deployment.admin_secret_from_env => {
                 out.line(
                     "Admin secret: the one in KEYGATE_ADMIN_SECRET (nothing was stored; give the",
                 );
                 out.line("platform the same variable).");
                 "x-client-secret: $KEYGATE_ADMIN_SECRET".to_owned()
             }
+            None => {
+                // Another process set the database up at the same moment: its secret won.
+                out.line("Admin secret: another process set this database up at the same moment;");
+                out.line("its secret is the one, and was shown there.");
+                "x-client-secret: <the admin secret>".to_owned()
+            }
         };
-        let quote = if secret.is_some() { '\'' } else { '"' };
+        // The variable's value is read by the shell, so it goes in double quotes.
+        let quote = if secret.is_none() && deployment.admin_secret_from_env {
+            '"'
+        } else {
+            '\''
+        };
         out.line("");
         out.line(format!(
             "Create a first key on the platform ({PLATFORM_URL}):"
@@ -206,7 +217,6 @@ async fn init(deployment: Deployment, out: &mut Output) -> Result<(), Failure> {
         out.line("or here:");
         out.line("");
         out.line("    keygate keys create --kind secret --environment test --tenant acme");
-        let mut header = header;
         header.zeroize();
     }
     opened.store().close().await;
