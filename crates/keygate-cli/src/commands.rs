@@ -68,20 +68,8 @@ impl Deployment {
     }
 
     /// Opens a deployment that is set up, and the engine on it.
-    async fn open(self, out: &mut Output) -> Result<(Opened, Keygate), Failure> {
+    async fn open(self) -> Result<(Opened, Keygate), Failure> {
         let opened = self.setup.open(Start::OpenExisting).await?;
-        if let Some(secret) = opened.new_admin_secret() {
-            // A database set up with KEYGATE_ADMIN_SECRET stores no secret; opened without
-            // the variable, setup generates and stores one. Unshown, it would be lost.
-            out.note("note: this database had no admin secret stored (it was set up with");
-            out.note("KEYGATE_ADMIN_SECRET, which is not set now), so one was generated and its");
-            out.note("hash stored. It is shown this once:");
-            out.note("");
-            out.note(format!("    {}", secret.expose()));
-            out.note("");
-            out.note("A platform started without KEYGATE_ADMIN_SECRET expects it from now on. To");
-            out.note("keep your own secret, set KEYGATE_ADMIN_SECRET wherever keygate runs.");
-        }
         let keygate = match opened.keygate_builder() {
             Ok(builder) => builder.build().map_err(|err| Failure::failed(chain(&err))),
             Err(err) => Err(Failure::from(err)),
@@ -107,7 +95,7 @@ pub(crate) async fn run(
     match command {
         Command::Init => init(deployment, out).await,
         Command::Keys(command) => {
-            let (opened, keygate) = deployment.open(out).await?;
+            let (opened, keygate) = deployment.open().await?;
             let result = keys(&keygate, command, out).await;
             opened.store().close().await;
             result
@@ -115,7 +103,7 @@ pub(crate) async fn run(
         Command::Tokens(TokensCommand::Mint(args)) => {
             // Checked before the database is opened: a wrong command line opens nothing.
             let request = token_request(&args)?;
-            let (opened, keygate) = deployment.open(out).await?;
+            let (opened, keygate) = deployment.open().await?;
             let result = mint(&keygate, &args, request, out);
             opened.store().close().await;
             result

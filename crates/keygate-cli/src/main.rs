@@ -109,10 +109,7 @@ fn main() -> ExitCode {
                 &redactions,
             ),
         },
-        Err(failure) => {
-            out.write_notes();
-            report(&failure, &redactions)
-        }
+        Err(failure) => report(&failure, &redactions),
     }
 }
 

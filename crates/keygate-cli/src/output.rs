@@ -15,7 +15,6 @@ use zeroize::Zeroizing;
 /// when dropped.
 pub(crate) struct Output {
     text: Zeroizing<String>,
-    notes: Zeroizing<String>,
     json: bool,
 }
 
@@ -24,7 +23,6 @@ impl Output {
     pub(crate) fn new(json: bool) -> Self {
         Self {
             text: Zeroizing::new(String::new()),
-            notes: Zeroizing::new(String::new()),
             json,
         }
     }
@@ -38,13 +36,6 @@ impl Output {
     pub(crate) fn line(&mut self, line: impl AsRef<str>) {
         self.text.push_str(line.as_ref());
         self.text.push('\n');
-    }
-
-    /// Adds a line for standard error: something the operator must see that is not the
-    /// command's answer (so `--json` output stays parseable).
-    pub(crate) fn note(&mut self, line: impl AsRef<str>) {
-        self.notes.push_str(line.as_ref());
-        self.notes.push('\n');
     }
 
     /// Adds `value` as pretty JSON, on its own lines.
@@ -90,21 +81,8 @@ impl Output {
         }
     }
 
-    /// Writes the notes to standard error (also when the command failed after adding
-    /// them).
-    pub(crate) fn write_notes(&self) {
-        if !self.notes.is_empty() {
-            let mut stderr = std::io::stderr().lock();
-            // A closed standard error must not keep the answer from standard output.
-            let _ = stderr
-                .write_all(self.notes.as_bytes())
-                .and_then(|()| stderr.flush());
-        }
-    }
-
-    /// Writes the notes to standard error, then the answer to standard output.
+    /// Writes the answer to standard output.
     pub(crate) fn write(&self) -> std::io::Result<()> {
-        self.write_notes();
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(self.text.as_bytes())?;
         stdout.flush()

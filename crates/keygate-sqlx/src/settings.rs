@@ -111,7 +111,10 @@ impl SqlStore {
     }
 
     /// Records `id` as the database's pepper unless one is recorded; returns the recorded.
-    pub(crate) async fn init_pepper_id(&self, id: PepperId) -> Result<Stored<PepperId>, StoreError> {
+    pub(crate) async fn init_pepper_id(
+        &self,
+        id: PepperId,
+    ) -> Result<Stored<PepperId>, StoreError> {
         let stored = self.init_setting(PEPPER_ID, id.as_str()).await?;
         Ok(Stored {
             value: PepperId::parse(&stored.value)

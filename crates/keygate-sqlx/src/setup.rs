@@ -32,7 +32,9 @@
 //! - **The platform secret**: the text given (`KEYGATE_ADMIN_SECRET`), else the digest
 //!   stored on first start. A fresh database gets a generated secret whose digest is
 //!   stored; [`Opened::new_admin_secret`] hands it back that one time, to be shown to the
-//!   operator.
+//!   operator. So does a service's start ([`Start::OpenOrCreate`]) on a database that was
+//!   set up with a given secret and is opened without one; [`Start::OpenExisting`] never
+//!   generates one (the engine then has no platform secret).
 //! - **The token secret** (`KEYGATE_TOKEN_SECRET`, at least 32 bytes): when absent, tokens
 //!   are signed with a key derived from the pepper, so every instance with the pepper
 //!   verifies every other's tokens.
@@ -353,6 +355,10 @@ impl Setup {
         let admin = match (given_secret, stored_digest) {
             (Some(secret), _) => AdminSecret::Given(secret),
             (None, Some(digest)) => AdminSecret::Stored(digest),
+            // A database set up with a given secret stores none. A tool that opens it
+            // (the command line) must not generate one behind the operator's back: the
+            // engine then opens no admin route, and the tool needs none.
+            (None, None) if start == Start::OpenExisting => AdminSecret::Absent,
             (None, None) => {
                 let secret = PlatformSecret::generate().map_err(|_| SetupError::Random)?;
                 let stored = store
@@ -393,6 +399,7 @@ pub struct Opened {
 }
 
 enum AdminSecret {
+    Absent,
     Given(PlatformSecret),
     Stored(keygate_core::key::KeyDigest),
     Generated(PlatformSecret, keygate_core::key::KeyDigest),
@@ -465,6 +472,7 @@ impl Opened {
             .meter(self.store.meter())
             .clock(ClockHandle(self.clock.clone()));
         let builder = match &self.admin {
+            AdminSecret::Absent => builder,
             AdminSecret::Given(secret) => builder.platform_secret(secret),
             AdminSecret::Stored(digest) | AdminSecret::Generated(_, digest) => {
                 builder.platform_secret_digest(*digest)
@@ -589,9 +597,18 @@ mod tests {
             SqliteFile::Path(path) => Some(path),
             _ => None,
         };
-        assert_eq!(path("sqlite://keygate.db"), Some(PathBuf::from("keygate.db")));
-        assert_eq!(path("sqlite:data/k.db?mode=rwc"), Some(PathBuf::from("data/k.db")));
-        assert_eq!(path("sqlite:///var/lib/k.db"), Some(PathBuf::from("/var/lib/k.db")));
+        assert_eq!(
+            path("sqlite://keygate.db"),
+            Some(PathBuf::from("keygate.db"))
+        );
+        assert_eq!(
+            path("sqlite:data/k.db?mode=rwc"),
+            Some(PathBuf::from("data/k.db"))
+        );
+        assert_eq!(
+            path("sqlite:///var/lib/k.db"),
+            Some(PathBuf::from("/var/lib/k.db"))
+        );
         assert!(matches!(sqlite_file("sqlite::memory:"), SqliteFile::Memory));
         assert!(matches!(
             sqlite_file("sqlite://x.db?mode=memory"),

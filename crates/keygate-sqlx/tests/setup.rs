@@ -25,7 +25,10 @@ async fn admits(opened: &Opened, secret: &str) -> bool {
         .header("x-client-secret", secret)
         .body(())
         .unwrap();
-    keygate.authenticate(&request, &Access::admin()).await.is_ok()
+    keygate
+        .authenticate(&request, &Access::admin())
+        .await
+        .is_ok()
 }
 
 #[tokio::test]
@@ -35,14 +38,21 @@ async fn first_start_creates_everything_and_shows_the_secret_once() {
 
     let first = Setup::new(&url).open(Start::OpenOrCreate).await.unwrap();
     assert!(first.initialised_now());
-    let secret = first.new_admin_secret().expect("a new secret").expose().to_owned();
+    let secret = first
+        .new_admin_secret()
+        .expect("a new secret")
+        .expose()
+        .to_owned();
     let pepper_file = dir.path().join("keygate.pepper");
     assert_eq!(first.created_pepper_file(), Some(pepper_file.as_path()));
     assert!(dir.path().join("keygate.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&pepper_file).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&pepper_file)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(admits(&first, &secret).await);
@@ -77,7 +87,10 @@ async fn init_refuses_a_database_that_is_set_up() {
 async fn open_existing_refuses_a_missing_database_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
-    let err = Setup::new(&url).open(Start::OpenExisting).await.unwrap_err();
+    let err = Setup::new(&url)
+        .open(Start::OpenExisting)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SetupError::DatabaseMissing(_)), "{err}");
     assert!(err.to_string().contains("keygate init"), "{err}");
     assert!(!dir.path().join("keygate.db").exists());
@@ -91,7 +104,10 @@ async fn a_lost_pepper_is_an_error_never_a_new_pepper() {
     Setup::new(&url).open(Start::OpenOrCreate).await.unwrap();
     std::fs::remove_file(dir.path().join("keygate.pepper")).unwrap();
 
-    let err = Setup::new(&url).open(Start::OpenOrCreate).await.unwrap_err();
+    let err = Setup::new(&url)
+        .open(Start::OpenOrCreate)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SetupError::PepperMissing(_)), "{err}");
     assert!(err.to_string().contains("KEYGATE_PEPPER"), "{err}");
     assert!(!dir.path().join("keygate.pepper").exists(), "no new pepper");
@@ -127,8 +143,14 @@ async fn bad_texts_are_refused_before_anything_is_created() {
     let url = sqlite_url(dir.path());
     let refusals = [
         (Setup::new(&url).pepper("not base64 !"), "KEYGATE_PEPPER"),
-        (Setup::new(&url).admin_secret("short"), "KEYGATE_ADMIN_SECRET"),
-        (Setup::new(&url).token_secret("short"), "KEYGATE_TOKEN_SECRET"),
+        (
+            Setup::new(&url).admin_secret("short"),
+            "KEYGATE_ADMIN_SECRET",
+        ),
+        (
+            Setup::new(&url).token_secret("short"),
+            "KEYGATE_TOKEN_SECRET",
+        ),
     ];
     for (setup, named) in refusals {
         let err = setup.open(Start::OpenOrCreate).await.unwrap_err();
@@ -146,7 +168,10 @@ async fn a_pepper_file_others_can_read_is_refused() {
     Setup::new(&url).open(Start::OpenOrCreate).await.unwrap();
     let path = dir.path().join("keygate.pepper");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = Setup::new(&url).open(Start::OpenOrCreate).await.unwrap_err();
+    let err = Setup::new(&url)
+        .open(Start::OpenOrCreate)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SetupError::PepperFileExposed { .. }), "{err}");
     assert!(err.to_string().contains("chmod 600"), "{err}");
 }
@@ -164,7 +189,14 @@ async fn a_given_admin_secret_is_used_and_nothing_is_shown() {
     assert!(opened.new_admin_secret().is_none());
     assert!(opened.admin_secret_given());
     assert!(admits(&opened, given.expose()).await);
-    assert!(opened.store().platform_secret_digest().await.unwrap().is_none());
+    assert!(
+        opened
+            .store()
+            .platform_secret_digest()
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -260,8 +292,47 @@ async fn postgres_instances_starting_at_once_show_one_secret() {
     assert_eq!(shown.len(), 1, "exactly one instance shows the secret");
     assert!(admits(&a, &shown[0]).await);
     assert!(admits(&b, &shown[0]).await);
-    assert!(!dir.path().join("unused.pepper").exists(), "a given pepper writes no file");
+    assert!(
+        !dir.path().join("unused.pepper").exists(),
+        "a given pepper writes no file"
+    );
     a.store().close().await;
     b.store().close().await;
     schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn open_existing_never_generates_an_admin_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let given = PlatformSecret::generate().unwrap();
+    Setup::new(&url)
+        .admin_secret(given.expose())
+        .open(Start::CreateOnly)
+        .await
+        .unwrap();
+
+    let tool = Setup::new(&url).open(Start::OpenExisting).await.unwrap();
+    assert!(tool.new_admin_secret().is_none());
+    assert!(
+        !admits(&tool, given.expose()).await,
+        "no platform secret at all"
+    );
+    assert!(
+        tool.store()
+            .platform_secret_digest()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tool.store().close().await;
+
+    // A service started without the variable gets a new secret, shown to it once.
+    let service = Setup::new(&url).open(Start::OpenOrCreate).await.unwrap();
+    let shown = service
+        .new_admin_secret()
+        .expect("a new secret")
+        .expose()
+        .to_owned();
+    assert!(admits(&service, &shown).await);
 }

@@ -14,5 +14,6 @@ mod common;
 
 mod init;
 mod keys;
+mod platform;
 mod refusals;
 mod tokens;

@@ -105,7 +105,7 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         metadata: request.metadata,
         ..NewKey::new(
             request.kind,
-            request.environment.unwrap_or(Environment::Live),
+            request.environment.unwrap_or(Environment::Test),
         )
     };
     let created = match app.keygate().create_key(new).await {
