@@ -138,6 +138,24 @@ pub struct Call {
 }
 
 impl Call {
+    /// A request from a client's builder.
+    pub(crate) fn new(builder: reqwest::RequestBuilder) -> Self {
+        Self { builder }
+    }
+
+    /// A JSON body, with `Content-Type: application/json`.
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// A body as it is (no `Content-Type` added).
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        Self {
+            builder: self.builder.body(body),
+        }
+    }
+
     /// Adds a header (a second call with the same name adds a second value).
     pub fn header(self, name: &str, value: &str) -> Self {
         Self {

@@ -19,6 +19,11 @@
 //! note when unset; `.ci/run` sets it). A differential test sends one set of requests to
 //! all three adapters and compares the answers byte for byte.
 //!
+//! The [`platform`] axis runs the reference platform (`examples/platform`) itself, as its
+//! three binaries serve it, through the scenarios of [`platform::scenarios`]:
+//! `platform::sqlite::axum::admin_key_rotate_with_grace`, `platform::postgres::tower::…`,
+//! one test per scenario per adapter per database ([`platform_suite!`]).
+//!
 //! Time comes from the engine's manual clock; no scenario sleeps.
 
 // A test-support crate: a failed expectation here is a failed test.
@@ -31,6 +36,7 @@
 
 pub mod adapters;
 pub mod harness;
+pub mod platform;
 pub mod routes;
 pub mod scenarios;
 pub mod stores;
@@ -98,6 +104,85 @@ macro_rules! conformance_suite {
     };
 }
 
+/// One `#[tokio::test]` per platform scenario, for a column of the reference platform:
+/// one of its adapters on one database.
+///
+/// ```ignore
+/// mod axum {
+///     keygate_conformance::platform_suite!(
+///         keygate_conformance::platform::Axum,
+///         keygate_conformance::platform::Sqlite
+///     );
+/// }
+/// ```
+#[macro_export]
+macro_rules! platform_suite {
+    ($adapter:ty, $database:ty) => {
+        $crate::platform_suite!(@tests $adapter, $database;
+            healthz_always_answers,
+            readyz_follows_the_store,
+            closed_store_fails_closed,
+            problem_documents_are_rfc9457,
+            admin_with_nothing,
+            admin_with_wrong_secret,
+            admin_with_token_is_refused_and_not_consumed,
+            admin_with_api_key_is_refused,
+            query_string_credentials_are_ignored,
+            duplicate_credential_headers,
+            every_credential_is_verified,
+            secret_with_token_acts_with_the_token,
+            unknown_path_is_404,
+            wrong_method_is_405_with_allow,
+            later_routes_do_not_exist,
+            body_over_64_kib_is_413,
+            bad_json_bodies_name_the_field,
+            admin_key_create_every_kind,
+            admin_key_fields_round_trip,
+            admin_key_create_validation,
+            admin_key_list_and_tenant_filter,
+            admin_key_show_has_live_credits,
+            admin_key_revoke,
+            admin_key_rotate_with_grace,
+            admin_key_rotate_validation,
+            admin_key_credits_top_up,
+            admin_keys_tenant_isolation,
+            admin_with_other_key_kinds_in_client_secret,
+            catalogue_crud,
+            catalogue_validation,
+            catalogue_tenant_isolation,
+            token_endpoint_one_time,
+            token_lifetimes,
+            token_endpoint_validation,
+            token_endpoint_credentials,
+            token_minted_from_a_token,
+            minted_token_cannot_outlive_its_minter,
+            one_time_minter_is_used_up,
+            minted_token_carries_its_context,
+            token_routes_need_their_scope,
+            catalogue_read_needs_its_scope,
+            refused_one_time_token_is_not_consumed,
+            wildcard_scopes,
+            token_routes_take_client_secrets,
+            malformed_tokens_are_invalid,
+            rate_limit_headers_and_429,
+            credits_run_out,
+            refused_requests_cost_no_credits,
+            unmetered_key_has_no_metering_headers,
+            metered_routes_take_any_api_key,
+            users_me_with_keys,
+            users_me_needs_read_users,
+        );
+    };
+    (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $scenario() {
+                $crate::platform::scenarios::$scenario::<$adapter, $database>().await;
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// A scenario written but not listed in `conformance_suite!` would silently never
@@ -123,6 +208,52 @@ mod tests {
         assert_eq!(
             scenarios, listed,
             "scenarios.rs and conformance_suite! disagree"
+        );
+    }
+
+    /// The same for the platform suite: every `pub async fn` of `platform/scenarios/`
+    /// is listed in `platform_suite!`, once, and nothing else is.
+    #[test]
+    fn every_platform_scenario_is_in_the_suite() {
+        let mut scenarios: Vec<&str> = crate::platform::scenarios::FILES
+            .iter()
+            .flat_map(|file| file.lines())
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter(|rest| rest.ends_with("<A: PlatformAdapter, D: Database>() {"))
+            .filter_map(|rest| rest.split('<').next())
+            .collect();
+        let lib = include_str!("lib.rs");
+        let start = lib
+            .find("@tests $adapter, $database;")
+            .expect("the macro's list");
+        let end = lib[start..].find(");").expect("its end") + start;
+        let mut listed: Vec<&str> = lib[start..end]
+            .lines()
+            .skip(1)
+            .map(|line| line.trim().trim_end_matches(','))
+            .filter(|line| !line.is_empty())
+            .collect();
+        let total = crate::platform::scenarios::FILES
+            .iter()
+            .map(|file| file.matches("pub async fn ").count())
+            .sum::<usize>();
+        assert_eq!(
+            scenarios.len(),
+            total,
+            "every scenario has the scenario signature"
+        );
+        assert!(scenarios.len() > 40, "found {} scenarios", scenarios.len());
+        scenarios.sort_unstable();
+        listed.sort_unstable();
+        let unique = {
+            let mut unique = listed.clone();
+            unique.dedup();
+            unique.len()
+        };
+        assert_eq!(unique, listed.len(), "a scenario is listed twice");
+        assert_eq!(
+            scenarios, listed,
+            "platform/scenarios/ and platform_suite! disagree"
         );
     }
 }

@@ -103,6 +103,35 @@ impl Drop for DropSchema {
     }
 }
 
+/// A fresh schema of the Postgres at `KEYGATE_TEST_POSTGRES_URL`: the server's URL, the
+/// schema's name and a guard that drops the schema when dropped. `None` (and a note on
+/// stderr) when the variable is unset.
+pub(crate) async fn fresh_schema() -> Option<(String, String, Box<dyn Any + Send>)> {
+    let Ok(url) = std::env::var(POSTGRES_URL) else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping: set {POSTGRES_URL} to run the Postgres conformance column");
+        }
+        return None;
+    };
+    let base = PgConnectOptions::from_str(&url).expect("a Postgres URL");
+    let id = KeyId::generate().expect("random id");
+    let name = format!("kg_conf_{}", id.as_str()[4..].to_lowercase());
+    let mut conn = sqlx::PgConnection::connect_with(&base)
+        .await
+        .expect("Postgres");
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("a fresh schema");
+    let _ = conn.close().await;
+    let guard = DropSchema {
+        base,
+        name: name.clone(),
+    };
+    Some((url, name, Box::new(guard)))
+}
+
 impl Store for Postgres {
     const NAME: &'static str = "postgres";
 
@@ -110,32 +139,12 @@ impl Store for Postgres {
         builder: KeygateBuilder,
         clock: ManualClock,
     ) -> Option<(KeygateBuilder, Box<dyn Any + Send>)> {
-        let Ok(url) = std::env::var(POSTGRES_URL) else {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipping: set {POSTGRES_URL} to run the Postgres conformance column");
-            }
-            return None;
-        };
+        let (url, name, guard) = fresh_schema().await?;
         let base = PgConnectOptions::from_str(&url).expect("a Postgres URL");
-        let id = KeyId::generate().expect("random id");
-        let name = format!("kg_conf_{}", id.as_str()[4..].to_lowercase());
-        let mut conn = sqlx::PgConnection::connect_with(&base)
-            .await
-            .expect("Postgres");
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("a fresh schema");
-        let _ = conn.close().await;
-        let guard = DropSchema {
-            base: base.clone(),
-            name: name.clone(),
-        };
         let options = base.options([("search_path", name.as_str())]);
         let store = SqlStore::connect_postgres(options)
             .await
             .expect("Postgres store");
-        Some((sql(builder, store, clock), Box::new(guard)))
+        Some((sql(builder, store, clock), guard))
     }
 }

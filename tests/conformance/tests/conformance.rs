@@ -62,3 +62,35 @@ mod postgres {
         keygate_conformance::conformance_suite!(super::On<keygate_conformance::adapters::tower::Tower, super::Postgres>);
     }
 }
+
+/// The reference platform (`examples/platform`): every scenario of its contract, through
+/// each of its three binaries' adapters, on SQLite and on Postgres.
+mod platform {
+    mod sqlite {
+        use keygate_conformance::platform::{Actix, Axum, Sqlite, Tower};
+
+        mod axum {
+            keygate_conformance::platform_suite!(super::Axum, super::Sqlite);
+        }
+        mod actix {
+            keygate_conformance::platform_suite!(super::Actix, super::Sqlite);
+        }
+        mod tower {
+            keygate_conformance::platform_suite!(super::Tower, super::Sqlite);
+        }
+    }
+
+    mod postgres {
+        use keygate_conformance::platform::{Actix, Axum, Postgres, Tower};
+
+        mod axum {
+            keygate_conformance::platform_suite!(super::Axum, super::Postgres);
+        }
+        mod actix {
+            keygate_conformance::platform_suite!(super::Actix, super::Postgres);
+        }
+        mod tower {
+            keygate_conformance::platform_suite!(super::Tower, super::Postgres);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! contract.md's rules for the reference platform, one function per rule, each run
+//! against every column (see [`platform_suite!`](crate::platform_suite)). None knows
+//! which adapter or database it talks to.
+
+mod catalogues;
+mod credentials;
+mod keys;
+mod metered;
+mod running;
+mod token_routes;
+mod tokens;
+mod users;
+
+pub use catalogues::*;
+pub use credentials::*;
+pub use keys::*;
+pub use metered::*;
+pub use running::*;
+pub use token_routes::*;
+pub use tokens::*;
+pub use users::*;
+
+/// The files holding the scenarios, for the completeness test.
+pub const FILES: [&str; 8] = [
+    include_str!("catalogues.rs"),
+    include_str!("credentials.rs"),
+    include_str!("keys.rs"),
+    include_str!("metered.rs"),
+    include_str!("running.rs"),
+    include_str!("token_routes.rs"),
+    include_str!("tokens.rs"),
+    include_str!("users.rs"),
+];
+
+/// The challenge of every 401 that rejected a presented credential.
+const REJECTED: &str = r#"Bearer realm="keygate", error="invalid_token""#;
+
+/// The challenge of a 401 with nothing presented.
+const BARE: &str = r#"Bearer realm="keygate""#;
+
+/// The challenge of a 403 for a missing `scope`.
+fn insufficient(scope: &str) -> String {
+    format!(r#"Bearer error="insufficient_scope", scope="{scope}""#)
+}
+
+/// The `detail` of a problem document.
+fn detail(reply: &crate::harness::Reply) -> String {
+    reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Asserts a 400 `invalid_request` whose `detail` starts with `field`.
+fn assert_invalid(reply: &crate::harness::Reply, field: &str, what: &str) {
+    reply.assert_problem(400, "invalid_request");
+    let detail = detail(reply);
+    // keygate's own refusals say "invalid request: " first.
+    let named = detail.strip_prefix("invalid request: ").unwrap_or(&detail);
+    assert!(
+        named.starts_with(&format!("{field}:")),
+        "{what}: the detail names `{field}`: {detail}"
+    );
+}
