@@ -22,7 +22,8 @@
 //! The [`platform`] axis runs the reference platform (`examples/platform`) itself, as its
 //! three binaries serve it, through the scenarios of [`platform::scenarios`]:
 //! `platform::sqlite::axum::admin_key_rotate_with_grace`, `platform::postgres::tower::…`,
-//! one test per scenario per adapter per database ([`platform_suite!`]).
+//! one test per scenario per adapter per database ([`platform_suite!`]), and a
+//! differential test per database that sends one long sequence to all three adapters.
 //!
 //! Time comes from the engine's manual clock; no scenario sleeps.
 

@@ -78,6 +78,11 @@ mod platform {
         mod tower {
             keygate_conformance::platform_suite!(super::Tower, super::Sqlite);
         }
+
+        #[tokio::test]
+        async fn adapters_answer_alike() {
+            super::answer_alike::<Sqlite>().await;
+        }
     }
 
     mod postgres {
@@ -91,6 +96,43 @@ mod platform {
         }
         mod tower {
             keygate_conformance::platform_suite!(super::Tower, super::Postgres);
+        }
+
+        #[tokio::test]
+        async fn adapters_answer_alike() {
+            super::answer_alike::<Postgres>().await;
+        }
+    }
+
+    /// The same sequence of requests through the three adapters, each on a fresh database
+    /// of kind `D` with the same clock: the same transcript, line for line.
+    async fn answer_alike<D: keygate_conformance::platform::Database>() {
+        use keygate_conformance::platform::differential::transcript;
+        use keygate_conformance::platform::{Actix, Axum, Tower};
+
+        let axum = transcript::<Axum, D>().await;
+        if axum.is_empty() {
+            return;
+        }
+        assert!(axum.len() > 80, "{axum:#?}");
+        for status in [
+            " → 200", " → 201", " → 204", " → 400", " → 401", " → 402", " → 403", " → 404",
+            " → 405", " → 413", " → 429", " → 503",
+        ] {
+            assert!(
+                axum.iter()
+                    .any(|line| line.contains(&format!("{status} ")) || line.ends_with(status)),
+                "the sequence covers{status}: {axum:#?}"
+            );
+        }
+        for (name, other) in [
+            ("actix", transcript::<Actix, D>().await),
+            ("tower", transcript::<Tower, D>().await),
+        ] {
+            for (line, (a, b)) in axum.iter().zip(&other).enumerate() {
+                assert_eq!(a, b, "axum vs {name}, answer {line}");
+            }
+            assert_eq!(axum.len(), other.len(), "axum vs {name}");
         }
     }
 }

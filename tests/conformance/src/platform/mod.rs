@@ -16,6 +16,7 @@
 
 mod adapters;
 mod databases;
+pub mod differential;
 mod harness;
 pub mod scenarios;
 
