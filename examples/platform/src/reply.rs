@@ -59,9 +59,16 @@ pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Rep
     }
 }
 
-/// 400 `invalid_request`; `detail` names the field.
+/// 400 `invalid_request` for a body or query the handler refuses; `detail` names the
+/// field. Unlike keygate's refusal of a malformed credential, it carries no
+/// `WWW-Authenticate`: the credentials were fine.
 pub fn invalid(detail: impl Into<Cow<'static, str>>) -> Reply {
-    AuthError::invalid_request(detail).to_response()
+    problem(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "Invalid request",
+        &detail.into(),
+    )
 }
 
 /// 404 `not_found`: no such resource for this caller (another tenant's id included).

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 use keygate_core::token::{TokenKind, TokenRequest};
-use keygate_core::{Principal, ScopeSet};
+use keygate_core::{AuthError, Principal, ScopeSet};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -98,6 +98,8 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         },
     ) {
         Ok(issued) => issued,
+        // A field the engine refuses (a malformed userReference, say) is the body's fault.
+        Err(AuthError::InvalidRequest(detail)) => return reply::invalid(detail),
         Err(error) => return reply::refused(&error),
     };
     reply::json(

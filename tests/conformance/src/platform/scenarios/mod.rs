@@ -61,4 +61,10 @@ fn assert_invalid(reply: &crate::harness::Reply, field: &str, what: &str) {
         named.starts_with(&format!("{field}:")),
         "{what}: the detail names `{field}`: {detail}"
     );
+    // A body the handler refuses is not a credential refused: no challenge.
+    assert_eq!(
+        reply.header("www-authenticate"),
+        None,
+        "{what}: a refused body carries no WWW-Authenticate"
+    );
 }
