@@ -109,8 +109,14 @@ pub enum AuthError {
     #[error("this credential may not act on behalf of a user here")]
     ImpersonationForbidden,
     /// 429: the key's rate limit is used up.
-    #[error("rate limit exceeded; retry in {} s", .0.retry_after_secs())]
-    RateLimited(RateLimitStatus),
+    #[error("rate limit exceeded; retry in {} s", .status.retry_after_secs())]
+    RateLimited {
+        /// The limit as it stands.
+        status: RateLimitStatus,
+        /// The key's credit balance, for a key with credits (`X-Credits-Remaining`, which
+        /// every response for such a key carries).
+        credits_remaining: Option<u64>,
+    },
     /// 429: the user's quota for the period is used up.
     #[error("quota used up; retry in {} s", retry_wait(*.retry_after_secs))]
     QuotaExceeded {
@@ -149,7 +155,7 @@ impl AuthError {
             Self::TenantRequired => "tenant_required",
             Self::TenantMismatch => "tenant_mismatch",
             Self::ImpersonationForbidden => "impersonation_forbidden",
-            Self::RateLimited(_) => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::AuthUnavailable(_) => "auth_unavailable",
         }
@@ -175,7 +181,7 @@ impl AuthError {
             | Self::TenantRequired
             | Self::TenantMismatch
             | Self::ImpersonationForbidden => 403,
-            Self::RateLimited(_) | Self::QuotaExceeded { .. } => 429,
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
             Self::AuthUnavailable(_) => 503,
         }
     }
@@ -200,7 +206,7 @@ impl AuthError {
             Self::TenantRequired => "Tenant required",
             Self::TenantMismatch => "Tenant mismatch",
             Self::ImpersonationForbidden => "Impersonation forbidden",
-            Self::RateLimited(_) => "Rate limited",
+            Self::RateLimited { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
             Self::AuthUnavailable(_) => "Authentication unavailable",
         }
@@ -209,7 +215,7 @@ impl AuthError {
     /// Seconds the client should wait before retrying, for the 429 errors.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::RateLimited(status) => Some(status.retry_after_secs()),
+            Self::RateLimited { status, .. } => Some(status.retry_after_secs()),
             Self::QuotaExceeded { retry_after_secs } => Some(retry_wait(*retry_after_secs)),
             _ => None,
         }
@@ -253,8 +259,7 @@ impl AuthError {
 
     /// Every header the error response carries, in order: `Content-Type`,
     /// `WWW-Authenticate`, `Retry-After`, then the `X-RateLimit-*` headers for
-    /// [`AuthError::RateLimited`] and `X-Credits-Remaining` for
-    /// [`AuthError::InsufficientCredits`].
+    /// [`AuthError::RateLimited`], and `X-Credits-Remaining` for a key with credits.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![("content-type", PROBLEM_JSON.to_owned())];
         if let Some(challenge) = self.www_authenticate() {
@@ -264,7 +269,15 @@ impl AuthError {
             headers.push(("retry-after", secs.to_string()));
         }
         match self {
-            Self::RateLimited(status) => push_rate_limit(&mut headers, status),
+            Self::RateLimited {
+                status,
+                credits_remaining,
+            } => {
+                push_rate_limit(&mut headers, status);
+                if let Some(remaining) = credits_remaining {
+                    headers.push((CREDITS_REMAINING, remaining.to_string()));
+                }
+            }
             Self::InsufficientCredits {
                 remaining,
                 rate_limit,

@@ -256,7 +256,10 @@ fn cases() -> Vec<Case> {
                 ("x-ratelimit-reset", "1893456060"),
             ],
             ..case(
-                AuthError::RateLimited(rate_limit(3, 0, 1_893_456_060, 20)),
+                AuthError::RateLimited {
+                    status: rate_limit(3, 0, 1_893_456_060, 20),
+                    credits_remaining: None,
+                },
                 "rate_limited",
                 429,
                 "Rate limited",
@@ -461,7 +464,7 @@ fn headers_carry_what_each_status_needs() {
         assert_eq!(get("www-authenticate"), err.www_authenticate(), "{err:?}");
 
         match err {
-            AuthError::RateLimited(status) => {
+            AuthError::RateLimited { status, .. } => {
                 assert!(number("retry-after") >= 1, "{err:?}");
                 assert_eq!(number("retry-after"), status.retry_after);
                 assert_eq!(number("x-ratelimit-limit"), u64::from(status.limit));
@@ -535,7 +538,10 @@ fn a_quota_never_says_retry_after_zero() {
 
 #[test]
 fn a_reset_before_the_epoch_is_rendered_as_zero() {
-    let err = AuthError::RateLimited(rate_limit(10, 0, -5, 7));
+    let err = AuthError::RateLimited {
+        status: rate_limit(10, 0, -5, 7),
+        credits_remaining: None,
+    };
     assert!(
         err.headers()
             .contains(&("x-ratelimit-reset", "0".to_owned()))
@@ -593,7 +599,10 @@ fn errors_without_a_cause_have_no_source() {
 /// response say at least `retry-after: 1`, as the contract requires.
 #[test]
 fn rate_limited_never_says_retry_after_zero() {
-    let err = AuthError::RateLimited(rate_limit(3, 0, 1_893_456_060, 0));
+    let err = AuthError::RateLimited {
+        status: rate_limit(3, 0, 1_893_456_060, 0),
+        credits_remaining: None,
+    };
     assert_eq!(err.retry_after_secs(), Some(1));
     assert!(err.headers().contains(&("retry-after", "1".to_owned())));
     assert_eq!(err.to_string(), "rate limit exceeded; retry in 1 s");

@@ -520,7 +520,13 @@ pub async fn rejected_requests_cost_no_credits<A: Adapter>() {
     assert_eq!(balance(&h, &key.record).await, 10);
     send(DETECT).await.assert_ok();
     send(DETECT).await.assert_ok();
-    send(DETECT).await.assert_problem(429, "rate_limited");
+    let reply = send(DETECT).await;
+    reply.assert_problem(429, "rate_limited");
+    assert_eq!(
+        reply.number("x-credits-remaining"),
+        Some(8),
+        "a 429 shows the balance"
+    );
     assert_eq!(balance(&h, &key.record).await, 8);
 }
 

@@ -377,7 +377,24 @@ impl Keygate {
                 grant.debit = debit.filter(|debit| debit.cost > 0);
                 Ok(grant)
             }
-            MeterDecision::RateLimited(status) => Err(AuthError::RateLimited(status)),
+            MeterDecision::RateLimited(status) => {
+                // The meter stopped at the limit, before the balance; a key with credits
+                // still shows it (one read, and only on this refusal). A failed read
+                // leaves the header out rather than turning the 429 into a 503.
+                let credits_remaining = match &debit {
+                    Some(debit) => self
+                        .inner
+                        .meter
+                        .credits(debit.account.as_str(), debit.allowance)
+                        .await
+                        .ok(),
+                    None => None,
+                };
+                Err(AuthError::RateLimited {
+                    status,
+                    credits_remaining,
+                })
+            }
             MeterDecision::InsufficientCredits {
                 remaining,
                 rate_limit,

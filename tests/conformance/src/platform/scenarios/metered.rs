@@ -137,6 +137,11 @@ pub async fn refused_requests_cost_no_credits<A: PlatformAdapter, D: Database>()
     assert_eq!(balance().await, 9);
     let reply = p.post(DETECT).header("x-api-key", key).send().await;
     reply.assert_problem(429, "rate_limited");
+    assert_eq!(
+        reply.number("x-credits-remaining"),
+        Some(9),
+        "a key with credits shows its balance on every answer, a 429 too"
+    );
     assert_eq!(balance().await, 9, "a rate-limited request is free");
     // Refused with a second, bad credential: nothing spent.
     p.clock.advance(Duration::seconds(60));
