@@ -1,6 +1,8 @@
 //! What each command does: open the deployment as the platform does, ask the engine, and
 //! say what happened.
 
+use std::sync::Arc;
+
 use std::path::{Path, PathBuf};
 
 use keygate_core::key::{KeyId, KeyView, NewKey};
@@ -384,9 +386,26 @@ fn show_key_text(out: &mut Output, text: &str) {
     out.line("");
 }
 
+/// Every key of `tenant` (every key for `None`), oldest first, read page by page.
+async fn all_keys(
+    keygate: &Keygate,
+    tenant: Option<&str>,
+) -> Result<Vec<Arc<KeyRecord>>, keygate_core::AdminError> {
+    let mut keys: Vec<Arc<KeyRecord>> = Vec::new();
+    loop {
+        let after = keys.last().map(|key| key.id.clone());
+        let page = keygate
+            .list_keys(tenant, after.as_ref(), keygate_core::MAX_LIST_LIMIT)
+            .await?;
+        keys.extend(page.keys);
+        if !page.has_more {
+            return Ok(keys);
+        }
+    }
+}
+
 async fn list(keygate: &Keygate, tenant: Option<&str>, out: &mut Output) -> Result<(), Failure> {
-    let records = keygate
-        .list_keys(tenant)
+    let records = all_keys(keygate, tenant)
         .await
         .map_err(|err| admin_failure(err, None))?;
     let mut views = Vec::with_capacity(records.len());
@@ -511,7 +530,7 @@ async fn rotate(
 async fn successor(keygate: &Keygate, id: &KeyId) -> Option<KeyId> {
     let record = keygate.get_key(id).await.ok()?;
     record.valid_until?;
-    let family = keygate.list_keys(record.tenant.as_deref()).await.ok()?;
+    let family = all_keys(keygate, record.tenant.as_deref()).await.ok()?;
     family
         .iter()
         .filter(|key| key.lineage == record.lineage && key.created_at > record.created_at)

@@ -86,7 +86,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::{Credentials, HeaderValues, RequestHead};
 pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
-pub use engine::{AdminError, BuildError, CreatedKey, Grant, Keygate, KeygateBuilder};
+pub use engine::{
+    AdminError, BuildError, CreatedKey, Grant, KeyPage, Keygate, KeygateBuilder, MAX_LIST_LIMIT,
+};
 pub use error::AuthError;
 pub use key::{Environment, KeyKind, KeyRecord};
 pub use meter::{MemoryMeter, Meter};
@@ -94,4 +96,4 @@ pub use principal::Principal;
 pub use random::RandomError;
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{Pepper, PepperError, PlatformSecret};
-pub use store::{KeyStore, MemoryKeyStore, Rotation, StoreError};
+pub use store::{KeyListing, KeyStore, MemoryKeyStore, Rotation, StoreError};

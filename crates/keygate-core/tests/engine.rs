@@ -1296,7 +1296,15 @@ async fn racing_rotations_leave_one_successor() {
         f.keygate.rotate_key(&key.record.id, Duration::minutes(5)),
     );
     assert_eq!(usize::from(a.is_ok()) + usize::from(b.is_ok()), 1);
-    assert_eq!(f.keygate.list_keys(Some("acme")).await.unwrap().len(), 2);
+    assert_eq!(
+        f.keygate
+            .list_keys(Some("acme"), None, 100)
+            .await
+            .unwrap()
+            .keys
+            .len(),
+        2
+    );
 
     let revoked = f.secret_key("acme").await;
     f.keygate.revoke_key(&revoked.record.id).await.unwrap();
@@ -1598,4 +1606,46 @@ fn a_principal_built_outside_the_engine_holds_nothing_by_default() {
     let json = serde_json::to_value(&principal).unwrap();
     assert_eq!(json["method"], "oauth");
     assert_eq!(json["tenant"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn key_lists_come_in_bounded_pages_of_one_tenant() {
+    let f = Fixture::new();
+    let mut acme = Vec::new();
+    for _ in 0..3 {
+        acme.push(f.secret_key("acme").await.record.id.clone());
+        f.clock.advance(time::Duration::seconds(1));
+    }
+    let globex = f.secret_key("globex").await.record.id.clone();
+
+    let first = f.keygate.list_keys(Some("acme"), None, 2).await.unwrap();
+    assert!(first.has_more);
+    let rest = f
+        .keygate
+        .list_keys(Some("acme"), Some(&first.keys[1].id), 2)
+        .await
+        .unwrap();
+    assert!(!rest.has_more);
+    let walked: Vec<_> = first
+        .keys
+        .iter()
+        .chain(&rest.keys)
+        .map(|k| k.id.clone())
+        .collect();
+    assert_eq!(walked, acme);
+
+    for limit in [0, keygate_core::MAX_LIST_LIMIT + 1] {
+        let err = f.keygate.list_keys(None, None, limit).await.unwrap_err();
+        assert!(err.to_string().starts_with("limit:"), "{err}");
+    }
+    // A cursor from another tenant's listing, or no key at all, is refused: it would
+    // otherwise reveal where that key sits in time.
+    for cursor in [globex, keygate_core::key::KeyId::new("key_nope")] {
+        let err = f
+            .keygate
+            .list_keys(Some("acme"), Some(&cursor), 10)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("starting_after:"), "{err}");
+    }
 }

@@ -64,10 +64,14 @@ impl Pool {
 pub(crate) trait Db: sqlx::Database {
     /// How a writing transaction starts.
     const BEGIN: &'static str;
-    /// Every key, oldest first (ids compared bytewise, as the memory store does).
+    /// The first `$1` keys, oldest first (ids compared bytewise, as the memory store does).
     const LIST_ALL: &'static str;
-    /// Every key of tenant `$1`, oldest first.
+    /// The first `$2` keys of tenant `$1`, oldest first.
     const LIST_TENANT: &'static str;
+    /// The first `$3` keys after (`created_at` `$1`, id `$2`), oldest first.
+    const LIST_ALL_AFTER: &'static str;
+    /// The first `$4` keys of tenant `$1` after (`created_at` `$2`, id `$3`).
+    const LIST_TENANT_AFTER: &'static str;
 
     /// Publishes `change` inside the transaction that made it: `pg_notify` on Postgres, a
     /// row in `kg_key_changes` that other processes poll on SQLite.
@@ -86,12 +90,23 @@ impl Db for sqlx::Sqlite {
     const LIST_ALL: &'static str = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM kg_keys ORDER BY created_at, id"
+        " FROM kg_keys ORDER BY created_at, id LIMIT $1"
     );
     const LIST_TENANT: &'static str = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id"
+        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id LIMIT $2"
+    );
+    const LIST_ALL_AFTER: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3"
+    );
+    const LIST_TENANT_AFTER: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE tenant = $1 AND (created_at, id) > ($2, $3) \
+         ORDER BY created_at, id LIMIT $4"
     );
 
     async fn publish(
@@ -119,12 +134,24 @@ impl Db for sqlx::Postgres {
     const LIST_ALL: &'static str = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM kg_keys ORDER BY created_at, id COLLATE \"C\""
+        " FROM kg_keys ORDER BY created_at, id COLLATE \"C\" LIMIT $1"
     );
     const LIST_TENANT: &'static str = concat!(
         "SELECT ",
         key_columns!(),
-        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id COLLATE \"C\""
+        " FROM kg_keys WHERE tenant = $1 ORDER BY created_at, id COLLATE \"C\" LIMIT $2"
+    );
+    const LIST_ALL_AFTER: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE (created_at, id COLLATE \"C\") > ($1, $2) \
+         ORDER BY created_at, id COLLATE \"C\" LIMIT $3"
+    );
+    const LIST_TENANT_AFTER: &'static str = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM kg_keys WHERE tenant = $1 AND (created_at, id COLLATE \"C\") > ($2, $3) \
+         ORDER BY created_at, id COLLATE \"C\" LIMIT $4"
     );
 
     async fn publish(

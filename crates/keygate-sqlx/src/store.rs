@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use keygate_core::key::{KeyDigest, KeyId, KeyRecord};
-use keygate_core::store::KeyChange;
+use keygate_core::store::{KeyChange, KeyListing};
 use keygate_core::{KeyStore, Rotation, StoreError};
 use time::OffsetDateTime;
 
@@ -362,13 +362,36 @@ impl KeyStore for SqlStore {
         record(row)
     }
 
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let limit = i64::try_from(listing.limit).unwrap_or(i64::MAX);
+        let after = listing
+            .after
+            .map(|(created_at, id)| (crate::row::micros(created_at), id.as_str()));
         let rows: Vec<KeyRow> = on_pool!(&self.pool, pool => {
-            match tenant {
-                None => sqlx::query_as(db_of(pool).list_all()).fetch_all(pool).await,
-                Some(tenant) => {
-                    sqlx::query_as(db_of(pool).list_tenant())
+            let db = db_of(pool);
+            match (listing.tenant, after) {
+                (None, None) => sqlx::query_as(db.list(false, false)).bind(limit).fetch_all(pool).await,
+                (Some(tenant), None) => {
+                    sqlx::query_as(db.list(true, false))
                         .bind(tenant)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await
+                }
+                (None, Some((created_at, id))) => {
+                    sqlx::query_as(db.list(false, true))
+                        .bind(created_at)
+                        .bind(id)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await
+                }
+                (Some(tenant), Some((created_at, id))) => {
+                    sqlx::query_as(db.list(true, true))
+                        .bind(tenant)
+                        .bind(created_at)
+                        .bind(id)
+                        .bind(limit)
                         .fetch_all(pool)
                         .await
                 }
@@ -480,11 +503,13 @@ impl<DB: Db> DbOf<DB> {
     pub(crate) fn begin(&self) -> &'static str {
         DB::BEGIN
     }
-    pub(crate) fn list_all(&self) -> &'static str {
-        DB::LIST_ALL
-    }
-    pub(crate) fn list_tenant(&self) -> &'static str {
-        DB::LIST_TENANT
+    pub(crate) fn list(&self, by_tenant: bool, after: bool) -> &'static str {
+        match (by_tenant, after) {
+            (false, false) => DB::LIST_ALL,
+            (true, false) => DB::LIST_TENANT,
+            (false, true) => DB::LIST_ALL_AFTER,
+            (true, true) => DB::LIST_TENANT_AFTER,
+        }
     }
 }
 

@@ -5,7 +5,6 @@ use keygate_core::StoreError;
 use keygate_sqlx::SqlStore;
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// One catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,20 +31,20 @@ struct Row {
     tenant: Option<String>,
     name: String,
     description: Option<String>,
-    created_at: String,
-    updated_at: String,
+    created_at: i64,
+    updated_at: i64,
 }
 
 impl TryFrom<Row> for Catalogue {
     type Error = StoreError;
     fn try_from(row: Row) -> Result<Self, StoreError> {
-        let at = |text: &str| {
-            OffsetDateTime::parse(text, &Rfc3339)
-                .map_err(|_| StoreError::corrupt("a catalogue's timestamp is malformed"))
+        let at = |micros: i64| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+                .map_err(|_| StoreError::corrupt("a catalogue's timestamp is out of range"))
         };
         Ok(Self {
-            created_at: at(&row.created_at)?,
-            updated_at: at(&row.updated_at)?,
+            created_at: at(row.created_at)?,
+            updated_at: at(row.updated_at)?,
             id: row.id,
             tenant: row.tenant,
             name: row.name,
@@ -54,17 +53,24 @@ impl TryFrom<Row> for Catalogue {
     }
 }
 
+// Times are Unix microseconds, so they sort as numbers (RFC 3339 text with a varying
+// fraction does not sort as time).
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS platform_catalogues (\
      id TEXT PRIMARY KEY, tenant TEXT, name TEXT NOT NULL, description TEXT, \
-     created_at TEXT NOT NULL, updated_at TEXT NOT NULL)";
+     created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)";
+const CREATE_INDEX: &str = "CREATE INDEX IF NOT EXISTS platform_catalogues_tenant \
+     ON platform_catalogues (tenant, created_at, id)";
 const INSERT: &str = "INSERT INTO platform_catalogues \
      (id, tenant, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const GET: &str = "SELECT id, tenant, name, description, created_at, updated_at \
      FROM platform_catalogues WHERE id = $1";
-const LIST_ALL: &str = "SELECT id, tenant, name, description, created_at, updated_at \
-     FROM platform_catalogues ORDER BY created_at, id";
-const LIST_TENANT: &str = "SELECT id, tenant, name, description, created_at, updated_at \
-     FROM platform_catalogues WHERE tenant = $1 ORDER BY created_at, id";
+// One query for every listing: `$1` the tenant (NULL for all), after (`$2`, `$3`) when
+// `$2` is not NULL, at most `$4`. Ids are ASCII, so their order is the same everywhere.
+const LIST: &str = "SELECT id, tenant, name, description, created_at, updated_at \
+     FROM platform_catalogues \
+     WHERE (CAST($1 AS TEXT) IS NULL OR tenant = $1) \
+     AND (CAST($2 AS BIGINT) IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3)) \
+     ORDER BY created_at, id LIMIT $4";
 const UPDATE: &str =
     "UPDATE platform_catalogues SET name = $2, description = $3, updated_at = $4 WHERE id = $1";
 const DELETE: &str = "DELETE FROM platform_catalogues WHERE id = $1";
@@ -86,9 +92,9 @@ fn failed(err: sqlx::Error) -> StoreError {
     StoreError::unavailable("the catalogue table did not answer", err)
 }
 
-fn text(at: OffsetDateTime) -> Result<String, StoreError> {
-    at.format(&Rfc3339)
-        .map_err(|_| StoreError::corrupt("a timestamp could not be written"))
+fn micros(at: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000)
+        .map_err(|_| StoreError::corrupt("a timestamp is out of range"))
 }
 
 /// The catalogue table.
@@ -102,6 +108,7 @@ impl Catalogues {
     pub async fn open(store: &SqlStore) -> Result<Self, StoreError> {
         on_pool!(store, pool => {
             sqlx::query(CREATE_TABLE).execute(pool).await.map_err(failed)?;
+            sqlx::query(CREATE_INDEX).execute(pool).await.map_err(failed)?;
         });
         Ok(Self {
             store: store.clone(),
@@ -110,15 +117,15 @@ impl Catalogues {
 
     /// Stores a new catalogue.
     pub async fn create(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
-        let (created, updated) = (text(catalogue.created_at)?, text(catalogue.updated_at)?);
+        let (created, updated) = (micros(catalogue.created_at)?, micros(catalogue.updated_at)?);
         on_pool!(self.store, pool => {
             sqlx::query(INSERT)
                 .bind(&catalogue.id)
                 .bind(&catalogue.tenant)
                 .bind(&catalogue.name)
                 .bind(&catalogue.description)
-                .bind(&created)
-                .bind(&updated)
+                .bind(created)
+                .bind(updated)
                 .execute(pool)
                 .await
                 .map_err(failed)?;
@@ -134,14 +141,28 @@ impl Catalogues {
         row.map(Catalogue::try_from).transpose()
     }
 
-    /// Every catalogue of `tenant` (every one for `None`), oldest first.
-    pub async fn list(&self, tenant: Option<&str>) -> Result<Vec<Catalogue>, StoreError> {
+    /// At most `limit` catalogues of `tenant` (every one for `None`), oldest first, after
+    /// the catalogue `after`.
+    pub async fn list(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Catalogue>,
+        limit: usize,
+    ) -> Result<Vec<Catalogue>, StoreError> {
+        let after_at = after
+            .map(|catalogue| micros(catalogue.created_at))
+            .transpose()?;
+        let after_id = after.map(|catalogue| catalogue.id.as_str());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<Row> = on_pool!(self.store, pool => {
-            match tenant {
-                Some(tenant) => sqlx::query_as(LIST_TENANT).bind(tenant).fetch_all(pool).await,
-                None => sqlx::query_as(LIST_ALL).fetch_all(pool).await,
-            }
-            .map_err(failed)?
+            sqlx::query_as(LIST)
+                .bind(tenant)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(failed)?
         });
         rows.into_iter().map(Catalogue::try_from).collect()
     }
@@ -154,13 +175,13 @@ impl Catalogues {
         description: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<Option<Catalogue>, StoreError> {
-        let at = text(at)?;
+        let at = micros(at)?;
         let changed = on_pool!(self.store, pool => {
             sqlx::query(UPDATE)
                 .bind(id)
                 .bind(name)
                 .bind(description)
-                .bind(&at)
+                .bind(at)
                 .execute(pool)
                 .await
                 .map_err(failed)?

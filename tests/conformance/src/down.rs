@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use keygate_core::key::{KeyDigest, KeyId, KeyRecord};
-use keygate_core::store::{KeyStore, Rotation, StoreError};
+use keygate_core::store::{KeyListing, KeyStore, Rotation, StoreError};
 use time::OffsetDateTime;
 
 /// Every call fails with `Unavailable`.
@@ -28,7 +28,7 @@ impl KeyStore for DownStore {
     async fn get(&self, _: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         Err(down())
     }
-    async fn list(&self, _: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn list(&self, _: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         Err(down())
     }
     async fn revoke(

@@ -141,6 +141,7 @@ macro_rules! platform_suite {
             admin_key_fields_round_trip,
             admin_key_create_validation,
             admin_key_list_and_tenant_filter,
+            admin_key_list_pages,
             admin_key_show_has_live_credits,
             admin_key_revoke,
             admin_key_rotate_with_grace,

@@ -14,7 +14,7 @@ use crate::key::{
 use crate::meter::MAX_CREDITS;
 use crate::random::RandomError;
 use crate::scope::ScopeSet;
-use crate::store::{Rotation, StoreError, StoreErrorKind};
+use crate::store::{KeyListing, Rotation, StoreError, StoreErrorKind};
 
 /// A key just created: the plaintext, shown once, and what was stored.
 #[derive(Debug)]
@@ -24,6 +24,19 @@ pub struct CreatedKey {
     pub key: ApiKey,
     /// The stored record.
     pub record: Arc<KeyRecord>,
+}
+
+/// The most keys one [`Keygate::list_keys`] call returns.
+pub const MAX_LIST_LIMIT: usize = 100;
+
+/// One page of [`Keygate::list_keys`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KeyPage {
+    /// The keys, oldest first.
+    pub keys: Vec<Arc<KeyRecord>>,
+    /// Whether more keys follow the last one.
+    pub has_more: bool,
 }
 
 /// Why a key operation failed. Messages name the field at fault, never a secret.
@@ -149,13 +162,70 @@ impl Keygate {
             .ok_or(AdminError::NotFound)
     }
 
-    /// Every key of `tenant` (every key for `None`), oldest first.
-    pub async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, AdminError> {
-        self.inner
+    /// One page of the keys of `tenant` (every key for `None`), oldest first: at most
+    /// `limit` (1 to [`MAX_LIST_LIMIT`]) keys after the key `after`, and whether more
+    /// follow. Pass the last key's id as `after` for the next page.
+    ///
+    /// ```
+    /// use keygate_core::key::{KeyKind, NewKey};
+    /// use keygate_core::{Environment, Keygate, Pepper};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// for _ in 0..3 {
+    ///     keygate.create_key(NewKey::new(KeyKind::Secret, Environment::Test)).await?;
+    /// }
+    /// let first = keygate.list_keys(None, None, 2).await?;
+    /// assert_eq!((first.keys.len(), first.has_more), (2, true));
+    /// let next = keygate.list_keys(None, Some(&first.keys[1].id), 2).await?;
+    /// assert_eq!((next.keys.len(), next.has_more), (1, false));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn list_keys(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<KeyPage, AdminError> {
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            return Err(invalid(format!("limit: 1 to {MAX_LIST_LIMIT}")));
+        }
+        let cursor = match after {
+            None => None,
+            Some(id) => {
+                let record = self
+                    .inner
+                    .keys
+                    .get(id)
+                    .await
+                    .map_err(AdminError::Unavailable)?;
+                match record {
+                    Some(record) if tenant.is_none() || record.tenant.as_deref() == tenant => {
+                        Some(record)
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "starting_after: no key of this listing has this id",
+                        ));
+                    }
+                }
+            }
+        };
+        let mut listing = KeyListing::new(tenant, limit.saturating_add(1));
+        if let Some(cursor) = &cursor {
+            listing = listing.after(cursor);
+        }
+        let mut keys = self
+            .inner
             .keys
-            .list(tenant)
+            .list(&listing)
             .await
-            .map_err(AdminError::Unavailable)
+            .map_err(AdminError::Unavailable)?;
+        let has_more = keys.len() > limit;
+        keys.truncate(limit);
+        Ok(KeyPage { keys, has_more })
     }
 
     /// Revokes key `id`: from now on it is refused with `key_revoked`.

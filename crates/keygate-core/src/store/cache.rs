@@ -58,7 +58,7 @@ use async_trait::async_trait;
 use quick_cache::sync::Cache;
 use time::{Duration, OffsetDateTime};
 
-use super::{KeyStore, Rotation, StoreError};
+use super::{KeyListing, KeyStore, Rotation, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 use crate::secret::PepperId;
@@ -424,8 +424,8 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         Ok(found)
     }
 
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        self.inner.list(tenant).await
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.list(listing).await
     }
 
     async fn revoke(
@@ -651,8 +651,8 @@ mod tests {
             self.lookups.fetch_add(1, Ordering::SeqCst);
             self.inner.get(id).await
         }
-        async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-            self.inner.list(tenant).await
+        async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+            self.inner.list(listing).await
         }
         async fn revoke(
             &self,

@@ -4,7 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{KeyStore, Rotation, StoreError};
+use super::{KeyListing, KeyStore, Rotation, StoreError};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 
 /// Key records in process memory: for tests, examples and single-process deployments
@@ -88,15 +88,16 @@ impl KeyStore for MemoryKeyStore {
         Ok(self.read().by_id.get(id).cloned())
     }
 
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         let mut records: Vec<Arc<KeyRecord>> = self
             .read()
             .by_id
             .values()
-            .filter(|r| tenant.is_none() || r.tenant.as_deref() == tenant)
+            .filter(|record| listing.admits(record))
             .cloned()
             .collect();
-        records.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        records.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        records.truncate(listing.limit);
         Ok(records)
     }
 

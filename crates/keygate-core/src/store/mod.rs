@@ -37,8 +37,9 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     /// The record with id `id`, if any.
     async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError>;
 
-    /// Every record of `tenant` (every record at all for `None`), oldest first.
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
+    /// One page of records, as [`KeyListing`] describes: oldest first, after its cursor,
+    /// at most its limit.
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError>;
 
     /// Marks the key revoked at `at` (keeping an earlier revocation time) and returns the
     /// updated record; `None` when there is no such key.
@@ -57,6 +58,53 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
+}
+
+/// Which records [`KeyStore::list`] returns: those of `tenant` (every tenant's for
+/// `None`), ordered by `created_at` then id (compared bytewise), only those after `after`,
+/// and at most `limit` of them.
+///
+/// ```
+/// use keygate_core::store::KeyListing;
+///
+/// let first_page = KeyListing::new(Some("acme"), 100);
+/// assert_eq!((first_page.tenant, first_page.limit), (Some("acme"), 100));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct KeyListing<'a> {
+    /// Only this tenant's records; `None` for every record.
+    pub tenant: Option<&'a str>,
+    /// Only records after this one (its `created_at` and id) in the listing's order.
+    pub after: Option<(OffsetDateTime, &'a KeyId)>,
+    /// At most this many records.
+    pub limit: usize,
+}
+
+impl<'a> KeyListing<'a> {
+    /// The first `limit` records of `tenant`.
+    pub fn new(tenant: Option<&'a str>, limit: usize) -> Self {
+        Self {
+            tenant,
+            after: None,
+            limit,
+        }
+    }
+
+    /// The records after `record`.
+    pub fn after(mut self, record: &'a KeyRecord) -> Self {
+        self.after = Some((record.created_at, &record.id));
+        self
+    }
+
+    /// Whether `record` belongs in this listing's range (tenant and cursor; not the limit).
+    pub fn admits(&self, record: &KeyRecord) -> bool {
+        let tenant = self.tenant.is_none() || record.tenant.as_deref() == self.tenant;
+        let after = self.after.is_none_or(|(created_at, id)| {
+            (record.created_at, record.id.as_str()) > (created_at, id.as_str())
+        });
+        tenant && after
+    }
 }
 
 /// What [`KeyStore::rotate`] did.
@@ -84,8 +132,8 @@ impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
     async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         (**self).get(id).await
     }
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        (**self).list(tenant).await
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).list(listing).await
     }
     async fn revoke(
         &self,

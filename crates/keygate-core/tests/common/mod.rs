@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use keygate_core::key::{KeyDigest, KeyId, KeyKind, KeyRecord, NewKey};
+use keygate_core::store::KeyListing;
 use keygate_core::token::{IssuedToken, TokenKind, TokenRequest};
 use keygate_core::{
     Access, AuthError, CreatedKey, Environment, Grant, KeyStore, Keygate, ManualClock,
@@ -147,8 +148,8 @@ impl KeyStore for CountingStore {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id).await
     }
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
-        self.inner.list(tenant).await
+    async fn list(&self, listing: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.list(listing).await
     }
     async fn revoke(
         &self,
@@ -189,7 +190,7 @@ impl KeyStore for DownStore {
     async fn get(&self, _: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
         Err(down())
     }
-    async fn list(&self, _: Option<&str>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+    async fn list(&self, _: &KeyListing<'_>) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
         Err(down())
     }
     async fn revoke(

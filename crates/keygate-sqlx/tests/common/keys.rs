@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use keygate_core::key::{KeyDigest, KeyId, RateLimit};
-use keygate_core::store::StoreErrorKind;
+use keygate_core::store::{KeyListing, StoreErrorKind};
 use keygate_core::{KeyKind, KeyStore, Rotation, ScopeSet};
 use time::Duration;
 
@@ -34,7 +34,10 @@ pub async fn a_record_round_trips_through_every_lookup(store: impl KeyStore) {
     assert_eq!(*by_hash, full);
     let by_id = store.get(&full.id).await.unwrap().unwrap();
     assert_eq!(*by_id, full);
-    let listed = store.list(Some("acme")).await.unwrap();
+    let listed = store
+        .list(&KeyListing::new(Some("acme"), 100))
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(*listed[0], full);
     // A secret key with every scope, and a key from before 1970, round-trip too.
@@ -80,7 +83,10 @@ pub async fn duplicates_are_conflicts(store: impl KeyStore) {
     let same_digest = record("dup", None, 0);
     let err = store.create(&same_digest).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
-    assert_eq!(store.list(None).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list(&KeyListing::new(None, 100)).await.unwrap().len(),
+        1
+    );
 }
 
 pub async fn list_filters_by_tenant_oldest_first(store: impl KeyStore) {
@@ -103,14 +109,48 @@ pub async fn list_filters_by_tenant_oldest_first(store: impl KeyStore) {
         list.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
     };
     assert_eq!(
-        ids(store.list(Some("acme")).await.unwrap()),
+        ids(store
+            .list(&KeyListing::new(Some("acme"), 100))
+            .await
+            .unwrap()),
         vec![a.id.clone(), c.id.clone(), tie1.id.clone(), tie2.id.clone()]
     );
     assert_eq!(
-        ids(store.list(None).await.unwrap()),
+        ids(store.list(&KeyListing::new(None, 100)).await.unwrap()),
         vec![a.id, b.id, c.id, tie1.id, tie2.id]
     );
-    assert!(store.list(Some("initech")).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(&KeyListing::new(Some("initech"), 100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Pages of every size walk the same order, ties on created_at included, with and
+    // without a tenant.
+    for tenant in [None, Some("acme")] {
+        let whole = ids(store.list(&KeyListing::new(tenant, 100)).await.unwrap());
+        for size in 1..=3 {
+            let mut walked = Vec::new();
+            let mut last: Option<Arc<keygate_core::KeyRecord>> = None;
+            loop {
+                let listing = KeyListing::new(tenant, size);
+                let listing = match &last {
+                    Some(record) => listing.after(record),
+                    None => listing,
+                };
+                let page = store.list(&listing).await.unwrap();
+                assert!(page.len() <= size);
+                if page.is_empty() {
+                    break;
+                }
+                walked.extend(page.iter().map(|r| r.id.clone()));
+                last = page.last().cloned();
+            }
+            assert_eq!(walked, whole, "pages of {size} for {tenant:?}");
+        }
+    }
 }
 
 pub async fn revoke_keeps_the_earliest_time(store: impl KeyStore) {
@@ -194,7 +234,10 @@ pub async fn rotation_stores_one_successor_and_says_why_not(store: impl KeyStore
         store.get(&fresh.id).await.unwrap().unwrap().valid_until,
         None
     );
-    assert_eq!(store.list(None).await.unwrap().len(), 4);
+    assert_eq!(
+        store.list(&KeyListing::new(None, 100)).await.unwrap().len(),
+        4
+    );
 }
 
 pub async fn racing_rotations_leave_exactly_one_successor(store: impl KeyStore + Clone) {
@@ -222,5 +265,8 @@ pub async fn racing_rotations_leave_exactly_one_successor(store: impl KeyStore +
         }
     }
     assert_eq!(rotated, 1);
-    assert_eq!(store.list(None).await.unwrap().len(), 2);
+    assert_eq!(
+        store.list(&KeyListing::new(None, 100)).await.unwrap().len(),
+        2
+    );
 }

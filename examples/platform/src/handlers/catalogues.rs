@@ -5,7 +5,7 @@ use keygate_core::Principal;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{acting_tenant, tenant_query};
+use super::{acting_tenant, list_query};
 use crate::app::App;
 use crate::body;
 use crate::catalogues::Catalogue;
@@ -105,16 +105,43 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
 }
 
 pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) -> Reply {
-    let requested = match tenant_query(query) {
-        Ok(requested) => requested,
+    let query = match list_query(query) {
+        Ok(query) => query,
         Err(reply) => return reply,
     };
-    let tenant = match acting_tenant(principal, requested.as_deref()) {
+    let tenant = match acting_tenant(principal, query.tenant.as_deref()) {
         Ok(tenant) => tenant,
         Err(reply) => return reply,
     };
-    match app.catalogues().list(tenant.as_deref()).await {
-        Ok(catalogues) => reply::json(StatusCode::OK, &json!({ "catalogues": catalogues })),
+    let after = match &query.starting_after {
+        None => None,
+        Some(id) => match app.catalogues().get(id).await {
+            Ok(Some(catalogue))
+                if principal.may_manage(catalogue.tenant.as_deref())
+                    && (tenant.is_none() || catalogue.tenant == tenant) =>
+            {
+                Some(catalogue)
+            }
+            Ok(_) => {
+                return reply::invalid("starting_after: no catalogue of this listing has this id");
+            }
+            Err(error) => return unavailable(error),
+        },
+    };
+    let limit = query.limit.unwrap_or(keygate_core::MAX_LIST_LIMIT);
+    match app
+        .catalogues()
+        .list(tenant.as_deref(), after.as_ref(), limit.saturating_add(1))
+        .await
+    {
+        Ok(mut catalogues) => {
+            let has_more = catalogues.len() > limit;
+            catalogues.truncate(limit);
+            reply::json(
+                StatusCode::OK,
+                &json!({ "catalogues": catalogues, "has_more": has_more }),
+            )
+        }
         Err(error) => unavailable(error),
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{acting_tenant, tenant_query};
+use super::{acting_tenant, list_query};
 use crate::app::App;
 use crate::body;
 use crate::reply::{self, Reply};
@@ -124,19 +124,28 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
 }
 
 pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) -> Reply {
-    let requested = match tenant_query(query) {
-        Ok(requested) => requested,
+    let query = match list_query(query) {
+        Ok(query) => query,
         Err(reply) => return reply,
     };
-    let tenant = match acting_tenant(principal, requested.as_deref()) {
+    let tenant = match acting_tenant(principal, query.tenant.as_deref()) {
         Ok(tenant) => tenant,
         Err(reply) => return reply,
     };
-    let records = match app.keygate().list_keys(tenant.as_deref()).await {
-        Ok(records) => records,
+    let after = query.starting_after.map(KeyId::new);
+    let page = match app
+        .keygate()
+        .list_keys(
+            tenant.as_deref(),
+            after.as_ref(),
+            query.limit.unwrap_or(keygate_core::MAX_LIST_LIMIT),
+        )
+        .await
+    {
+        Ok(page) => page,
         Err(error) => return reply::admin_error(error),
     };
-    let views: Result<Vec<KeyView>, Reply> = futures_util::stream::iter(records)
+    let views: Result<Vec<KeyView>, Reply> = futures_util::stream::iter(page.keys)
         .map(|record| {
             let app = app.clone();
             async move { view(&app, &record).await }
@@ -145,7 +154,10 @@ pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) 
         .try_collect()
         .await;
     match views {
-        Ok(keys) => reply::json(StatusCode::OK, &json!({ "keys": keys })),
+        Ok(keys) => reply::json(
+            StatusCode::OK,
+            &json!({ "keys": keys, "has_more": page.has_more }),
+        ),
         Err(reply) => reply,
     }
 }

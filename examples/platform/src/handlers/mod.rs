@@ -64,20 +64,52 @@ fn acting_tenant(principal: &Principal, requested: Option<&str>) -> Result<Optio
     }
 }
 
-/// The `tenant` parameter of a query string (`?tenant=acme`), decoded.
-fn tenant_query(query: Option<&str>) -> Result<Option<String>, Reply> {
-    let Some(query) = query else { return Ok(None) };
-    let mut tenant = None;
+/// The query of a list route: `?tenant=acme&limit=50&starting_after=<id>`, decoded.
+#[derive(Debug, Default)]
+struct ListQuery {
+    tenant: Option<String>,
+    limit: Option<usize>,
+    starting_after: Option<String>,
+}
+
+/// Parses a list route's query; unknown parameters are ignored, a repeated or malformed
+/// one is 400 naming it.
+fn list_query(query: Option<&str>) -> Result<ListQuery, Reply> {
+    let mut parsed = ListQuery::default();
+    let Some(query) = query else {
+        return Ok(parsed);
+    };
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if name == "tenant" {
-            if tenant.is_some() {
-                return Err(reply::invalid("tenant: give it once"));
+        let slot_taken = match &*name {
+            "tenant" => {
+                if !keygate_core::credentials::is_valid_id(&value) {
+                    return Err(reply::invalid("tenant: 1 to 128 of A-Z a-z 0-9 . _ : @ -"));
+                }
+                parsed.tenant.replace(value.into_owned()).is_some()
             }
-            if !keygate_core::credentials::is_valid_id(&value) {
-                return Err(reply::invalid("tenant: 1 to 128 of A-Z a-z 0-9 . _ : @ -"));
+            "limit" => {
+                let limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|limit| (1..=keygate_core::MAX_LIST_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        reply::invalid(format!("limit: 1 to {}", keygate_core::MAX_LIST_LIMIT))
+                    })?;
+                parsed.limit.replace(limit).is_some()
             }
-            tenant = Some(value.into_owned());
+            "starting_after" => {
+                if value.is_empty() || value.len() > 64 {
+                    return Err(reply::invalid(
+                        "starting_after: an id from the previous page",
+                    ));
+                }
+                parsed.starting_after.replace(value.into_owned()).is_some()
+            }
+            _ => false,
+        };
+        if slot_taken {
+            return Err(reply::invalid(format!("{name}: give it once")));
         }
     }
-    Ok(tenant)
+    Ok(parsed)
 }

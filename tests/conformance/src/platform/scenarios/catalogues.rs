@@ -52,7 +52,10 @@ pub async fn catalogue_crud<A: PlatformAdapter, D: Database>() {
         .send()
         .await
         .json();
-    assert_eq!(acme, json!({"catalogues": [created.clone()]}));
+    assert_eq!(
+        acme,
+        json!({"catalogues": [created.clone()], "has_more": false})
+    );
 
     let shown = p.admin(Method::GET, &path(&created)).send().await;
     shown.assert_ok();
@@ -95,7 +98,10 @@ pub async fn catalogue_crud<A: PlatformAdapter, D: Database>() {
         .await
         .assert_problem(404, "not_found");
     let listed = p.admin(Method::GET, CATALOGUES).send().await.json();
-    assert_eq!(listed, json!({"catalogues": [platform_own]}));
+    assert_eq!(
+        listed,
+        json!({"catalogues": [platform_own], "has_more": false})
+    );
 }
 
 /// Invalid catalogue bodies: 400 `invalid_request` naming the field; nothing stored.
@@ -138,7 +144,7 @@ pub async fn catalogue_validation<A: PlatformAdapter, D: Database>() {
     reply.assert_problem(400, "invalid_request");
     assert!(super::detail(&reply).contains("tenant"), "{}", reply.body);
     let listed = p.admin(Method::GET, CATALOGUES).send().await.json();
-    assert_eq!(listed, json!({"catalogues": [created]}));
+    assert_eq!(listed, json!({"catalogues": [created], "has_more": false}));
 }
 
 /// A tenant's `sk_` key in `x-client-secret` sees and changes only its tenant's
@@ -172,7 +178,10 @@ pub async fn catalogue_tenant_isolation<A: PlatformAdapter, D: Database>() {
 
     let listed = as_acme(Method::GET, CATALOGUES).send().await;
     listed.assert_ok();
-    assert_eq!(listed.json(), json!({"catalogues": [acme.clone()]}));
+    assert_eq!(
+        listed.json(),
+        json!({"catalogues": [acme.clone()], "has_more": false})
+    );
     as_acme(Method::GET, &format!("{CATALOGUES}?tenant=globex"))
         .send()
         .await

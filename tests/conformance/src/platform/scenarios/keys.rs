@@ -242,7 +242,11 @@ pub async fn admin_key_create_validation<A: PlatformAdapter, D: Database>() {
         .await;
     assert_invalid(&reply, "body", "truncated JSON");
     let listed = p.admin(Method::GET, ADMIN_KEYS).send().await.json();
-    assert_eq!(listed, json!({"keys": []}), "nothing was created");
+    assert_eq!(
+        listed,
+        json!({"keys": [], "has_more": false}),
+        "nothing was created"
+    );
 }
 
 /// `GET /api/v1/admin/keys` lists every key, `?tenant=` one tenant's; never the key text.
@@ -305,6 +309,70 @@ pub async fn admin_key_list_and_tenant_filter<A: PlatformAdapter, D: Database>()
         .send()
         .await;
     assert_invalid(&reply, "tenant", "a bad tenant");
+}
+
+/// `GET /api/v1/admin/keys` pages: `limit` (1 to 100, default 100) keys oldest first,
+/// `has_more`, and `starting_after` the last id for the next page; a cursor from outside
+/// the listing or a bad limit is 400.
+pub async fn admin_key_list_pages<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        created.push(text(&p.secret_key("acme").await, "id").to_owned());
+        p.clock.advance(Duration::seconds(1));
+    }
+    let globex = p.secret_key("globex").await;
+    let page = |query: String| {
+        let p = &p;
+        async move {
+            let reply = p
+                .admin(Method::GET, &format!("{ADMIN_KEYS}?tenant=acme{query}"))
+                .send()
+                .await;
+            reply.assert_ok();
+            let body = reply.json();
+            let ids: Vec<String> = body["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|key| text(key, "id").to_owned())
+                .collect();
+            (ids, body["has_more"].as_bool().expect("has_more"))
+        }
+    };
+    let (all, more) = page(String::new()).await;
+    assert_eq!((all.clone(), more), (created.clone(), false));
+    let mut walked = Vec::new();
+    let mut query = "&limit=2".to_owned();
+    loop {
+        let (ids, more) = page(query.clone()).await;
+        assert!(ids.len() <= 2);
+        walked.extend(ids.iter().cloned());
+        if !more {
+            break;
+        }
+        query = format!("&limit=2&starting_after={}", ids.last().expect("a page"));
+    }
+    assert_eq!(walked, created, "the pages walk the list in order");
+    for (query, field) in [
+        ("&limit=0".to_owned(), "limit"),
+        ("&limit=101".to_owned(), "limit"),
+        ("&limit=ten".to_owned(), "limit"),
+        ("&limit=1&limit=2".to_owned(), "limit"),
+        (
+            format!("&starting_after={}", text(&globex, "id")),
+            "starting_after",
+        ),
+        ("&starting_after=key_nope".to_owned(), "starting_after"),
+    ] {
+        let reply = p
+            .admin(Method::GET, &format!("{ADMIN_KEYS}?tenant=acme{query}"))
+            .send()
+            .await;
+        assert_invalid(&reply, field, &query);
+    }
 }
 
 /// `GET /api/v1/admin/keys/{id}` shows the key with its live credit balance; an unknown
