@@ -43,6 +43,8 @@ const CREDIT: &str = "INSERT INTO kg_credits (account, balance) VALUES ($1, $2) 
 // Records a one-time token's use; no row changes when it was used before.
 const USE_TOKEN: &str = "INSERT INTO kg_used_tokens (token_id, expires_at) VALUES ($1, $2) \
      ON CONFLICT (token_id) DO NOTHING";
+// Gives a one-time token's use back (the request that took it was refused after all).
+const RELEASE_TOKEN: &str = "DELETE FROM kg_used_tokens WHERE token_id = $1";
 const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
 
 /// Counters for a SQL deployment: credit balances and the one-time-token ledger in the
@@ -54,7 +56,8 @@ const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
 ///   key's allowance.
 /// - **One-time tokens**: an insert-once ledger (`ON CONFLICT DO NOTHING`): a token is
 ///   used once across every instance. Rows are purged two minutes after the token
-///   expires.
+///   expires. [`Meter::release_one_time`] deletes the token's row, so it can be used
+///   again.
 /// - **Rate limits** are GCRA in this process's memory, **per instance**: with `n`
 ///   instances behind a load balancer a key can get up to `n` times its limit. Use the
 ///   Redis meter for one limit across instances.
@@ -459,6 +462,17 @@ impl Meter for SqlMeter {
         self.add(debit.account, debit.cost, debit.allowance)
             .await
             .map(|_| ())
+    }
+
+    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError> {
+        on_pool!(&self.pool, pool => {
+            sqlx::query(RELEASE_TOKEN)
+                .bind(token_id)
+                .execute(pool)
+                .await
+                .map_err(store_error)?;
+        });
+        Ok(())
     }
 
     async fn add_credits(

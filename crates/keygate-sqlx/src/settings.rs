@@ -23,6 +23,7 @@ const PEPPER_ID: &str = "pepper_id";
 const INSERT_ONCE: &str = "INSERT INTO kg_settings (name, value, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (name) DO NOTHING";
 const READ: &str = "SELECT value FROM kg_settings WHERE name = $1";
+const NEWEST_KEY_PEPPER: &str = "SELECT pepper FROM kg_keys ORDER BY created_at DESC LIMIT 1";
 
 /// A setting after [`SqlStore::init_platform_secret_digest`] and its kind: the value every
 /// instance now shares, and whether it is the one this call proposed.
@@ -121,6 +122,22 @@ impl SqlStore {
                 .ok_or_else(|| StoreError::corrupt("the stored pepper id is malformed"))?,
             inserted: stored.inserted,
         })
+    }
+
+    /// The pepper of the newest stored key, if there is a key: a database that holds keys
+    /// was set up with a pepper, whether or not it recorded the pepper's id.
+    pub(crate) async fn newest_key_pepper(&self) -> Result<Option<PepperId>, StoreError> {
+        let text: Option<String> = on_pool!(&self.pool, pool => {
+            sqlx::query_scalar(NEWEST_KEY_PEPPER)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        text.map(|text| {
+            PepperId::parse(&text)
+                .ok_or_else(|| StoreError::corrupt("a stored key names a malformed pepper id"))
+        })
+        .transpose()
     }
 
     /// The stored digest of the platform secret, if one was stored.

@@ -26,15 +26,18 @@
 //! - **The pepper**: the text given (`KEYGATE_PEPPER`), else the pepper file: next to the
 //!   SQLite file (`keygate.pepper`), or in the working directory for Postgres. On a fresh
 //!   database a missing file is generated (mode 0600). On a database that was set up
-//!   already a missing pepper is an error, never a new pepper: every stored key would stop
-//!   matching. The database records the pepper's id (never the pepper), so a wrong pepper
-//!   is refused at start rather than failing every key.
+//!   already (it records a pepper id or a secret digest, or holds keys) a missing pepper is
+//!   an error, never a new pepper: every stored key would stop matching. The database
+//!   records the pepper's id (never the pepper), and every key names its pepper, so a
+//!   wrong pepper is refused at start rather than failing every key. The file is written
+//!   atomically (a temporary file, then a link), so a crash never leaves half a pepper.
 //! - **The platform secret**: the text given (`KEYGATE_ADMIN_SECRET`), else the digest
 //!   stored on first start. A fresh database gets a generated secret whose digest is
 //!   stored; [`Opened::new_admin_secret`] hands it back that one time, to be shown to the
-//!   operator. So does a service's start ([`Start::OpenOrCreate`]) on a database that was
-//!   set up with a given secret and is opened without one; [`Start::OpenExisting`] never
-//!   generates one (the engine then has no platform secret).
+//!   operator. A secret is generated only while a database is set up: a service's start
+//!   on a database that was set up with a given secret, and is opened without one, is
+//!   refused ([`SetupError::AdminSecretMissing`]) rather than mint and print a new admin
+//!   credential; [`Start::OpenExisting`] opens it with no platform secret at all.
 //! - **The token secret** (`KEYGATE_TOKEN_SECRET`, at least 32 bytes): when absent, tokens
 //!   are signed with a key derived from the pepper, so every instance with the pepper
 //!   verifies every other's tokens.
@@ -167,6 +170,11 @@ pub enum SetupError {
         /// The id of the pepper given.
         found: PepperId,
     },
+    /// The database was set up with a given admin secret, and none is given now.
+    #[error(
+        "this database stores no admin secret (it was set up with KEYGATE_ADMIN_SECRET): set KEYGATE_ADMIN_SECRET again"
+    )]
+    AdminSecretMissing,
     /// The admin secret text given is not usable.
     #[error("KEYGATE_ADMIN_SECRET must be 24 to 255 printable ASCII characters")]
     AdminSecretInvalid,
@@ -302,7 +310,12 @@ impl Setup {
             .platform_secret_digest()
             .await
             .map_err(SetupError::Store)?;
-        let initialised = recorded_pepper.is_some() || stored_digest.is_some();
+        // A database that holds keys was set up, even by a program that recorded neither
+        // the pepper's id nor a platform secret (a store wired by hand): its keys name
+        // their pepper.
+        let key_pepper = store.newest_key_pepper().await.map_err(SetupError::Store)?;
+        let initialised =
+            recorded_pepper.is_some() || stored_digest.is_some() || key_pepper.is_some();
         match (start, initialised) {
             (Start::CreateOnly, true) => return Err(SetupError::AlreadyInitialised),
             (Start::OpenExisting, false) => return Err(SetupError::NotInitialised),
@@ -330,7 +343,9 @@ impl Setup {
         // The database remembers which pepper it was set up with; a stored digest made
         // with another pepper would be just as wrong. Both are checked before anything is
         // recorded, so a wrong pepper leaves no trace.
-        let expected = recorded_pepper.or(stored_digest.as_ref().map(|digest| digest.pepper));
+        let expected = recorded_pepper
+            .or(stored_digest.as_ref().map(|digest| digest.pepper))
+            .or(key_pepper);
         if let Some(expected) = expected
             && expected != pepper.id()
         {
@@ -339,18 +354,6 @@ impl Setup {
                 found: pepper.id(),
             });
         }
-        let recorded = store
-            .init_pepper_id(pepper.id())
-            .await
-            .map_err(SetupError::Store)?;
-        if recorded.value != pepper.id() {
-            // Another instance set the database up with its own pepper a moment ago.
-            return Err(SetupError::PepperMismatch {
-                expected: recorded.value,
-                found: pepper.id(),
-            });
-        }
-
         let hasher = KeyHasher::new(&pepper);
         let admin = match (given_secret, stored_digest) {
             (Some(secret), _) => AdminSecret::Given(secret),
@@ -359,6 +362,9 @@ impl Setup {
             // (the command line) must not generate one behind the operator's back: the
             // engine then opens no admin route, and the tool needs none.
             (None, None) if start == Start::OpenExisting => AdminSecret::Absent,
+            // Set up earlier with a given secret (none stored): a start without it must not
+            // mint a new admin credential and print it to whatever collects stdout.
+            (None, None) if initialised => return Err(SetupError::AdminSecretMissing),
             (None, None) => {
                 let secret = PlatformSecret::generate().map_err(|_| SetupError::Random)?;
                 let stored = store
@@ -374,6 +380,37 @@ impl Setup {
                 }
             }
         };
+
+        // The digest goes in before the pepper's id: a start that finds the id recorded
+        // also finds the digest (unless the database was set up with a given secret), so
+        // a second instance starting at the same moment never mistakes a half set-up
+        // database for one set up with a given secret.
+        let stored_pepper = match &admin {
+            AdminSecret::Stored(digest) | AdminSecret::Generated(_, digest) => Some(digest.pepper),
+            AdminSecret::Given(_) | AdminSecret::Absent => None,
+        };
+        let recorded = match stored_pepper {
+            Some(theirs) if theirs != pepper.id() => theirs,
+            _ => {
+                store
+                    .init_pepper_id(pepper.id())
+                    .await
+                    .map_err(SetupError::Store)?
+                    .value
+            }
+        };
+        if recorded != pepper.id() {
+            // Another instance set the database up with its own pepper a moment ago. The
+            // file this start wrote holds a pepper nobody uses: leave no trace of it, so
+            // the next start reports the missing pepper rather than this wrong one.
+            if let Some(path) = &created_pepper_file {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(SetupError::PepperMismatch {
+                expected: recorded,
+                found: pepper.id(),
+            });
+        }
 
         Ok(Opened {
             store,
@@ -533,26 +570,38 @@ fn read_pepper_file(path: &Path) -> Result<Option<Pepper>, SetupError> {
         .map_err(|_| SetupError::PepperFileInvalid(path.to_owned()))
 }
 
-/// Writes a new pepper to `path`, readable by its owner only. When another process
-/// created the file first, reads theirs instead; the flag says whether this call wrote it.
+/// Writes a new pepper to `path`, readable by its owner only, atomically: the pepper goes
+/// to a temporary file beside it, which is then linked to `path` only if `path` does not
+/// exist. A crash leaves no half-written pepper file, and of two processes starting at
+/// once exactly one file wins; the other reads it. The flag says whether this call wrote
+/// it.
 fn create_pepper_file(path: &Path) -> Result<(Pepper, bool), SetupError> {
     let pepper = Pepper::generate().map_err(|_| SetupError::Random)?;
     let io_error = |source| SetupError::PepperFile {
         path: path.to_owned(),
         source,
     };
+    // Unique per process and moment; `create_new` refuses a clash rather than share.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let temporary = path.with_file_name(format!(
+        ".{PEPPER_FILE_NAME}.{}.{nanos}.tmp",
+        std::process::id()
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(pepper.to_base64().expose_secret().as_bytes())
-                .and_then(|()| file.write_all(b"\n"))
-                .and_then(|()| file.sync_all())
-                .map_err(io_error)?;
-            Ok((pepper, true))
-        }
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(pepper.to_base64().expose_secret().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok((pepper, true)),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
             let theirs = read_pepper_file(path)?
                 .ok_or_else(|| io_error(std::io::ErrorKind::NotFound.into()))?;

@@ -327,12 +327,129 @@ async fn open_existing_never_generates_an_admin_secret() {
     );
     tool.store().close().await;
 
-    // A service started without the variable gets a new secret, shown to it once.
-    let service = Setup::new(&url).open(Start::OpenOrCreate).await.unwrap();
-    let shown = service
-        .new_admin_secret()
-        .expect("a new secret")
-        .expose()
-        .to_owned();
-    assert!(admits(&service, &shown).await);
+    // A service started without the variable is refused: it must not mint a new admin
+    // credential and print it to whatever collects its output.
+    let err = Setup::new(&url)
+        .open(Start::OpenOrCreate)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SetupError::AdminSecretMissing), "{err}");
+    assert!(err.to_string().contains("KEYGATE_ADMIN_SECRET"), "{err}");
+    let service = Setup::new(&url)
+        .admin_secret(given.expose())
+        .open(Start::OpenOrCreate)
+        .await
+        .unwrap();
+    assert!(admits(&service, given.expose()).await);
+}
+
+#[tokio::test]
+async fn a_database_holding_keys_is_set_up_even_without_settings() {
+    use keygate_core::key::{KeyKind, NewKey};
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // A store wired by hand, as docs/stores.md shows: keys, but no recorded pepper id and
+    // no platform secret.
+    let pepper = Pepper::generate().unwrap();
+    let pepper_text = secrecy::ExposeSecret::expose_secret(&pepper.to_base64()).to_owned();
+    let store = keygate_sqlx::SqlStore::connect(&url).await.unwrap();
+    let keygate = Keygate::builder()
+        .pepper(pepper)
+        .key_store(store.clone())
+        .build()
+        .unwrap();
+    keygate
+        .create_key(NewKey::new(
+            KeyKind::Secret,
+            keygate_core::Environment::Test,
+        ))
+        .await
+        .unwrap();
+    store.close().await;
+
+    let err = Setup::new(&url)
+        .open(Start::OpenOrCreate)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SetupError::PepperMissing(_)), "{err}");
+    assert!(!dir.path().join("keygate.pepper").exists(), "no new pepper");
+    let err = Setup::new(&url).open(Start::CreateOnly).await.unwrap_err();
+    assert!(matches!(err, SetupError::AlreadyInitialised), "{err}");
+    let other = Pepper::generate().unwrap();
+    let err = Setup::new(&url)
+        .pepper(secrecy::ExposeSecret::expose_secret(&other.to_base64()))
+        .open(Start::OpenExisting)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SetupError::PepperMismatch { .. }), "{err}");
+    let opened = Setup::new(&url)
+        .pepper(&pepper_text)
+        .open(Start::OpenExisting)
+        .await
+        .unwrap();
+    assert!(opened.new_admin_secret().is_none());
+}
+
+#[tokio::test]
+async fn two_starts_at_once_write_one_pepper_file_and_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let (a, b) = tokio::join!(
+        Setup::new(&url).open(Start::OpenOrCreate),
+        Setup::new(&url).open(Start::OpenOrCreate)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.pepper().id(), b.pepper().id());
+    let created = [&a, &b]
+        .iter()
+        .filter(|opened| opened.created_pepper_file().is_some())
+        .count();
+    assert_eq!(created, 1);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|name| !name.ends_with(".tmp")),
+        "no temporary file is left: {names:?}"
+    );
+}
+
+/// Two instances in different directories set one fresh Postgres database up, each with
+/// a pepper file of its own: one wins; the other is refused and removes the file it wrote,
+/// so its next start says the pepper is missing rather than wrong.
+#[tokio::test]
+async fn the_loser_of_a_first_start_keeps_no_pepper_file() {
+    let Some(schema) = common::PgSchema::new("the_loser_of_a_first_start").await else {
+        return;
+    };
+    let url = format!(
+        "{}?options=-c%20search_path%3D{}",
+        std::env::var("KEYGATE_TEST_POSTGRES_URL").unwrap(),
+        schema.name
+    );
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open = |dir: &Path| {
+        Setup::new(&url)
+            .pepper_file(dir.join("keygate.pepper"))
+            .open(Start::OpenOrCreate)
+    };
+    let (a, b) = tokio::join!(open(one.path()), open(two.path()));
+    let (winner, loser_dir, loser) = match (a, b) {
+        (Ok(winner), Err(err)) => (winner, two.path(), err),
+        (Err(err), Ok(winner)) => (winner, one.path(), err),
+        (a, b) => panic!("exactly one start wins: {a:?} / {b:?}"),
+    };
+    // Depending on timing, it saw the database set up already (the pepper is missing
+    // here) or lost the race to record its own (a mismatch); either way it wrote nothing.
+    assert!(
+        matches!(
+            loser,
+            SetupError::PepperMismatch { .. } | SetupError::PepperMissing(_)
+        ),
+        "{loser}"
+    );
+    assert!(!loser_dir.join("keygate.pepper").exists());
+    winner.store().close().await;
+    schema.drop_schema().await;
 }

@@ -64,9 +64,9 @@ pub fn init_logging() {
 pub async fn start() -> Result<Started, StartError> {
     init_logging();
     let config = Config::from_env()?;
-    let opened = Setup::from_env().open(Start::OpenOrCreate).await?;
-    let keygate = opened.keygate_builder()?.build()?;
-    let app = App::new(keygate, opened.store().clone()).await?;
+    warn_about_later_settings();
+    // Bind first: a start that fails after the admin secret was generated would lose it
+    // for good (only its hash is stored), and a taken port is the likeliest failure.
     let listener = TcpListener::bind(config.addr)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|source| StartError::Bind {
@@ -77,7 +77,12 @@ pub async fn start() -> Result<Started, StartError> {
         addr: config.addr,
         source,
     })?;
-    announce(&opened, addr);
+    let opened = Setup::from_env().open(Start::OpenOrCreate).await?;
+    // Shown at once, before anything else can fail.
+    announce_first_start(&opened, addr);
+    let keygate = opened.keygate_builder()?.build()?;
+    let app = App::new(keygate, opened.store().clone()).await?;
+    announce_listening(addr);
     Ok(Started {
         app,
         listener,
@@ -85,36 +90,66 @@ pub async fn start() -> Result<Started, StartError> {
     })
 }
 
-/// The banner on stdout: on first start the admin secret (shown once) and a curl line;
-/// always the address.
-fn announce(opened: &Opened, addr: SocketAddr) {
-    let base = base_url(addr);
-    let mut out = String::new();
-    if let Some(secret) = opened.new_admin_secret() {
-        out.push_str("keygate platform: first start\n");
-        if let Some(path) = opened.created_pepper_file() {
-            out.push_str(&format!(
-                "  pepper written to {} (mode 0600): back it up; without it no stored key can be checked\n",
-                path.display()
-            ));
+/// The settings of contract.md sections that are not built yet: set, they would be
+/// silently ignored, so the start says so.
+fn warn_about_later_settings() {
+    const LATER: [&str; 8] = [
+        "KEYGATE_REDIS_URL",
+        "KEYGATE_JWT_ISSUER",
+        "KEYGATE_JWT_AUDIENCE",
+        "KEYGATE_JWKS_URL",
+        "KEYGATE_FIREBASE_PROJECT",
+        "KEYGATE_TENANT_CLAIM",
+        "KEYGATE_UPSTREAM_URL",
+        "KEYGATE_UPSTREAM_KEY",
+    ];
+    for name in LATER {
+        if std::env::var_os(name).is_some() {
+            tracing::warn!(
+                setting = name,
+                "this setting is for a feature this platform does not have yet: it is ignored"
+            );
         }
-        out.push_str(
-            "  only a hash of the admin secret is stored: copy it now, it is not shown again\n\n",
-        );
-        out.push_str(&format!("admin secret: {}\n\n", secret.expose()));
-        out.push_str("create a first key:\n");
+    }
+}
+
+/// On first start, the admin secret (shown once) and a curl line, on stdout.
+fn announce_first_start(opened: &Opened, addr: SocketAddr) {
+    let Some(secret) = opened.new_admin_secret() else {
+        return;
+    };
+    let base = base_url(addr);
+    let mut out = String::from("keygate platform: first start\n");
+    if let Some(path) = opened.created_pepper_file() {
         out.push_str(&format!(
-            "  curl -s -X POST {base}/api/v1/admin/keys \\\n    -H 'x-client-secret: {}' \\\n    -H 'content-type: application/json' \\\n    -d '{{\"kind\": \"secret\", \"environment\": \"test\", \"tenant\": \"acme\"}}'\n\n",
-            secret.expose()
+            "  pepper written to {} (mode 0600): back it up; without it no stored key can be checked\n",
+            path.display()
         ));
     }
-    out.push_str(&format!("listening on {base}\n"));
-    // The banner is the one thing this program writes to stdout.
+    out.push_str(
+        "  only a hash of the admin secret is stored: copy it now, it is not shown again\n\n",
+    );
+    out.push_str(&format!("admin secret: {}\n\n", secret.expose()));
+    out.push_str("create a first key:\n");
+    out.push_str(&format!(
+        "  curl -s -X POST {base}/api/v1/admin/keys \\\n    -H 'x-client-secret: {}' \\\n    -H 'content-type: application/json' \\\n    -d '{{\"kind\": \"secret\", \"environment\": \"test\", \"tenant\": \"acme\"}}'\n\n",
+        secret.expose()
+    ));
+    print(&out);
+}
+
+/// `listening on http://…`, the last line of the banner.
+fn announce_listening(addr: SocketAddr) {
+    print(&format!("listening on {}\n", base_url(addr)));
+    tracing::info!(%addr, "listening");
+}
+
+/// The banner is the one thing this program writes to stdout.
+fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
-        .write_all(out.as_bytes())
+        .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
-    tracing::info!(%addr, "listening");
 }
 
 /// `http://addr`, with a wildcard address shown as loopback (what curl can reach).

@@ -309,6 +309,33 @@ async fn bad_settings_stop_the_start_with_a_message() {
     );
 }
 
+/// A taken port stops the first start before anything is set up, so the admin secret is
+/// not generated into a start that cannot show it: the next start shows it.
+#[tokio::test]
+async fn a_taken_port_loses_no_admin_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir.path())
+        .env("KEYGATE_ADDR", &addr)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEYGATE_ADDR"), "{stderr}");
+    assert!(
+        !dir.path().join("keygate.db").exists(),
+        "nothing was set up"
+    );
+    drop(taken);
+    let running = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &[]);
+    assert!(
+        running.admin_secret().is_some(),
+        "the secret is shown on the start that works"
+    );
+}
+
 /// `KEYGATE_DATABASE_URL=postgres://…` works the same: first start prints the secret,
 /// the second does not, and the walk-through passes.
 #[tokio::test]
