@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::access::AuthMethod;
 use crate::key::{Environment, KeyId, KeyKind, Metadata, empty_metadata};
 use crate::scope::{Scope, ScopeSet};
+use crate::token::TokenKind;
 
 /// The authenticated caller of a request. Holds identifiers, never secrets; cheap to
 /// clone. Serializes to the contract's principal JSON.
@@ -51,6 +52,9 @@ pub struct Principal {
     /// The kind of API key behind the credential, if one is.
     #[serde(skip)]
     pub key_kind: Option<KeyKind>,
+    /// The kind of issued token behind the credential, if one is.
+    #[serde(skip)]
+    pub token_kind: Option<TokenKind>,
     /// When the credential stops working: a token's expiry, or the earlier of a key's
     /// expiry and the end of its rotation grace. Tokens it mints end no later.
     #[serde(skip)]
@@ -74,6 +78,7 @@ impl Principal {
             catalogue_id: None,
             metadata: empty_metadata(),
             key_kind: None,
+            token_kind: None,
             expires_at: None,
         }
     }

@@ -1649,3 +1649,37 @@ async fn key_lists_come_in_bounded_pages_of_one_tenant() {
         assert!(err.to_string().starts_with("starting_after:"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_one_time_token_mints_one_time_tokens_only() {
+    let f = Fixture::new();
+    let minter = f.token(TokenKind::OneTime, "*:*").await;
+    let request = http::Request::post("/api/v1/token")
+        .header("authorization", format!("Bearer {}", minter.expose()))
+        .body(())
+        .unwrap();
+    let principal = f
+        .keygate
+        .authenticate(&request, &Access::scoped("token:create").unwrap())
+        .await
+        .unwrap()
+        .into_principal();
+    let session = f.keygate.issue_token(
+        &principal,
+        TokenRequest {
+            scopes: Some(ScopeSet::parse(["lens:create"]).unwrap()),
+            ..TokenRequest::new(TokenKind::Session)
+        },
+    );
+    let err = session.unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+    assert!(err.to_string().contains("one-time"), "{err}");
+    let one_time = f.keygate.issue_token(
+        &principal,
+        TokenRequest {
+            scopes: Some(ScopeSet::parse(["lens:create"]).unwrap()),
+            ..TokenRequest::new(TokenKind::OneTime)
+        },
+    );
+    assert!(one_time.is_ok());
+}

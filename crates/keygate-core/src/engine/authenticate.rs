@@ -562,6 +562,7 @@ fn key_principal(record: &KeyRecord) -> Principal {
         catalogue_id: None,
         metadata: Arc::clone(&record.metadata),
         key_kind: Some(record.kind),
+        token_kind: None,
         expires_at: match (record.expires_at, record.valid_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -582,6 +583,7 @@ fn token_principal(token: VerifiedToken, method: AuthMethod) -> Principal {
         catalogue_id: token.catalogue_id,
         metadata: token.metadata,
         key_kind: None,
+        token_kind: Some(token.kind),
         expires_at: Some(token.expires_at),
     }
 }

@@ -22,7 +22,8 @@ impl Keygate {
     /// - The new token carries the minter's tenant, environment and key; its scopes must
     ///   be within the minter's (403 `insufficient_scope` otherwise), and it expires no
     ///   later than the minting token or key (its lifetime is cut to fit).
-    /// - A minting token's user reference and catalogue carry over and cannot be changed.
+    /// - A minting token's user reference and catalogue carry over and cannot be changed;
+    ///   a one-time token mints one-time tokens only.
     /// - A caller acting under `X-On-Behalf-Of` may not mint.
     ///
     /// ```
@@ -69,6 +70,12 @@ impl Keygate {
             let needed = Scope::trusted(TOKEN_CREATE_SCOPE);
             if !minter.allows(&needed) {
                 return Err(AuthError::InsufficientScope { required: needed });
+            }
+            // A single-use credential must not become a reusable one.
+            if minter.token_kind == Some(TokenKind::OneTime) && request.kind != TokenKind::OneTime {
+                return Err(AuthError::invalid_request(
+                    "type: a one-time token mints one-time tokens only",
+                ));
             }
         }
 

@@ -29,10 +29,12 @@ use crate::scope::ScopeSet;
 /// assert_eq!(shown["key"], created.key.expose());
 /// let listed = serde_json::to_value(KeyView::new(&created.record, Some(10), now))?;
 /// assert!(listed.get("key").is_none(), "the text is shown once");
+/// let logged = format!("{:?}", KeyView::new(&created.record, None, now).with_key(&created.key));
+/// assert!(!logged.contains(created.key.expose()), "Debug never shows the text");
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct KeyView {
     /// The key's id.
@@ -108,6 +110,21 @@ impl KeyView {
     pub fn with_key(mut self, key: &ApiKey) -> Self {
         self.key = Some(key.expose().to_owned());
         self
+    }
+}
+
+impl std::fmt::Debug for KeyView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key text, when present, is a secret: its presence shows, never its value.
+        f.debug_struct("KeyView")
+            .field("id", &self.id)
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .field("start", &self.start)
+            .field("kind", &self.kind)
+            .field("environment", &self.environment)
+            .field("tenant", &self.tenant)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
     }
 }
 
