@@ -91,6 +91,27 @@ pub fn tenant_forbidden() -> Reply {
     )
 }
 
+/// 403 `environment_forbidden`: a tenant's test key changing live keys, or the reverse.
+pub fn environment_forbidden() -> Reply {
+    problem(
+        StatusCode::FORBIDDEN,
+        "environment_forbidden",
+        "Environment forbidden",
+        "a tenant's secret key changes keys of its own environment only (live or test); use a key of that environment or the platform secret",
+    )
+}
+
+/// 403 `expiring_credential`: a key that expires (or is in its rotation grace) rotating a
+/// key, which would hand out a key that outlives it.
+pub fn expiring_credential() -> Reply {
+    problem(
+        StatusCode::FORBIDDEN,
+        "expiring_credential",
+        "Expiring credential",
+        "a key that expires cannot rotate keys: the new key would outlive it; use the platform secret or a key without an expiry",
+    )
+}
+
 /// 413 `payload_too_large`.
 pub fn too_large(limit: usize) -> Reply {
     problem(

@@ -247,6 +247,37 @@ pub fn method_not_allowed(allow: &[http::Method]) -> crate::reply::Reply {
     reply
 }
 
+/// The methods the routes of `path` take, in table order.
+pub fn allowed(path: &str) -> Vec<http::Method> {
+    by_path()
+        .into_iter()
+        .filter(|(pattern, _)| matches(pattern, path))
+        .flat_map(|(_, group)| group.into_iter().map(|(route, _)| route.method))
+        .collect()
+}
+
+/// The answer to a request the three frameworks would route differently, before any of
+/// them routes it; `None` for every other request.
+///
+/// - A percent-encoded path is 404: actix-web decodes a path before matching it, axum and
+///   hyper do not, and no route of this platform needs an encoded character.
+/// - `HEAD` is 405 (404 on an unknown path): axum would serve it from a `GET` handler,
+///   through keygate, spending a one-time token on a request that returns no body.
+pub fn before_routing(method: &http::Method, path: &str) -> Option<crate::reply::Reply> {
+    if path.contains('%') {
+        return Some(not_found());
+    }
+    if method == http::Method::HEAD {
+        let allow = allowed(path);
+        return Some(if allow.is_empty() {
+            not_found()
+        } else {
+            method_not_allowed(&allow)
+        });
+    }
+    None
+}
+
 /// Every route with its full path and whether it is an admin route, grouped by path in
 /// table order (the methods of one path together).
 pub fn by_path() -> Vec<(String, Vec<(Route, bool)>)> {
@@ -294,6 +325,17 @@ mod tests {
         );
         assert_eq!(id_after("/api/v1/admin/keys", "/keys/"), None);
         assert_eq!(id_after("/api/v1/admin/keys/", "/keys/"), None);
+    }
+
+    #[test]
+    fn every_method_is_one_every_framework_routes() {
+        use http::Method;
+        for route in admin_routes().into_iter().chain(routes()) {
+            assert!(
+                [Method::GET, Method::POST, Method::PUT, Method::DELETE].contains(&route.method),
+                "{route:?}"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,40 @@ pub fn configure(app: &App) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> 
     }
 }
 
+/// The platform as an actix `App` (build one per worker: `HttpServer::new(move ||
+/// app(&platform))`): [`configure`]'s routes, behind the check that answers the requests
+/// frameworks route differently ([`routes::before_routing`]) before actix routes them.
+pub fn app(
+    platform: &App,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    use actix_web::dev::Service as _;
+    actix_web::App::new()
+        .configure(configure(platform))
+        .wrap_fn(|request, service| {
+            let early = http::Method::from_bytes(request.method().as_str().as_bytes())
+                .ok()
+                .and_then(|method| routes::before_routing(&method, request.uri().path()));
+            let answer = match early {
+                Some(reply) => Err(request.into_response(into_actix(reply))),
+                None => Ok(service.call(request)),
+            };
+            async move {
+                match answer {
+                    Err(response) => Ok(response),
+                    Ok(call) => call.await.map(|response| response.map_into_boxed_body()),
+                }
+            }
+        })
+}
+
 fn actix_route(app: &App, route: &Route) -> actix_web::Route {
     let method = actix_web::http::Method::from_bytes(route.method.as_str().as_bytes())
         .unwrap_or(actix_web::http::Method::GET);
@@ -107,13 +141,12 @@ fn into_actix(reply: Reply) -> HttpResponse {
 /// Serves the platform with actix-web's `HttpServer` on `listener` until Ctrl-C or SIGTERM;
 /// requests in flight finish. Run it on an actix system (`actix_web::rt::System`).
 pub async fn serve(app: &App, listener: std::net::TcpListener) -> std::io::Result<()> {
-    let configure = configure(app);
-    let server =
-        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
-            .listen(listener)?
-            .disable_signals()
-            .shutdown_timeout(30)
-            .run();
+    let platform = app.clone();
+    let server = actix_web::HttpServer::new(move || self::app(&platform))
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(30)
+        .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         crate::start::shutdown_signal().await;

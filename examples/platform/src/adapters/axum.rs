@@ -33,20 +33,23 @@ pub fn router(app: &App) -> Router {
     router
         .fallback(|| async { into_axum(routes::not_found()) })
         .method_not_allowed_fallback(|request: Request| async move {
-            into_axum(routes::method_not_allowed(&allowed(request.uri().path())))
+            into_axum(routes::method_not_allowed(&routes::allowed(
+                request.uri().path(),
+            )))
         })
-}
-
-/// The methods the routes of `path` take.
-fn allowed(path: &str) -> Vec<http::Method> {
-    routes::by_path()
-        .into_iter()
-        .filter(|(pattern, _)| routes::matches(pattern, path))
-        .flat_map(|(_, group)| group.into_iter().map(|(route, _)| route.method))
-        .collect()
+        .layer(axum::middleware::from_fn(
+            |request: Request, next: axum::middleware::Next| async move {
+                match routes::before_routing(request.method(), request.uri().path()) {
+                    Some(reply) => into_axum(reply),
+                    None => next.run(request).await,
+                }
+            },
+        ))
 }
 
 fn handler(app: &App, route: &Route) -> MethodRouter {
+    // The table's methods are GET, POST, PUT and DELETE (a unit test holds it to that),
+    // which all convert.
     let filter = MethodFilter::try_from(route.method.clone()).unwrap_or(MethodFilter::GET);
     let endpoint = route.endpoint;
     let app = app.clone();

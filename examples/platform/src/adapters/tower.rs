@@ -52,6 +52,9 @@ pub fn service(app: &App) -> Service {
         let table = Arc::clone(&table);
         async move {
             let path = request.uri().path();
+            if let Some(reply) = routes::before_routing(request.method(), path) {
+                return Ok(into_tower(reply));
+            }
             let matching: Vec<&(String, http::Method, Service)> = table
                 .iter()
                 .filter(|(pattern, _, _)| routes::matches(pattern, path))

@@ -66,6 +66,20 @@ async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
     Ok(KeyView::new(record, credits, app.keygate().clock().now()))
 }
 
+/// The key the path names, if the caller may change it: [`visible`], and for a tenant's
+/// key, of its own environment (403 `environment_forbidden` otherwise).
+async fn changeable(app: &App, principal: &Principal, path: &str) -> Result<Arc<KeyRecord>, Reply> {
+    let record = visible(app, principal, path).await?;
+    let foreign = !principal.is_operator()
+        && principal
+            .environment
+            .is_some_and(|own| own != record.environment);
+    if foreign {
+        return Err(reply::environment_forbidden());
+    }
+    Ok(record)
+}
+
 /// The key the path names, if the caller may see it; 404 otherwise (another tenant's key
 /// is not found, so its existence does not leak).
 async fn visible(app: &App, principal: &Principal, path: &str) -> Result<Arc<KeyRecord>, Reply> {
@@ -94,6 +108,21 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         Ok(tenant) => tenant,
         Err(reply) => return reply,
     };
+    // A tenant's key makes keys of its own environment, expiring no later than itself:
+    // a test key cannot make a live key, and a key about to expire (or in its rotation
+    // grace, after a leak) cannot make one that outlives it.
+    let own_environment = (!principal.is_operator())
+        .then_some(principal.environment)
+        .flatten();
+    let environment = match (own_environment, request.environment) {
+        (Some(own), Some(asked)) if own != asked => return reply::environment_forbidden(),
+        (Some(own), _) => own,
+        (None, asked) => asked.unwrap_or(Environment::Test),
+    };
+    let expires_at = match (principal.is_operator(), principal.expires_at) {
+        (false, Some(limit)) => Some(request.expires_at.map_or(limit, |asked| asked.min(limit))),
+        _ => request.expires_at,
+    };
     let new = NewKey {
         prefix: request.prefix,
         tenant,
@@ -101,12 +130,9 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         scopes: request.scopes,
         rate_limit: request.rate_limit,
         credits: request.credits,
-        expires_at: request.expires_at,
+        expires_at,
         metadata: request.metadata,
-        ..NewKey::new(
-            request.kind,
-            request.environment.unwrap_or(Environment::Test),
-        )
+        ..NewKey::new(request.kind, environment)
     };
     let created = match app.keygate().create_key(new).await {
         Ok(created) => created,
@@ -174,7 +200,7 @@ pub(super) async fn show(app: &App, principal: &Principal, path: &str) -> Reply 
 }
 
 pub(super) async fn revoke(app: &App, principal: &Principal, path: &str) -> Reply {
-    let record = match visible(app, principal, path).await {
+    let record = match changeable(app, principal, path).await {
         Ok(record) => record,
         Err(reply) => return reply,
     };
@@ -192,10 +218,13 @@ pub(super) async fn rotate(app: &App, principal: &Principal, path: &str, body: &
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let record = match visible(app, principal, path).await {
+    let record = match changeable(app, principal, path).await {
         Ok(record) => record,
         Err(reply) => return reply,
     };
+    if !principal.is_operator() && principal.expires_at.is_some() {
+        return reply::expiring_credential();
+    }
     let grace = time::Duration::seconds(i64::from(request.grace_seconds));
     let created = match app.keygate().rotate_key(&record.id, grace).await {
         Ok(created) => created,
@@ -223,7 +252,7 @@ pub(super) async fn add_credits(
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let record = match visible(app, principal, path).await {
+    let record = match changeable(app, principal, path).await {
         Ok(record) => record,
         Err(reply) => return reply,
     };

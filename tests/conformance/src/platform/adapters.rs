@@ -36,7 +36,7 @@ impl PlatformAdapter for Axum {
     }
 }
 
-/// `platform-actix`: `platform::adapters::actix::configure` in an `HttpServer` on its own
+/// `platform-actix`: `platform::adapters::actix::app` in an `HttpServer` on its own
 /// actix system thread.
 #[derive(Debug)]
 pub struct Actix;
@@ -54,17 +54,16 @@ impl PlatformAdapter for Actix {
     const NAME: &'static str = "actix";
 
     fn serve(app: &App, listener: TcpListener) -> Box<dyn Any + Send> {
-        let configure = platform::adapters::actix::configure(app);
+        let app = app.clone();
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new().configure(configure.clone())
-                })
-                .workers(1)
-                .disable_signals()
-                .shutdown_timeout(0)
-                .listen(listener);
+                let server =
+                    actix_web::HttpServer::new(move || platform::adapters::actix::app(&app))
+                        .workers(1)
+                        .disable_signals()
+                        .shutdown_timeout(0)
+                        .listen(listener);
                 match server {
                     Ok(server) => {
                         let server = server.run();

@@ -421,3 +421,45 @@ pub async fn bad_json_bodies_name_the_field<A: PlatformAdapter, D: Database>() {
         assert_invalid(&reply, field, &format!("POST {path} {body}"));
     }
 }
+
+/// Requests the frameworks would route differently get one answer before routing: `HEAD`
+/// is 405 with `Allow` (404 on an unknown path), never served from a `GET` handler through
+/// keygate (a one-time token sent with it stays unused); a percent-encoded path is 404,
+/// even one that decodes to a route.
+pub async fn head_and_encoded_paths_before_routing<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let reply = p.request(Method::HEAD, "/healthz").send().await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET"));
+    let token = p.token("ONE_TIME", "catalogue", "read").await;
+    let reply = p
+        .request(Method::HEAD, "/api/v1/catalogues/c1")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET"));
+    p.get("/api/v1/catalogues/c1")
+        .bearer(&token)
+        .send()
+        .await
+        .assert_ok();
+    let reply = p.request(Method::HEAD, "/no-such-path").send().await;
+    assert_eq!(reply.status, 404);
+
+    for path in [
+        "/heal%74hz",
+        "/api/v1/admin/key%73",
+        "/api/v1/admin/keys/key%5Fx",
+    ] {
+        let reply = p.admin(Method::GET, path).send().await;
+        reply.assert_problem(404, "not_found");
+        assert!(
+            super::detail(&reply).contains("no route"),
+            "{path}: {}",
+            reply.body
+        );
+    }
+}

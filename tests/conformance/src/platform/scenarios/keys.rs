@@ -633,8 +633,11 @@ pub async fn admin_keys_tenant_isolation<A: PlatformAdapter, D: Database>() {
         return;
     };
     let acme_admin = p.secret_key("acme").await;
+    // Live, like `acme_admin`: a tenant's key changes keys of its own environment.
     let acme_other = p
-        .create_key(json!({"kind": "restricted", "tenant": "acme", "credits": 3}))
+        .create_key(
+            json!({"kind": "restricted", "environment": "live", "tenant": "acme", "credits": 3}),
+        )
         .await;
     let globex = p
         .create_key(json!({"kind": "secret", "tenant": "globex", "credits": 3}))
@@ -760,4 +763,97 @@ pub async fn admin_with_other_key_kinds_in_client_secret<A: PlatformAdapter, D: 
         assert_eq!(reply.header("www-authenticate"), Some(super::REJECTED));
         assert!(!reply.body.contains(text(&created, "key")));
     }
+}
+
+/// A tenant's key changes keys of its own environment only: a test key cannot create,
+/// rotate, revoke or top up a live key (403 `environment_forbidden`), and the keys it
+/// creates are test keys unless told otherwise. It still reads every key of its tenant.
+pub async fn tenant_keys_stay_in_their_environment<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let test = p
+        .create_key(json!({"kind": "secret", "environment": "test", "tenant": "acme"}))
+        .await;
+    let live = p.secret_key("acme").await;
+    let as_test = |method: Method, path: &str| {
+        p.request(method, path)
+            .header("x-client-secret", text(&test, "key"))
+    };
+    let reply = as_test(Method::POST, ADMIN_KEYS)
+        .json(&json!({"kind": "secret", "environment": "live"}))
+        .send()
+        .await;
+    reply.assert_problem(403, "environment_forbidden");
+    let reply = as_test(Method::POST, ADMIN_KEYS)
+        .json(&json!({"kind": "restricted", "scopes": ["read:users"]}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.json()["environment"], "test");
+    assert_eq!(reply.json()["tenant"], "acme");
+    let live_path = format!("{ADMIN_KEYS}/{}", text(&live, "id"));
+    for (method, path, body) in [
+        (Method::DELETE, live_path.clone(), None),
+        (Method::POST, format!("{live_path}/rotate"), Some(json!({}))),
+        (
+            Method::POST,
+            format!("{live_path}/credits"),
+            Some(json!({"add": 5})),
+        ),
+    ] {
+        let call = as_test(method, &path);
+        let call = match body {
+            Some(body) => call.json(&body),
+            None => call,
+        };
+        call.send()
+            .await
+            .assert_problem(403, "environment_forbidden");
+    }
+    as_test(Method::GET, &live_path).send().await.assert_ok();
+    // The live key was not touched.
+    assert_eq!(p.show_key(text(&live, "id")).await["status"], "active");
+}
+
+/// A tenant's key that expires makes keys that expire no later than itself, and cannot
+/// rotate keys (403 `expiring_credential`): a leaked key in its rotation grace cannot hand
+/// itself a key that outlives the grace.
+pub async fn expiring_tenant_keys_cannot_outlive_themselves<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let ends = "2030-01-02T00:00:00Z";
+    let expiring = p
+        .create_key(
+            json!({"kind": "secret", "environment": "live", "tenant": "acme", "expires_at": ends}),
+        )
+        .await;
+    let as_expiring = |method: Method, path: &str| {
+        p.request(method, path)
+            .header("x-client-secret", text(&expiring, "key"))
+    };
+    for asked in [json!(null), json!("2031-01-01T00:00:00Z")] {
+        let reply = as_expiring(Method::POST, ADMIN_KEYS)
+            .json(&json!({"kind": "secret", "environment": "live", "expires_at": asked}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_eq!(reply.json()["expires_at"], ends, "asked {asked}");
+    }
+    let sooner = "2030-01-01T12:00:00Z";
+    let reply = as_expiring(Method::POST, ADMIN_KEYS)
+        .json(&json!({"kind": "secret", "environment": "live", "expires_at": sooner}))
+        .send()
+        .await;
+    assert_eq!(reply.json()["expires_at"], sooner);
+    let other = p.secret_key("acme").await;
+    as_expiring(
+        Method::POST,
+        &format!("{ADMIN_KEYS}/{}/rotate", text(&other, "id")),
+    )
+    .json(&json!({"grace_seconds": 0}))
+    .send()
+    .await
+    .assert_problem(403, "expiring_credential");
 }
