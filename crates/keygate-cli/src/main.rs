@@ -76,6 +76,8 @@ use crate::output::Output;
 fn main() -> ExitCode {
     // clap prints help and version (exit 0) and usage errors (exit 2) itself.
     let cli = Cli::try_parse().unwrap_or_else(|err| err.exit());
+    // `init` prints the admin secret, which exists nowhere else: its output must arrive.
+    let shows_a_secret = matches!(cli.command, args::Command::Init);
     let mut out = Output::new(cli.global.json);
     let mut redactions = Redactions::default();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -103,7 +105,17 @@ fn main() -> ExitCode {
         Ok(()) => match out.write() {
             Ok(()) => ExitCode::SUCCESS,
             // The reader went away (`keygate keys list | head -1`): nothing left to say.
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe && !shows_a_secret => {
+                ExitCode::SUCCESS
+            }
+            Err(_) if shows_a_secret => report(
+                &Failure::failed(
+                    "the database is set up, but its admin secret could not be printed and is \
+                     lost (only its hash is stored): start the platform with \
+                     KEYGATE_ADMIN_SECRET set to a secret of your own",
+                ),
+                &redactions,
+            ),
             Err(err) => report(
                 &Failure::failed(format!("could not write to standard output: {err}")),
                 &redactions,
