@@ -1287,6 +1287,166 @@ async fn settling_refunds_every_rejected_response_and_nothing_else() {
     }
 }
 
+/// contract.md: "a ONE_TIME token is consumed only by a request it is allowed to serve".
+/// A request the handler refuses (any 4xx) did not spend it: settling gives the use back.
+#[tokio::test]
+async fn settling_a_4xx_gives_a_one_time_token_back() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let headers = [("authorization", auth.as_str())];
+    for status in [400, 401, 403, 404, 409, 413, 422, 429, 499] {
+        let mut grant = f.call(&headers, &lens()).await.unwrap();
+        assert!(grant.consumed_one_time_token());
+        assert_eq!(
+            code(f.call(&headers, &lens()).await),
+            "token_used",
+            "used while the handler runs"
+        );
+        f.keygate.settle(&mut grant, status).await.unwrap();
+        assert!(!grant.consumed_one_time_token(), "status {status}");
+    }
+    // Served at last: used up.
+    let mut grant = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.settle(&mut grant, 200).await.unwrap();
+    assert!(grant.consumed_one_time_token());
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+}
+
+/// A 2xx or 3xx served the request; a 5xx may have acted before it failed. Either way a
+/// one-time token stays used, so it can never be replayed after side effects.
+#[tokio::test]
+async fn a_one_time_token_stays_used_after_a_2xx_3xx_or_5xx() {
+    let f = Fixture::new();
+    for status in [100, 200, 201, 204, 302, 399, 500, 502, 503, 599] {
+        let token = f.token(TokenKind::OneTime, "lens:create").await;
+        let auth = bearer(token.expose());
+        let headers = [("authorization", auth.as_str())];
+        let mut grant = f.call(&headers, &lens()).await.unwrap();
+        f.keygate.settle(&mut grant, status).await.unwrap();
+        assert!(grant.consumed_one_time_token(), "status {status}");
+        assert_eq!(
+            code(f.call(&headers, &lens()).await),
+            "token_used",
+            "status {status}"
+        );
+    }
+}
+
+/// `finish` is `settle` for adapters: a 4xx answer gives the use back; a service that
+/// failed without an answer (`None`) is a 5xx: it may have acted, the token stays used.
+/// A refund alone never gives a token back.
+#[tokio::test]
+async fn finish_gives_a_one_time_token_back_only_for_a_4xx_answer() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let headers = [("authorization", auth.as_str())];
+    let mut grant = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.finish(&mut grant, Some(400)).await;
+    assert!(!grant.consumed_one_time_token());
+
+    let mut grant = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.refund(&mut grant).await.unwrap();
+    assert!(grant.consumed_one_time_token(), "refund is credits only");
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+
+    let other = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(other.expose());
+    let headers = [("authorization", auth.as_str())];
+    let mut grant = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.finish(&mut grant, None).await;
+    assert!(grant.consumed_one_time_token());
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+    f.keygate.finish(&mut grant, Some(200)).await;
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+}
+
+/// A grant gives its token back at most once: settling it again after another request
+/// has taken the token must not free that request's use.
+#[tokio::test]
+async fn a_grant_gives_a_one_time_token_back_once() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let headers = [("authorization", auth.as_str())];
+    let mut refused = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.settle(&mut refused, 422).await.unwrap();
+    let mut served = f.call(&headers, &lens()).await.unwrap();
+    f.keygate.settle(&mut refused, 422).await.unwrap();
+    f.keygate.finish(&mut refused, Some(404)).await;
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+    f.keygate.settle(&mut served, 200).await.unwrap();
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+    // Session tokens and keys consume nothing, and settle nothing.
+    let session = f.token(TokenKind::Session, "lens:create").await;
+    let mut grant = f
+        .call(&[("authorization", &bearer(session.expose()))], &lens())
+        .await
+        .unwrap();
+    assert!(!grant.consumed_one_time_token());
+    f.keygate.settle(&mut grant, 400).await.unwrap();
+}
+
+/// Two requests race with one token: one consumes it, the others get `token_used`. If
+/// the winner's handler then answers 4xx, the token is usable again afterwards (once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_requests_with_one_token_then_a_4xx_leave_it_usable() {
+    let f = Fixture::new();
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let race = || {
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let keygate = f.keygate.clone();
+                let auth = auth.clone();
+                tokio::spawn(async move {
+                    keygate
+                        .authenticate(&get(&[("authorization", &auth)]), &lens())
+                        .await
+                })
+            })
+            .collect();
+        async move {
+            let mut winners = Vec::new();
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(grant) => winners.push(grant),
+                    Err(err) => assert_eq!(err.code(), "token_used"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "exactly one request consumes the token");
+            winners.pop().unwrap()
+        }
+    };
+    let mut first = race().await;
+    f.keygate.settle(&mut first, 400).await.unwrap();
+    let mut second = race().await;
+    f.keygate.settle(&mut second, 201).await.unwrap();
+    assert_eq!(
+        code(f.call(&[("authorization", auth.as_str())], &lens()).await),
+        "token_used"
+    );
+}
+
+/// A failed release is like a failed refund: `settle` reports 503 and the grant keeps the
+/// token for a retry; `finish` logs it and the answer stands. The token stays used
+/// meanwhile (fail closed).
+#[tokio::test]
+async fn a_failed_release_leaves_the_token_used_and_can_be_retried() {
+    let f = Fixture::with(|b| b.meter(GiveBacksFail::default()));
+    let token = f.token(TokenKind::OneTime, "lens:create").await;
+    let auth = bearer(token.expose());
+    let headers = [("authorization", auth.as_str())];
+    let mut grant = f.call(&headers, &lens()).await.unwrap();
+    let err = f.keygate.settle(&mut grant, 400).await.unwrap_err();
+    assert_eq!(err.code(), "auth_unavailable");
+    assert!(grant.consumed_one_time_token(), "kept for a retry");
+    f.keygate.finish(&mut grant, Some(400)).await;
+    assert!(grant.consumed_one_time_token());
+    assert_eq!(code(f.call(&headers, &lens()).await), "token_used");
+}
+
 #[tokio::test]
 async fn racing_rotations_leave_one_successor() {
     let f = Fixture::new();
@@ -1441,12 +1601,13 @@ async fn a_credential_about_to_expire_cannot_mint() {
     assert_eq!(err.code(), "invalid_request");
 }
 
-/// A meter whose refunds fail: the grant must keep its debit for a retry.
+/// A meter whose give-backs (refunds, one-time releases) fail: the grant must keep what
+/// it could not give back, for a retry.
 #[derive(Debug, Default)]
-struct RefundFails(keygate_core::MemoryMeter);
+struct GiveBacksFail(keygate_core::MemoryMeter);
 
 #[async_trait::async_trait]
-impl keygate_core::Meter for RefundFails {
+impl keygate_core::Meter for GiveBacksFail {
     async fn meter(
         &self,
         request: &keygate_core::meter::MeterRequest<'_>,
@@ -1458,6 +1619,9 @@ impl keygate_core::Meter for RefundFails {
         _: &keygate_core::meter::CreditDebit<'_>,
     ) -> Result<(), keygate_core::StoreError> {
         Err(keygate_core::StoreError::corrupt("refunds are down"))
+    }
+    async fn release_one_time(&self, _: &str) -> Result<(), keygate_core::StoreError> {
+        Err(keygate_core::StoreError::corrupt("releases are down"))
     }
     async fn add_credits(
         &self,
@@ -1478,7 +1642,7 @@ impl keygate_core::Meter for RefundFails {
 
 #[tokio::test]
 async fn a_failed_refund_can_be_retried() {
-    let f = Fixture::with(|b| b.meter(RefundFails::default()));
+    let f = Fixture::with(|b| b.meter(GiveBacksFail::default()));
     let key = f
         .key(NewKey {
             credits: Some(3),

@@ -5,14 +5,18 @@ use crate::principal::Principal;
 
 /// A request let through: who acts, and what the meter said. Adapters put the
 /// [`Principal`] into the request, call [`Keygate::settle`](crate::Keygate::settle) with
-/// the response status (it refunds credits for any 4xx or 5xx), then put
-/// [`headers`](Self::headers) onto the response.
+/// the response status (it refunds credits for any 4xx or 5xx, and gives a one-time
+/// token's use back for a 4xx), then put [`headers`](Self::headers) onto the response.
+///
+/// Settle a grant once, not a clone of it too: each copy would give back again.
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub(crate) principal: Principal,
     pub(crate) rate_limit: Option<RateLimitStatus>,
     pub(crate) credits_remaining: Option<u64>,
     pub(crate) debit: Option<Debit>,
+    /// The id of the one-time token this request consumed, until its use is given back.
+    pub(crate) one_time: Option<String>,
 }
 
 /// Credits taken from an account, so they can be given back.
@@ -40,6 +44,7 @@ impl Grant {
             rate_limit: None,
             credits_remaining: None,
             debit: None,
+            one_time: None,
         }
     }
 
@@ -67,6 +72,12 @@ impl Grant {
     /// Whether credits were taken (and could be refunded).
     pub fn is_charged(&self) -> bool {
         self.debit.is_some()
+    }
+
+    /// Whether this request consumed a one-time token, and its use has not been given
+    /// back since.
+    pub fn consumed_one_time_token(&self) -> bool {
+        self.one_time.is_some()
     }
 
     /// Writes [`headers`](Self::headers) into an `http` header map (tower, axum).

@@ -181,6 +181,11 @@ impl Meter for MemoryMeter {
         Ok(())
     }
 
+    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError> {
+        self.lock().used.remove(token_id);
+        Ok(())
+    }
+
     async fn add_credits(
         &self,
         account: &str,

@@ -143,6 +143,15 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
     /// [`Keygate::settle`](crate::Keygate::settle)).
     async fn refund(&self, debit: &CreditDebit<'_>) -> Result<(), StoreError>;
 
+    /// Gives back the use of one-time token `token_id`, taken by an allowed request that
+    /// was refused after all (a 4xx answer, see [`Keygate::settle`](crate::Keygate::settle)):
+    /// the token can be used again until it expires. Releasing a token that is not
+    /// recorded as used does nothing.
+    ///
+    /// Required, with no default: a meter that silently kept the use would burn tokens
+    /// the contract says a refused request leaves unused.
+    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError>;
+
     /// Adds `amount` credits to `account` (saturating at [`MAX_CREDITS`]) and returns the
     /// new balance; `allowance` seeds an account the meter has not seen.
     async fn add_credits(
@@ -163,6 +172,9 @@ impl<M: Meter + ?Sized> Meter for std::sync::Arc<M> {
     }
     async fn refund(&self, debit: &CreditDebit<'_>) -> Result<(), StoreError> {
         (**self).refund(debit).await
+    }
+    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError> {
+        (**self).release_one_time(token_id).await
     }
     async fn add_credits(
         &self,
