@@ -1,6 +1,7 @@
 //! What a deployment of several instances on one database relies on: credits never
-//! oversold, one-time tokens used once, revocations seen by every instance's cache within
-//! a second, and migrations safe to run twice or at once.
+//! oversold, one-time tokens used once (and free everywhere once given back),
+//! revocations seen by every instance's cache within a second, and migrations safe to
+//! run twice or at once.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -107,6 +108,46 @@ async fn postgres_a_one_time_token_raced_from_two_pools_is_used_once() {
         assert_eq!(used, 1, "token {round}");
     }
     assert_eq!(a.meter().credits("tokens", 50).await.unwrap(), 30);
+    a.close().await;
+    b.close().await;
+    schema.drop_schema().await;
+}
+
+/// A one-time use given back by one instance (its handler answered 4xx) is free on every
+/// instance, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_one_time_token_released_through_one_pool_is_usable_through_the_other() {
+    let Some(schema) = PgSchema::new("two_pools_release").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    let (a_meter, b_meter) = (a.meter(), b.meter());
+    let req = MeterRequest {
+        now: T0,
+        rate_limit: None,
+        credits: None,
+        one_time: Some(OneTimeUse {
+            token_id: "jti-released",
+            expires_at: T0 + Duration::minutes(5),
+        }),
+    };
+    assert!(matches!(
+        a_meter.meter(&req).await.unwrap(),
+        MeterDecision::Allowed { .. }
+    ));
+    assert_eq!(
+        b_meter.meter(&req).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
+    a_meter.release_one_time("jti-released").await.unwrap();
+    assert!(matches!(
+        b_meter.meter(&req).await.unwrap(),
+        MeterDecision::Allowed { .. }
+    ));
+    assert_eq!(
+        a_meter.meter(&req).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
     a.close().await;
     b.close().await;
     schema.drop_schema().await;

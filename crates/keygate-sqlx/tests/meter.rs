@@ -17,6 +17,7 @@ mod suite {
     against_every_backend!(meters, MemoryMeter::new(), async |store: SqlStore| store.meter();
         a_refused_request_commits_nothing,
         a_replayed_one_time_token_costs_no_credits,
+        a_released_one_time_token_can_be_used_again,
         rate_limits_burst_then_refuse_with_retry_after,
         credits_seed_from_the_allowance_and_saturate,
         a_free_request_reads_the_balance_and_takes_nothing,

@@ -131,6 +131,69 @@ pub async fn a_replayed_one_time_token_costs_no_credits(meter: impl Meter) {
     );
 }
 
+pub async fn a_released_one_time_token_can_be_used_again(meter: impl Meter) {
+    let use_ = |token_id| MeterRequest {
+        one_time: Some(OneTimeUse {
+            token_id,
+            expires_at: T0 + Duration::minutes(5),
+        }),
+        ..request(T0)
+    };
+    let (first, second) = (use_("jti-1"), use_("jti-2"));
+    for req in [&first, &second] {
+        assert!(matches!(
+            meter.meter(req).await.unwrap(),
+            MeterDecision::Allowed { .. }
+        ));
+    }
+    meter.release_one_time("jti-1").await.unwrap();
+    assert!(
+        matches!(
+            meter.meter(&first).await.unwrap(),
+            MeterDecision::Allowed { .. }
+        ),
+        "usable again after its release"
+    );
+    assert_eq!(
+        meter.meter(&first).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
+    assert_eq!(
+        meter.meter(&second).await.unwrap(),
+        MeterDecision::AlreadyUsed,
+        "a release frees that token only"
+    );
+    // Releasing a token never used, or twice, does nothing (and is no error).
+    meter.release_one_time("never-used").await.unwrap();
+    meter.release_one_time("jti-2").await.unwrap();
+    meter.release_one_time("jti-2").await.unwrap();
+    assert!(matches!(
+        meter.meter(&second).await.unwrap(),
+        MeterDecision::Allowed { .. }
+    ));
+    // A release touches no balance.
+    let paid = MeterRequest {
+        credits: Some(debit("acct", 3, 10)),
+        ..use_("jti-3")
+    };
+    assert!(matches!(
+        meter.meter(&paid).await.unwrap(),
+        MeterDecision::Allowed {
+            credits_remaining: Some(7),
+            ..
+        }
+    ));
+    meter.release_one_time("jti-3").await.unwrap();
+    assert_eq!(meter.credits("acct", 10).await.unwrap(), 7);
+    assert!(matches!(
+        meter.meter(&paid).await.unwrap(),
+        MeterDecision::Allowed {
+            credits_remaining: Some(4),
+            ..
+        }
+    ));
+}
+
 pub async fn rate_limits_burst_then_refuse_with_retry_after(meter: impl Meter) {
     let limit = RateLimit::new(3, 60).unwrap();
     let req = MeterRequest {
