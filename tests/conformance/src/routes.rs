@@ -160,6 +160,19 @@ pub fn routes() -> Vec<Route> {
             Guard::Required(Access::authenticated().accept(api_keys).cost(1)),
             Answer::Status(422),
         ),
+        // Token routes whose handler refuses the request (4xx) or fails (5xx).
+        route(
+            Method::POST,
+            "/api/v1/refused",
+            Guard::Required(scoped("magic-background:create")),
+            Answer::Status(422),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/broken",
+            Guard::Required(scoped("magic-background:create")),
+            Answer::Status(500),
+        ),
         route(
             Method::GET,
             "/optional",

@@ -187,6 +187,35 @@ pub async fn one_time_token_not_consumed_by_refused_request<A: Adapter>() {
     h.post(MAGIC).bearer(&token).send().await.assert_ok();
 }
 
+/// A one-time token is spent only by a request its handler serves: an answer of 4xx
+/// gives it back (the request was refused), one of 5xx does not (the handler may have
+/// acted before it failed).
+pub async fn one_time_token_given_back_by_a_handler_4xx<A: Adapter>() {
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
+    let token = h.token(TokenKind::OneTime, "magic-background:create").await;
+    for _ in 0..2 {
+        let reply = h.post("/api/v1/refused").bearer(&token).send().await;
+        assert_eq!(reply.status, 422, "{}", reply.body);
+    }
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+    h.post("/api/v1/refused")
+        .bearer(&token)
+        .send()
+        .await
+        .assert_problem(401, "token_used");
+
+    let token = h.token(TokenKind::OneTime, "magic-background:create").await;
+    let reply = h.post("/api/v1/broken").bearer(&token).send().await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    h.post(MAGIC)
+        .bearer(&token)
+        .send()
+        .await
+        .assert_problem(401, "token_used");
+}
+
 /// A session token serves many requests.
 pub async fn session_token_reuse<A: Adapter>() {
     let Some(h) = Harness::start::<A>().await else {

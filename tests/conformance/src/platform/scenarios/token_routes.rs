@@ -150,6 +150,33 @@ pub async fn refused_one_time_token_is_not_consumed<A: PlatformAdapter, D: Datab
         .assert_problem(401, "token_used");
 }
 
+/// A ONE_TIME token whose request a token route refuses (a body over 64 KiB: 413) is not
+/// spent: it serves the next request, once.
+pub async fn token_route_refusal_leaves_one_time_token_unused<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let token = p.token("ONE_TIME", "lens", "create").await;
+    for _ in 0..2 {
+        p.post("/api/v1/lens")
+            .bearer(&token)
+            .body(vec![b'x'; 1024 * 1024])
+            .send()
+            .await
+            .assert_problem(413, "payload_too_large");
+    }
+    p.post("/api/v1/lens")
+        .bearer(&token)
+        .send()
+        .await
+        .assert_ok();
+    p.post("/api/v1/lens")
+        .bearer(&token)
+        .send()
+        .await
+        .assert_problem(401, "token_used");
+}
+
 /// Wildcards: `*` matches anything in its place.
 pub async fn wildcard_scopes<A: PlatformAdapter, D: Database>() {
     let Some(p) = Platform::start::<A, D>().await else {

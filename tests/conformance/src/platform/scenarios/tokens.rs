@@ -432,6 +432,56 @@ pub async fn one_time_minter_is_used_up<A: PlatformAdapter, D: Database>() {
         .assert_ok();
 }
 
+/// A ONE_TIME minter whose mint the endpoint refuses is not spent ("consumed only by a
+/// request it is allowed to serve"): a bad body (400), a body over 64 KiB (413) and a
+/// request for a broader scope (403 `insufficient_scope`) leave it unused; the first mint
+/// it is allowed uses it up.
+pub async fn refused_mint_leaves_one_time_minter_unused<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let minter = p.token("ONE_TIME", "*", "create").await;
+    let mint = |body: Value| p.post(TOKEN).bearer(&minter).json(&body).send();
+    let body = json!({"actionResource": "teleport", "actionType": "create"});
+    assert_invalid(&mint(body).await, "actionResource", "an unknown resource");
+    let reply = p
+        .post(TOKEN)
+        .bearer(&minter)
+        .header("content-type", "application/json")
+        .body("{\"actionResource\": ")
+        .send()
+        .await;
+    reply.assert_problem(400, "invalid_request");
+    let reply = p
+        .post(TOKEN)
+        .bearer(&minter)
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"actionResource\": \"lens\", \"actionType\": \"create\"}}{}",
+            " ".repeat(64 * 1024)
+        ))
+        .send()
+        .await;
+    reply.assert_problem(413, "payload_too_large");
+    let reply = mint(json!({"actionResource": "lens", "actionType": "*"})).await;
+    reply.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some(insufficient("lens:*").as_str())
+    );
+    let reply = mint(json!({"actionResource": "lens", "actionType": "create"})).await;
+    reply.assert_ok();
+    let minted = text(&reply.json(), "token").to_owned();
+    let replay = mint(json!({"actionResource": "lens", "actionType": "create"})).await;
+    replay.assert_problem(401, "token_used");
+    assert_eq!(replay.header("www-authenticate"), Some(REJECTED));
+    p.post("/api/v1/lens")
+        .bearer(&minted)
+        .send()
+        .await
+        .assert_ok();
+}
+
 /// A token's `userReference` and `catalogueId` show in the principal; tokens minted from
 /// it inherit them and cannot change them.
 pub async fn minted_token_carries_its_context<A: PlatformAdapter, D: Database>() {
