@@ -91,13 +91,13 @@ pub fn tenant_forbidden() -> Reply {
     )
 }
 
-/// 403 `environment_forbidden`: a tenant's test key changing live keys, or the reverse.
+/// 403 `environment_forbidden`: a tenant's test key creating or changing a live key.
 pub fn environment_forbidden() -> Reply {
     problem(
         StatusCode::FORBIDDEN,
         "environment_forbidden",
         "Environment forbidden",
-        "a tenant's secret key changes keys of its own environment only (live or test); use a key of that environment or the platform secret",
+        "a tenant's test key cannot create or change live keys; use a live key or the platform secret",
     )
 }
 

@@ -151,7 +151,7 @@ macro_rules! platform_suite {
             admin_key_credits_top_up,
             admin_keys_tenant_isolation,
             admin_with_other_key_kinds_in_client_secret,
-            tenant_keys_stay_in_their_environment,
+            tenant_test_keys_cannot_touch_live_keys,
             expiring_tenant_keys_cannot_outlive_themselves,
             catalogue_crud,
             catalogue_validation,

@@ -66,15 +66,19 @@ async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
     Ok(KeyView::new(record, credits, app.keygate().clock().now()))
 }
 
-/// The key the path names, if the caller may change it: [`visible`], and for a tenant's
-/// key, of its own environment (403 `environment_forbidden` otherwise).
+/// Whether `principal` may create or change a key of `environment`: a tenant's test key
+/// may not touch live keys (test keys go to developers and CI; a live key does not come
+/// from them). The operator and live keys may touch both.
+fn may_touch(principal: &Principal, environment: Environment) -> bool {
+    principal.is_operator()
+        || !(principal.environment == Some(Environment::Test) && environment == Environment::Live)
+}
+
+/// The key the path names, if the caller may change it: [`visible`], and not a live key
+/// for a tenant's test key (403 `environment_forbidden`).
 async fn changeable(app: &App, principal: &Principal, path: &str) -> Result<Arc<KeyRecord>, Reply> {
     let record = visible(app, principal, path).await?;
-    let foreign = !principal.is_operator()
-        && principal
-            .environment
-            .is_some_and(|own| own != record.environment);
-    if foreign {
+    if !may_touch(principal, record.environment) {
         return Err(reply::environment_forbidden());
     }
     Ok(record)
@@ -108,17 +112,19 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         Ok(tenant) => tenant,
         Err(reply) => return reply,
     };
-    // A tenant's key makes keys of its own environment, expiring no later than itself:
-    // a test key cannot make a live key, and a key about to expire (or in its rotation
-    // grace, after a leak) cannot make one that outlives it.
+    // A tenant's key makes keys of its own environment unless told otherwise, never a live
+    // key from a test key, and none that outlives it: a key about to expire (or in its
+    // rotation grace, after a leak) cannot make one without end.
     let own_environment = (!principal.is_operator())
         .then_some(principal.environment)
         .flatten();
-    let environment = match (own_environment, request.environment) {
-        (Some(own), Some(asked)) if own != asked => return reply::environment_forbidden(),
-        (Some(own), _) => own,
-        (None, asked) => asked.unwrap_or(Environment::Test),
-    };
+    let environment = request
+        .environment
+        .or(own_environment)
+        .unwrap_or(Environment::Test);
+    if !may_touch(principal, environment) {
+        return reply::environment_forbidden();
+    }
     let expires_at = match (principal.is_operator(), principal.expires_at) {
         (false, Some(limit)) => Some(request.expires_at.map_or(limit, |asked| asked.min(limit))),
         _ => request.expires_at,

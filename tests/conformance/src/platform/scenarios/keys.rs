@@ -765,10 +765,10 @@ pub async fn admin_with_other_key_kinds_in_client_secret<A: PlatformAdapter, D: 
     }
 }
 
-/// A tenant's key changes keys of its own environment only: a test key cannot create,
-/// rotate, revoke or top up a live key (403 `environment_forbidden`), and the keys it
-/// creates are test keys unless told otherwise. It still reads every key of its tenant.
-pub async fn tenant_keys_stay_in_their_environment<A: PlatformAdapter, D: Database>() {
+/// A tenant's test key cannot create, rotate, revoke or top up a live key (403
+/// `environment_forbidden`); a live key manages both. The keys a tenant's key creates are
+/// of its environment unless told otherwise; both read every key of their tenant.
+pub async fn tenant_test_keys_cannot_touch_live_keys<A: PlatformAdapter, D: Database>() {
     let Some(p) = Platform::start::<A, D>().await else {
         return;
     };
@@ -814,6 +814,27 @@ pub async fn tenant_keys_stay_in_their_environment<A: PlatformAdapter, D: Databa
     as_test(Method::GET, &live_path).send().await.assert_ok();
     // The live key was not touched.
     assert_eq!(p.show_key(text(&live, "id")).await["status"], "active");
+
+    // A live key makes live keys by default, and test keys when asked.
+    let as_live = |method: Method, path: &str| {
+        p.request(method, path)
+            .header("x-client-secret", text(&live, "key"))
+    };
+    for (asked, made) in [(json!(null), "live"), (json!("test"), "test")] {
+        let reply = as_live(Method::POST, ADMIN_KEYS)
+            .json(&json!({"kind": "secret", "environment": asked}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_eq!(reply.json()["environment"], made);
+    }
+    as_live(
+        Method::DELETE,
+        &format!("{ADMIN_KEYS}/{}", text(&test, "id")),
+    )
+    .send()
+    .await;
+    assert_eq!(p.show_key(text(&test, "id")).await["status"], "revoked");
 }
 
 /// A tenant's key that expires makes keys that expire no later than itself, and cannot
