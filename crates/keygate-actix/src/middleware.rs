@@ -20,8 +20,8 @@ use crate::rejection::{ProblemJson, Rejection};
 /// extractors and [guards](crate::guard).
 ///
 /// After the handler answers, it settles the metering with the response status (credits
-/// come back for any 4xx or 5xx) and adds the `X-RateLimit-*` and `X-Credits-Remaining`
-/// headers. A refused request never reaches the handler: the middleware's [`Rejection`]
+/// come back for any 4xx or 5xx, a one-time token's use for a 4xx) and adds the
+/// `X-RateLimit-*` and `X-Credits-Remaining` headers. A refused request never reaches the handler: the middleware's [`Rejection`]
 /// answers it (by default the contract's problem+json).
 ///
 /// One keygate middleware per request path: wrapping a scope and a resource inside it

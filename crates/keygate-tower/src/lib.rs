@@ -7,10 +7,11 @@
 //! A [`KeygateLayer`] carries one route's [`Access`](keygate_core::Access). Its
 //! [`KeygateService`] authenticates each request (steps 2 to 7 of keygate's design run in
 //! `keygate-core`), inserts the principal into the request's extensions as an
-//! [`Authentication`], calls the inner service,
-//! refunds credits when the answer is an error, and adds the rate-limit and credit
-//! headers. A refused request is answered by the layer's [`Rejection`] (by default the
-//! contract's `application/problem+json`) and never reaches the inner service.
+//! [`Authentication`], calls the inner service, refunds credits when the answer is an
+//! error (and gives a one-time token back when it is a 4xx), and adds the rate-limit and
+//! credit headers. A refused request is answered by the layer's [`Rejection`] (by
+//! default the contract's `application/problem+json`) and never reaches the inner
+//! service.
 //!
 //! Handlers read what the layer established with [`from_extensions`] (the
 //! [`Principal`](keygate_core::Principal), [`Admin`], [`Tenant`], [`Impersonation`]), the

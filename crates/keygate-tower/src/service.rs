@@ -17,7 +17,8 @@ use crate::rejection::Rejection;
 /// For each request it authenticates the head against the layer's access, inserts an
 /// [`Authentication`] (the principal) into the request's extensions, and calls `S`. Then
 /// it settles the metering with the response status (credits come back for any 4xx or
-/// 5xx answer) and adds the `X-RateLimit-*` and `X-Credits-Remaining` headers. A refused
+/// 5xx answer, a one-time token's use for a 4xx) and adds the `X-RateLimit-*` and
+/// `X-Credits-Remaining` headers. A refused
 /// request never reaches `S`: the layer's [`Rejection`] answers it.
 #[derive(Debug, Clone)]
 pub struct KeygateService<S, R> {
