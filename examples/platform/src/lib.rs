@@ -5,7 +5,7 @@
 //! and session tokens, and the routes they open.
 //!
 //! The app is here, framework-free: the [route table](routes), the [handlers](App::handle)
-//! and [start-up](start). The three binaries differ only in [adapter glue](adapters):
+//! and [start-up](mod@start). The three binaries differ only in [adapter glue](adapters):
 //!
 //! | binary | serves with |
 //! |---|---|

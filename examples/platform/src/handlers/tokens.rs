@@ -11,22 +11,17 @@ use serde_json::json;
 use crate::app::App;
 use crate::body;
 use crate::reply::{self, Reply};
+use crate::routes::TOKEN_RESOURCES;
 
-/// The resources a token may be for.
-pub(crate) const ACTION_RESOURCES: [&str; 12] = [
-    "lens",
-    "object-detection",
-    "2d-to-3d",
-    "fill",
-    "swap",
-    "room-visualize",
-    "property-visualize",
-    "magic-background",
-    "catalogue",
-    "upload",
-    "token",
-    "*",
-];
+/// The resources a token may be for beyond those with a token route
+/// ([`TOKEN_RESOURCES`]): catalogues (read by `GET /api/v1/catalogues/{id}`), minting, and
+/// every resource.
+const OTHER_RESOURCES: [&str; 3] = ["catalogue", "token", "*"];
+
+/// Whether `resource` may be a token's `actionResource`.
+fn is_action_resource(resource: &str) -> bool {
+    TOKEN_RESOURCES.contains(&resource) || OTHER_RESOURCES.contains(&resource)
+}
 
 /// The actions a token may be for.
 pub(crate) const ACTION_TYPES: [&str; 5] = ["create", "read", "update", "delete", "*"];
@@ -53,10 +48,11 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    if !ACTION_RESOURCES.contains(&request.action_resource.as_str()) {
+    if !is_action_resource(&request.action_resource) {
         return reply::invalid(format!(
-            "actionResource: one of {}",
-            ACTION_RESOURCES.join(", ")
+            "actionResource: one of {}, {}",
+            TOKEN_RESOURCES.join(", "),
+            OTHER_RESOURCES.join(", ")
         ));
     }
     if !ACTION_TYPES.contains(&request.action_type.as_str()) {

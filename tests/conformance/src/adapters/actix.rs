@@ -4,7 +4,6 @@
 use std::any::Any;
 use std::net::TcpListener;
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use keygate_actix::{Admin, Impersonation, KeygateMiddleware, Maybe, Principal, Tenant};
@@ -74,48 +73,27 @@ pub fn configure(keygate: &Keygate, config: &mut web::ServiceConfig) {
     }
 }
 
-/// Stops the actix server when dropped.
-struct StopOnDrop(ServerHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        // Sends the stop command now; the server's thread ends once it has stopped.
-        drop(self.0.stop(false));
-    }
-}
-
 impl Adapter for Actix {
     const NAME: &'static str = "actix";
     const MIDDLEWARE: &'static str = "keygate_actix::KeygateMiddleware";
     type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    let keygate = keygate.clone();
-                    App::new().configure(move |config| configure(&keygate, config))
-                })
+        let factory = move || {
+            let keygate = keygate.clone();
+            App::new().configure(move |config| configure(&keygate, config))
+        };
+        let start = move |listener| {
+            Ok(HttpServer::new(factory)
                 .workers(1)
                 .disable_signals()
                 .shutdown_timeout(0)
-                .listen(listener);
-                match server {
-                    Ok(server) => {
-                        let server = server.run();
-                        let _ = handle_tx.send(Some(server.handle()));
-                        let _ = server.await;
-                    }
-                    Err(_) => {
-                        let _ = handle_tx.send(None);
-                    }
-                }
-            });
-        });
-        match handle_rx.recv() {
-            Ok(Some(handle)) => Box::new(StopOnDrop(handle)),
-            _ => Box::new(()),
+                .listen(listener)?
+                .run())
+        };
+        match super::serve_actix(start, listener) {
+            Some(guard) => Box::new(guard),
+            None => Box::new(()),
         }
     }
 }

@@ -52,3 +52,64 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// Stops an actix server when dropped.
+pub(crate) struct StopOnDrop(pub(crate) actix_web::dev::ServerHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // Stopping is asynchronous; the server's system thread finishes it.
+        drop(self.0.stop(false));
+    }
+}
+
+/// Runs the actix server `start` makes of `listener` (with `HttpServer::…::run()`) on an
+/// actix system thread of its own, until the returned guard is dropped; `None` when it
+/// did not start.
+pub(crate) fn serve_actix<F>(start: F, listener: TcpListener) -> Option<StopOnDrop>
+where
+    F: FnOnce(TcpListener) -> std::io::Result<actix_web::dev::Server> + Send + 'static,
+{
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match start(listener) {
+                Ok(server) => {
+                    let _ = handle_tx.send(Some(server.handle()));
+                    let _ = server.await;
+                }
+                Err(_) => {
+                    let _ = handle_tx.send(None);
+                }
+            }
+        });
+    });
+    handle_rx.recv().ok().flatten().map(StopOnDrop)
+}
+
+/// A tower service answering HTTP requests, as the plain-tower columns build one.
+pub(crate) type HyperService = ::tower::util::BoxCloneSyncService<
+    http::Request<hyper::body::Incoming>,
+    http::Response<http_body_util::Full<bytes::Bytes>>,
+    std::convert::Infallible,
+>;
+
+/// Serves `service` with hyper's HTTP/1 on `listener` until the returned guard is dropped.
+pub(crate) fn serve_hyper(service: HyperService, listener: TcpListener) -> AbortOnDrop {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    AbortOnDrop(tokio::spawn(async move {
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = TowerToHyperService::new(service.clone());
+            connections.spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }))
+}

@@ -10,8 +10,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use keygate_core::extract::{
     Admin, ExtractRejection, Impersonation, Tenant, from_extensions, optional_from_extensions,
 };
@@ -21,7 +19,7 @@ use serde_json::Value;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt, service_fn};
 
-use super::{AbortOnDrop, Adapter};
+use super::Adapter;
 use crate::routes::{self, Answer, Guard};
 
 /// keygate-tower with hyper.
@@ -146,20 +144,6 @@ impl Adapter for Tower {
     type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
-        let app = app(&keygate);
-        Box::new(AbortOnDrop(tokio::spawn(async move {
-            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                return;
-            };
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                let service = TowerToHyperService::new(app.clone());
-                connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })))
+        Box::new(super::serve_hyper(app(&keygate), listener))
     }
 }
