@@ -23,6 +23,7 @@
 // the response to shrink the `Err` variant would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+pub mod access_log;
 pub mod adapters;
 mod app;
 pub mod body;

@@ -47,16 +47,24 @@ pub enum StartError {
     },
 }
 
-/// Logs to stderr (stdout carries the first-start banner); `RUST_LOG` filters, default
-/// `info`. Calling it twice is harmless.
+/// Logs to stderr (stdout carries the first-start banner): readable lines, or one JSON
+/// object per line with `KEYGATE_LOG_FORMAT=json`. `RUST_LOG` filters, default
+/// `info,sqlx=warn`. Calling it twice is harmless.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("KEYGATE_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().try_init()
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
 }
 
 /// Opens the deployment from the environment, builds the app and binds the listener;

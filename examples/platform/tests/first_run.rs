@@ -235,6 +235,10 @@ async fn first_and_second_start(binary: &str) {
         logs.contains("key created"),
         "the logs record admin changes: {logs}"
     );
+    assert!(
+        logs.contains("/api/v1/magic-background") && logs.contains("status=401"),
+        "the access log records every request: {logs}"
+    );
     for secret in [&secret, &key, &token] {
         assert!(
             !logs.contains(secret.as_str()),

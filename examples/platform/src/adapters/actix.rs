@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keygate_actix::{Admin, KeygateMiddleware, Principal};
 
+use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
 use crate::reply::Reply;
@@ -51,18 +52,27 @@ pub fn app(
     actix_web::App::new()
         .configure(configure(platform))
         .wrap_fn(|request, service| {
-            let early = http::Method::from_bytes(request.method().as_str().as_bytes())
+            let started = std::time::Instant::now();
+            let (method, path) = (
+                request.method().as_str().to_owned(),
+                request.uri().path().to_owned(),
+            );
+            let early = http::Method::from_bytes(method.as_bytes())
                 .ok()
-                .and_then(|method| routes::before_routing(&method, request.uri().path()));
+                .and_then(|method| routes::before_routing(&method, &path));
             let answer = match early {
                 Some(reply) => Err(request.into_response(into_actix(reply))),
                 None => Ok(service.call(request)),
             };
             async move {
-                match answer {
+                let response = match answer {
                     Err(response) => Ok(response),
                     Ok(call) => call.await.map(|response| response.map_into_boxed_body()),
+                };
+                if let Ok(response) = &response {
+                    access_log::record(&method, &path, response.status().as_u16(), started);
                 }
+                response
             }
         })
 }

@@ -8,6 +8,7 @@ use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use keygate_axum::{Admin, KeygateLayer, Principal};
 
+use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
 use crate::reply::Reply;
@@ -39,10 +40,14 @@ pub fn router(app: &App) -> Router {
         })
         .layer(axum::middleware::from_fn(
             |request: Request, next: axum::middleware::Next| async move {
-                match routes::before_routing(request.method(), request.uri().path()) {
+                let started = std::time::Instant::now();
+                let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+                let response = match routes::before_routing(&method, &path) {
                     Some(reply) => into_axum(reply),
                     None => next.run(request).await,
-                }
+                };
+                access_log::record(method.as_str(), &path, response.status().as_u16(), started);
+                response
             },
         ))
 }

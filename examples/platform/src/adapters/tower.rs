@@ -16,6 +16,7 @@ use keygate_tower::KeygateLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer as _, ServiceExt as _, service_fn};
 
+use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
 use crate::reply::Reply;
@@ -51,31 +52,46 @@ pub fn service(app: &App) -> Service {
     BoxCloneSyncService::new(service_fn(move |request: Request<Incoming>| {
         let table = Arc::clone(&table);
         async move {
-            let path = request.uri().path();
-            if let Some(reply) = routes::before_routing(request.method(), path) {
-                return Ok(into_tower(reply));
-            }
-            let matching: Vec<&(String, http::Method, Service)> = table
-                .iter()
-                .filter(|(pattern, _, _)| routes::matches(pattern, path))
-                .collect();
-            let found = matching
-                .iter()
-                .find(|(_, method, _)| method == request.method())
-                .map(|(_, _, service)| service.clone());
-            match found {
-                Some(service) => service.oneshot(request).await,
-                None if matching.is_empty() => Ok(into_tower(routes::not_found())),
-                None => {
-                    let allow: Vec<http::Method> = matching
-                        .iter()
-                        .map(|(_, method, _)| method.clone())
-                        .collect();
-                    Ok(into_tower(routes::method_not_allowed(&allow)))
-                }
-            }
+            let started = std::time::Instant::now();
+            let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+            let response = route(&table, request).await;
+            access_log::record(method.as_str(), &path, response.status().as_u16(), started);
+            Ok(response)
         }
     }))
+}
+
+/// The answer of the route `request` is for, or 404/405.
+async fn route(
+    table: &[(String, http::Method, Service)],
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let path = request.uri().path();
+    if let Some(reply) = routes::before_routing(request.method(), path) {
+        return into_tower(reply);
+    }
+    let matching: Vec<&(String, http::Method, Service)> = table
+        .iter()
+        .filter(|(pattern, _, _)| routes::matches(pattern, path))
+        .collect();
+    let found = matching
+        .iter()
+        .find(|(_, method, _)| method == request.method())
+        .map(|(_, _, service)| service.clone());
+    match found {
+        Some(service) => match service.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None if matching.is_empty() => into_tower(routes::not_found()),
+        None => {
+            let allow: Vec<http::Method> = matching
+                .iter()
+                .map(|(_, method, _)| method.clone())
+                .collect();
+            into_tower(routes::method_not_allowed(&allow))
+        }
+    }
 }
 
 fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> Service {
