@@ -600,8 +600,19 @@ fn create_pepper_file(path: &Path) -> Result<(Pepper, bool), SetupError> {
     });
     let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
     let _ = std::fs::remove_file(&temporary);
+    // A filesystem without hard links (some network and FUSE mounts) gets the plain
+    // exclusive create: not crash-atomic, still never an overwrite.
+    let linked = match linked {
+        Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => {
+            write_exclusively(path, &pepper)
+        }
+        other => other,
+    };
     match linked {
-        Ok(()) => Ok((pepper, true)),
+        Ok(()) => {
+            sync_directory_of(path);
+            Ok((pepper, true))
+        }
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
             let theirs = read_pepper_file(path)?
                 .ok_or_else(|| io_error(std::io::ErrorKind::NotFound.into()))?;
@@ -609,6 +620,35 @@ fn create_pepper_file(path: &Path) -> Result<(Pepper, bool), SetupError> {
         }
         Err(err) => Err(io_error(err)),
     }
+}
+
+/// Writes `pepper` to a new file at `path` (mode 0600), refusing an existing one.
+fn write_exclusively(path: &Path, pepper: &Pepper) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(pepper.to_base64().expose_secret().as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// Makes the new directory entry of `path` durable before the database records the
+/// pepper's id: otherwise a crash could keep the record and lose the file.
+fn sync_directory_of(path: &Path) {
+    #[cfg(unix)]
+    {
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if let Err(error) = std::fs::File::open(directory).and_then(|dir| dir.sync_all()) {
+            tracing::warn!(%error, "could not sync the pepper file's directory");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Refuses a pepper file that other users can read.

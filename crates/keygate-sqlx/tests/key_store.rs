@@ -55,3 +55,36 @@ mod listening {
         async |store: SqlStore| crate::common::listening_cache(store).await
     );
 }
+
+/// Postgres listings order ids bytewise (`COLLATE "C"`); the migrations give them indexes
+/// in that collation, so a page is read from an index, not sorted from the whole table.
+#[tokio::test]
+async fn postgres_listing_indexes_match_the_listing_order() {
+    let Some(schema) = common::PgSchema::new("listing_indexes").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let pool = store.pg_pool().expect("a Postgres store");
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = 'kg_keys'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let def = |name: &str| {
+        indexes
+            .iter()
+            .find(|(index, _)| index == name)
+            .map(|(_, def)| def.clone())
+            .unwrap_or_else(|| panic!("no index {name}: {indexes:?}"))
+    };
+    assert!(def("kg_keys_created_c").contains(r#"id COLLATE "C""#));
+    assert!(def("kg_keys_tenant_c").contains(r#"id COLLATE "C""#));
+    assert!(
+        !indexes.iter().any(|(index, _)| index == "kg_keys_created"),
+        "the default-collation index is gone: {indexes:?}"
+    );
+    store.close().await;
+    schema.drop_schema().await;
+}

@@ -92,6 +92,11 @@ fn start(binary: &Path) -> Server {
     let mut child = Command::new(binary)
         .current_dir(dir.path())
         .env("KEYGATE_ADDR", "127.0.0.1:0")
+        // A deployment of its own: never the caller's database or secrets.
+        .env_remove("KEYGATE_DATABASE_URL")
+        .env_remove("KEYGATE_PEPPER")
+        .env_remove("KEYGATE_ADMIN_SECRET")
+        .env_remove("KEYGATE_TOKEN_SECRET")
         // The access log would measure the terminal, not the platform.
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -37,6 +37,12 @@ pub enum StartError {
     /// The platform's own table could not be created.
     #[error("the database failed while the platform created its tables: {0}")]
     Store(#[from] keygate_core::StoreError),
+    /// The first start's admin secret could not be printed. Its hash is stored, so it is
+    /// lost: the way back in is a secret of the operator's own.
+    #[error(
+        "the admin secret of this first start could not be printed ({0}) and cannot be shown again: start with KEYGATE_ADMIN_SECRET set to a secret of your own (24 to 255 characters)"
+    )]
+    Banner(#[source] std::io::Error),
     /// The address is taken or not ours.
     #[error("could not listen on {addr}: {source} (set KEYGATE_ADDR to another address)")]
     Bind {
@@ -86,8 +92,9 @@ pub async fn start() -> Result<Started, StartError> {
         source,
     })?;
     let opened = Setup::from_env().open(Start::OpenOrCreate).await?;
-    // Shown at once, before anything else can fail.
-    announce_first_start(&opened, addr);
+    // Shown at once, before anything else can fail; a secret that cannot be shown stops
+    // the start, loudly, rather than leave an admin API nobody can open.
+    announce_first_start(&opened, addr).map_err(StartError::Banner)?;
     let keygate = opened.keygate_builder()?.build()?;
     let app = App::new(keygate, opened.store().clone()).await?;
     announce_listening(addr);
@@ -122,9 +129,9 @@ fn warn_about_later_settings() {
 }
 
 /// On first start, the admin secret (shown once) and a curl line, on stdout.
-fn announce_first_start(opened: &Opened, addr: SocketAddr) {
+fn announce_first_start(opened: &Opened, addr: SocketAddr) -> std::io::Result<()> {
     let Some(secret) = opened.new_admin_secret() else {
-        return;
+        return Ok(());
     };
     let base = base_url(addr);
     let mut out = String::from("keygate platform: first start\n");
@@ -143,21 +150,22 @@ fn announce_first_start(opened: &Opened, addr: SocketAddr) {
         "  curl -s -X POST {base}/api/v1/admin/keys \\\n    -H 'x-client-secret: {}' \\\n    -H 'content-type: application/json' \\\n    -d '{{\"kind\": \"secret\", \"environment\": \"test\", \"tenant\": \"acme\"}}'\n\n",
         secret.expose()
     ));
-    print(&out);
+    print(&out)
 }
 
 /// `listening on http://…`, the last line of the banner.
 fn announce_listening(addr: SocketAddr) {
-    print(&format!("listening on {}\n", base_url(addr)));
+    // Nothing secret: a failure to print it is not worth stopping for.
+    let _ = print(&format!("listening on {}\n", base_url(addr)));
     tracing::info!(%addr, "listening");
 }
 
-/// The banner is the one thing this program writes to stdout.
-fn print(text: &str) {
+/// Writes to stdout (the banner is the one thing this program writes there) and says
+/// whether it arrived.
+fn print(text: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
 }
 
 /// `http://addr`, with a wildcard address shown as loopback (what curl can reach).

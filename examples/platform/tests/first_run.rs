@@ -229,6 +229,14 @@ async fn first_and_second_start(binary: &str) {
         assert_eq!(mode & 0o777, 0o600, "the pepper file is private");
     }
     let (key, token) = walk_through(&first.base, &secret).await;
+    // A key pasted where an id goes is answered, and kept out of the access log.
+    let (status, _, _) = send(
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/admin/keys/{key}", first.base))
+            .header("x-client-secret", &secret),
+    )
+    .await;
+    assert_eq!(status, 404);
     let (status, logs) = first.interrupt();
     assert!(status.success(), "Ctrl-C is a clean stop: {status}");
     assert!(
@@ -311,6 +319,42 @@ async fn bad_settings_stop_the_start_with_a_message() {
         !stderr.contains("not-a-pepper"),
         "a secret is never echoed: {stderr}"
     );
+}
+
+/// A first start whose stdout is closed cannot show the admin secret: it stops with a
+/// message on stderr naming the way back in, instead of serving an admin API nobody can
+/// open; a start with `KEYGATE_ADMIN_SECRET` then works.
+#[tokio::test]
+async fn a_secret_that_cannot_be_printed_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir.path())
+        .env("KEYGATE_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads stdout: the banner meets a closed pipe.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEYGATE_ADMIN_SECRET"), "{stderr}");
+
+    let given = "an-admin-secret-of-my-own-0123456789";
+    let running = Running::start(
+        env!("CARGO_BIN_EXE_platform"),
+        dir.path(),
+        &[("KEYGATE_ADMIN_SECRET", given)],
+    );
+    assert_eq!(running.admin_secret(), None);
+    let (status, _, _) = send(
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/admin/keys", running.base))
+            .header("x-client-secret", given),
+    )
+    .await;
+    assert_eq!(status, 200, "the operator's own secret opens the admin API");
 }
 
 /// A taken port stops the first start before anything is set up, so the admin secret is
