@@ -5,7 +5,7 @@ use keygate_core::Principal;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{acting_tenant, list_query};
+use super::{acting_tenant, listing};
 use crate::app::App;
 use crate::body;
 use crate::catalogues::Catalogue;
@@ -105,14 +105,11 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
 }
 
 pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) -> Reply {
-    let query = match list_query(query) {
+    let query = match listing(principal, query) {
         Ok(query) => query,
         Err(reply) => return reply,
     };
-    let tenant = match acting_tenant(principal, query.tenant.as_deref()) {
-        Ok(tenant) => tenant,
-        Err(reply) => return reply,
-    };
+    let tenant = query.tenant.clone();
     let after = match &query.starting_after {
         None => None,
         Some(id) => match app.catalogues().get(id).await {

@@ -72,6 +72,13 @@ struct ListQuery {
     starting_after: Option<String>,
 }
 
+/// A list route's query, with `tenant` the one `principal` may list ([`acting_tenant`]).
+fn listing(principal: &Principal, query: Option<&str>) -> Result<ListQuery, Reply> {
+    let mut query = list_query(query)?;
+    query.tenant = acting_tenant(principal, query.tenant.as_deref())?;
+    Ok(query)
+}
+
 /// Parses a list route's query; unknown parameters are ignored, a repeated or malformed
 /// one is 400 naming it.
 fn list_query(query: Option<&str>) -> Result<ListQuery, Reply> {
