@@ -15,6 +15,18 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> OffsetDateTime;
 }
 
+/// `at` to the microsecond: the precision the SQL stores keep, so a time shown when a
+/// record is made is the time shown when it is read back.
+///
+/// ```
+/// use time::macros::datetime;
+/// let at = datetime!(2030-01-01 0:00:00.123456789 UTC);
+/// assert_eq!(keygate_core::clock::to_micros(at), datetime!(2030-01-01 0:00:00.123456 UTC));
+/// ```
+pub fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at - Duration::nanoseconds(i64::from(at.nanosecond() % 1_000))
+}
+
 /// The real time of the operating system.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

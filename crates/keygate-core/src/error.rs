@@ -246,15 +246,7 @@ impl AuthError {
 
     /// The RFC 9457 problem document for this error, as JSON text.
     pub fn problem_json(&self) -> String {
-        let problem = Problem {
-            r#type: format!("urn:keygate:error:{}", self.code()),
-            title: self.title(),
-            status: self.status(),
-            code: self.code(),
-            detail: self.to_string(),
-        };
-        // Serializing a struct of strings and integers cannot fail.
-        serde_json::to_string(&problem).unwrap_or_default()
+        problem_document(self.status(), self.code(), self.title(), &self.to_string())
     }
 
     /// Every header the error response carries, in order: `Content-Type`,
@@ -333,10 +325,33 @@ pub(crate) fn http_response<B: From<String>>(
 pub const CREDITS_REMAINING: &str = "x-credits-remaining";
 
 #[derive(Serialize)]
-struct Problem {
+struct Problem<'a> {
     r#type: String,
-    title: &'static str,
+    title: &'a str,
     status: u16,
-    code: &'static str,
-    detail: String,
+    code: &'a str,
+    detail: &'a str,
+}
+
+/// A problem document (RFC 9457) in keygate's shape: `type` is `urn:keygate:error:<code>`,
+/// then `title`, `status`, `code` and `detail`. keygate's own refusals are written with
+/// it; so can an application's errors, to answer in the same shape.
+///
+/// ```
+/// let body = keygate_core::error::problem_document(404, "not_found", "Not found", "no such key");
+/// assert_eq!(
+///     body,
+///     r#"{"type":"urn:keygate:error:not_found","title":"Not found","status":404,"code":"not_found","detail":"no such key"}"#
+/// );
+/// ```
+pub fn problem_document(status: u16, code: &str, title: &str, detail: &str) -> String {
+    let problem = Problem {
+        r#type: format!("urn:keygate:error:{code}"),
+        title,
+        status,
+        code,
+        detail,
+    };
+    // Serializing a struct of strings and integers cannot fail.
+    serde_json::to_string(&problem).unwrap_or_default()
 }

@@ -92,12 +92,6 @@ fn failed(err: sqlx::Error) -> StoreError {
     StoreError::unavailable("the catalogue table did not answer", err)
 }
 
-/// `at` to the microsecond, as the table keeps it, so an answer shows the same time as a
-/// later read.
-pub fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
-    at - time::Duration::nanoseconds(i64::from(at.nanosecond() % 1_000))
-}
-
 fn micros(at: OffsetDateTime) -> Result<i64, StoreError> {
     i64::try_from(at.unix_timestamp_nanos() / 1_000)
         .map_err(|_| StoreError::corrupt("a timestamp is out of range"))

@@ -14,7 +14,10 @@ pub type Reply = Response<String>;
 pub fn json(status: StatusCode, value: &impl Serialize) -> Reply {
     match serde_json::to_string(value) {
         Ok(body) => with_type(status, body, "application/json"),
-        Err(_) => internal(),
+        Err(error) => {
+            tracing::error!(%error, "an answer could not be written as JSON");
+            internal()
+        }
     }
 }
 
@@ -34,29 +37,11 @@ fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Re
     response
 }
 
-/// A problem document of the platform's own (keygate's refusals render themselves).
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
-    r#type: String,
-    title: &'a str,
-    status: u16,
-    code: &'a str,
-    detail: &'a str,
-}
-
-/// `status` with a problem document: `code` is stable, `detail` says what to do.
+/// `status` with a problem document in keygate's shape: `code` is stable, `detail` says
+/// what to do.
 pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Reply {
-    let document = Problem {
-        r#type: format!("urn:keygate:error:{code}"),
-        title,
-        status: status.as_u16(),
-        code,
-        detail,
-    };
-    match serde_json::to_string(&document) {
-        Ok(body) => with_type(status, body, "application/problem+json"),
-        Err(_) => internal(),
-    }
+    let body = keygate_core::error::problem_document(status.as_u16(), code, title, detail);
+    with_type(status, body, keygate_core::error::PROBLEM_JSON)
 }
 
 /// 400 `invalid_request` for a body or query the handler refuses; `detail` names the
@@ -124,11 +109,11 @@ pub fn too_large(limit: usize) -> Reply {
 
 /// 500 `internal_error`, with nothing of the cause (it is logged).
 pub fn internal() -> Reply {
-    let body = r#"{"type":"urn:keygate:error:internal_error","title":"Internal error","status":500,"code":"internal_error","detail":"the platform failed to answer; the failure is logged"}"#;
-    with_type(
+    problem(
         StatusCode::INTERNAL_SERVER_ERROR,
-        body.to_owned(),
-        "application/problem+json",
+        "internal_error",
+        "Internal error",
+        "the platform failed to answer; the failure is logged",
     )
 }
 

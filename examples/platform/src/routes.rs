@@ -247,12 +247,27 @@ pub fn method_not_allowed(allow: &[http::Method]) -> crate::reply::Reply {
     reply
 }
 
+/// Every path pattern with the methods its routes take, built once: a `HEAD` or a wrong
+/// method, which anyone can send, reads it instead of rebuilding the route table.
+static METHODS_BY_PATH: std::sync::LazyLock<Vec<(String, Vec<http::Method>)>> =
+    std::sync::LazyLock::new(|| {
+        by_path()
+            .into_iter()
+            .map(|(path, group)| {
+                (
+                    path,
+                    group.into_iter().map(|(route, _)| route.method).collect(),
+                )
+            })
+            .collect()
+    });
+
 /// The methods the routes of `path` take, in table order.
 pub fn allowed(path: &str) -> Vec<http::Method> {
-    by_path()
-        .into_iter()
+    METHODS_BY_PATH
+        .iter()
         .filter(|(pattern, _)| matches(pattern, path))
-        .flat_map(|(_, group)| group.into_iter().map(|(route, _)| route.method))
+        .flat_map(|(_, methods)| methods.iter().cloned())
         .collect()
 }
 

@@ -38,8 +38,6 @@ pub use actix::Maybe;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::access::Access;
 use crate::error::{AuthError, PROBLEM_JSON, http_response};
 use crate::principal::Principal;
@@ -223,14 +221,12 @@ impl ExtractRejection {
     pub fn problem_json(&self) -> String {
         match self {
             Self::Auth(error) | Self::Absent(error) => error.problem_json(),
-            Self::Misconfigured(message) => serde_json::to_string(&Misconfigured {
-                r#type: "urn:keygate:error:keygate_misconfigured",
-                title: "Route misconfigured",
-                status: 500,
-                code: "keygate_misconfigured",
-                detail: message,
-            })
-            .unwrap_or_default(),
+            Self::Misconfigured(message) => crate::error::problem_document(
+                500,
+                "keygate_misconfigured",
+                "Route misconfigured",
+                message,
+            ),
         }
     }
 
@@ -262,15 +258,6 @@ impl From<AuthError> for ExtractRejection {
     fn from(error: AuthError) -> Self {
         Self::Auth(error)
     }
-}
-
-#[derive(Serialize)]
-struct Misconfigured<'a> {
-    r#type: &'static str,
-    title: &'static str,
-    status: u16,
-    code: &'static str,
-    detail: &'a str,
 }
 
 fn authenticated(auth: &Authentication) -> Result<&Principal, ExtractRejection> {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{ApiKey, Environment, KeyKind, KeyRecord, KeyStatus, Metadata, RateLimit};
+use crate::clock::to_micros;
 use crate::scope::ScopeSet;
 
 /// The admin API's JSON of a key (`POST /api/v1/admin/keys`, `GET …/keys/{id}`).
@@ -99,10 +100,10 @@ impl KeyView {
                 KeyStatus::Expired => "expired",
             },
             metadata: Arc::clone(&record.metadata),
-            created_at: micros(record.created_at),
-            expires_at: record.expires_at.map(micros),
-            revoked_at: record.revoked_at.map(micros),
-            valid_until: record.valid_until.map(micros),
+            created_at: to_micros(record.created_at),
+            expires_at: record.expires_at.map(to_micros),
+            revoked_at: record.revoked_at.map(to_micros),
+            valid_until: record.valid_until.map(to_micros),
         }
     }
 
@@ -126,10 +127,4 @@ impl std::fmt::Debug for KeyView {
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
-}
-
-/// `at` to the microsecond, as the SQL stores keep it, so a key shows the same times
-/// when it is created as when it is read back.
-fn micros(at: OffsetDateTime) -> OffsetDateTime {
-    at - time::Duration::nanoseconds(i64::from(at.nanosecond() % 1_000))
 }

@@ -89,7 +89,7 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         Ok(id) => id,
         Err(reply) => return reply,
     };
-    let now = crate::catalogues::to_micros(app.keygate().clock().now());
+    let now = keygate_core::clock::to_micros(app.keygate().clock().now());
     let catalogue = Catalogue {
         id,
         tenant,
@@ -162,7 +162,7 @@ pub(super) async fn update(app: &App, principal: &Principal, path: &str, body: &
         Ok(catalogue) => catalogue,
         Err(reply) => return reply,
     };
-    let now = crate::catalogues::to_micros(app.keygate().clock().now());
+    let now = keygate_core::clock::to_micros(app.keygate().clock().now());
     match app
         .catalogues()
         .update(
