@@ -67,6 +67,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod credentials;
 mod engine;
@@ -87,7 +88,8 @@ pub use credentials::{Credentials, HeaderValues, RequestHead};
 pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
 pub use engine::{
-    AdminError, BuildError, CreatedKey, Grant, KeyPage, Keygate, KeygateBuilder, MAX_LIST_LIMIT,
+    Admin, AdminError, BuildError, CreatedKey, Grant, KeyPage, Keygate, KeygateBuilder,
+    MAX_LIST_LIMIT,
 };
 pub use error::AuthError;
 pub use key::{Environment, KeyKind, KeyRecord};

@@ -240,8 +240,8 @@ async fn first_and_second_start(binary: &str) {
     let (status, logs) = first.interrupt();
     assert!(status.success(), "Ctrl-C is a clean stop: {status}");
     assert!(
-        logs.contains("key created"),
-        "the logs record admin changes: {logs}"
+        logs.contains("key.created") && logs.contains("keygate::audit"),
+        "the audit trail records admin changes: {logs}"
     );
     assert!(
         logs.contains("/api/v1/magic-background") && logs.contains("status=401"),

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::Keygate;
 use super::grant::{Debit, Grant};
 use crate::access::{Access, AuthMethod};
+use crate::audit::AuditEvent;
 use crate::credentials::{Credentials, RequestHead};
 use crate::error::AuthError;
 use crate::key::{KeyId, KeyKind, KeyRecord, KeyStatus, ParsedKey};
@@ -77,7 +78,7 @@ impl Keygate {
         async move {
             match credentials {
                 Ok(credentials) => self.authenticate_credentials(credentials, access).await,
-                Err(error) => Err(logged(error)),
+                Err(error) => Err(self.refused(error)),
             }
         }
     }
@@ -92,7 +93,7 @@ impl Keygate {
     ) -> impl Future<Output = Result<Option<Grant>, AuthError>> + Send + 'a {
         let credentials = Credentials::parse(head);
         async move {
-            let credentials = credentials.map_err(logged)?;
+            let credentials = credentials.map_err(|error| self.refused(error))?;
             if credentials.is_empty() {
                 return Ok(None);
             }
@@ -105,15 +106,50 @@ impl Keygate {
     /// [`authenticate`](Self::authenticate) for credentials already read with
     /// [`Credentials::parse`].
     ///
-    /// Every refusal is logged (`tracing`): at `error` for a 503 `auth_unavailable`, with
-    /// the backend's reason, so a fail-closed outage is visible; otherwise at `debug`,
-    /// with the code only. Never a credential.
+    /// Every refusal is recorded in the audit trail ([`AuditEvent::Denied`], with the
+    /// code only), and a 503 `auth_unavailable` is also logged at `error` with the
+    /// backend's reason, so a fail-closed outage is visible. A request let through under
+    /// impersonation is recorded as [`AuditEvent::Impersonation`]. Never a credential.
     pub async fn authenticate_credentials(
         &self,
         credentials: Credentials<'_>,
         access: &Access,
     ) -> Result<Grant, AuthError> {
-        self.decide(credentials, access).await.map_err(logged)
+        match self.decide(credentials, access).await {
+            Ok(grant) => {
+                let principal = grant.principal();
+                if let (Some(actor), Some(user)) = (&principal.key_id, &principal.subject)
+                    && principal.is_impersonating()
+                {
+                    self.audit(&AuditEvent::Impersonation {
+                        actor,
+                        user,
+                        tenant: principal.tenant.as_deref(),
+                        method: principal.method,
+                    });
+                }
+                Ok(grant)
+            }
+            Err(error) => Err(self.refused(error)),
+        }
+    }
+
+    /// Records a refusal (see [`authenticate_credentials`](Self::authenticate_credentials))
+    /// and hands it on.
+    fn refused(&self, error: AuthError) -> AuthError {
+        if error.status() == 503 {
+            let source = std::error::Error::source(&error).map(ToString::to_string);
+            tracing::error!(
+                code = error.code(),
+                ?source,
+                "keygate: refused, backend unavailable"
+            );
+        }
+        self.audit(&AuditEvent::Denied {
+            code: error.code(),
+            status: error.status(),
+        });
+        error
     }
 
     async fn decide(
@@ -509,21 +545,6 @@ impl Keygate {
             .map(|left| left.saturating_add(cost));
         Ok(())
     }
-}
-
-/// Logs a refusal (see [`Keygate::authenticate_credentials`]) and hands it on.
-fn logged(error: AuthError) -> AuthError {
-    if error.status() == 503 {
-        let source = std::error::Error::source(&error).map(ToString::to_string);
-        tracing::error!(
-            code = error.code(),
-            ?source,
-            "keygate: refused, backend unavailable"
-        );
-    } else {
-        tracing::debug!(code = error.code(), "keygate: refused");
-    }
-    error
 }
 
 fn classify_secret(text: &str) -> Result<SecretCredential<'_>, AuthError> {

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use time::Duration;
 
 use super::Keygate;
+use crate::audit::AuditEvent;
 use crate::credentials::is_valid_id;
 use crate::key::{
     ApiKey, KeyId, KeyKind, KeyPrefix, KeyRecord, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey,
 };
 use crate::meter::MAX_CREDITS;
+use crate::principal::Principal;
 use crate::random::RandomError;
 use crate::scope::ScopeSet;
 use crate::store::{KeyListing, Rotation, StoreError, StoreErrorKind};
@@ -93,6 +95,14 @@ impl Keygate {
     /// # }
     /// ```
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
+        self.create_key_by(new, None).await
+    }
+
+    async fn create_key_by(
+        &self,
+        new: NewKey,
+        by: Option<&Principal>,
+    ) -> Result<CreatedKey, AdminError> {
         let now = self.inner.clock.now();
         let prefix = match (new.kind, &new.prefix) {
             (KeyKind::Custom, Some(prefix)) => {
@@ -146,6 +156,13 @@ impl Keygate {
             valid_until: None,
         };
         self.inner.keys.create(&record).await.map_err(store_error)?;
+        self.audit(&AuditEvent::KeyCreated {
+            by,
+            key_id: &record.id,
+            tenant: record.tenant.as_deref(),
+            kind: record.kind,
+            environment: record.environment,
+        });
         Ok(CreatedKey {
             key,
             record: Arc::new(record),
@@ -230,19 +247,43 @@ impl Keygate {
 
     /// Revokes key `id`: from now on it is refused with `key_revoked`.
     pub async fn revoke_key(&self, id: &KeyId) -> Result<Arc<KeyRecord>, AdminError> {
+        self.revoke_key_by(id, None).await
+    }
+
+    async fn revoke_key_by(
+        &self,
+        id: &KeyId,
+        by: Option<&Principal>,
+    ) -> Result<Arc<KeyRecord>, AdminError> {
         let now = self.inner.clock.now();
-        self.inner
+        let record = self
+            .inner
             .keys
             .revoke(id, now)
             .await
             .map_err(AdminError::Unavailable)?
-            .ok_or(AdminError::NotFound)
+            .ok_or(AdminError::NotFound)?;
+        self.audit(&AuditEvent::KeyRevoked {
+            by,
+            key_id: &record.id,
+            tenant: record.tenant.as_deref(),
+        });
+        Ok(record)
     }
 
     /// Replaces key `id` with a new key of the same settings. The old key keeps working
     /// for `grace` (at most 30 days; zero ends it now). Rate limit and credits carry over:
     /// both keys count against the same lineage.
     pub async fn rotate_key(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, AdminError> {
+        self.rotate_key_by(id, grace, None).await
+    }
+
+    async fn rotate_key_by(
+        &self,
+        id: &KeyId,
+        grace: Duration,
+        by: Option<&Principal>,
+    ) -> Result<CreatedKey, AdminError> {
         if grace.is_negative() || grace > MAX_ROTATION_GRACE {
             return Err(invalid("grace_seconds: 0 to 2592000 (30 days)"));
         }
@@ -291,6 +332,12 @@ impl Keygate {
                 ));
             }
         }
+        self.audit(&AuditEvent::KeyRotated {
+            by,
+            key_id: &old.id,
+            successor: &successor.id,
+            tenant: successor.tenant.as_deref(),
+        });
         Ok(CreatedKey {
             key,
             record: Arc::new(successor),
@@ -300,6 +347,15 @@ impl Keygate {
     /// Adds `amount` credits to key `id` and returns the new balance. Keys without a
     /// credit allowance are unlimited and cannot be topped up.
     pub async fn add_credits(&self, id: &KeyId, amount: u64) -> Result<u64, AdminError> {
+        self.add_credits_by(id, amount, None).await
+    }
+
+    async fn add_credits_by(
+        &self,
+        id: &KeyId,
+        amount: u64,
+        by: Option<&Principal>,
+    ) -> Result<u64, AdminError> {
         if amount == 0 || amount > MAX_CREDITS {
             return Err(invalid(format!("add: 1 to {MAX_CREDITS}")));
         }
@@ -307,11 +363,44 @@ impl Keygate {
         let Some(allowance) = record.credits else {
             return Err(invalid("this key has no credit balance (it is unlimited)"));
         };
-        self.inner
+        let balance = self
+            .inner
             .meter
             .add_credits(record.lineage.as_str(), amount, allowance)
             .await
-            .map_err(AdminError::Unavailable)
+            .map_err(AdminError::Unavailable)?;
+        self.audit(&AuditEvent::CreditsAdded {
+            by,
+            key_id: &record.id,
+            tenant: record.tenant.as_deref(),
+            amount,
+        });
+        Ok(balance)
+    }
+
+    /// The key changes of [`create_key`](Self::create_key) and its siblings, made by
+    /// `by`, the principal of an admin request: the audit trail names who acted. The
+    /// caller checks first that `by` may manage the key's tenant
+    /// ([`Principal::may_manage`]).
+    ///
+    /// ```
+    /// use keygate_core::key::{KeyKind, NewKey};
+    /// use keygate_core::{Environment, Keygate, Pepper, Principal};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// let operator = Principal::operator();
+    /// let created = keygate
+    ///     .admin(&operator)
+    ///     .create_key(NewKey::new(KeyKind::Secret, Environment::Test))
+    ///     .await?;
+    /// keygate.admin(&operator).revoke_key(&created.record.id).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn admin<'a>(&'a self, by: &'a Principal) -> Admin<'a> {
+        Admin { keygate: self, by }
     }
 
     /// The current credit balance of `record`'s key; `None` when it is unlimited.
@@ -325,6 +414,36 @@ impl Keygate {
             .await
             .map(Some)
             .map_err(AdminError::Unavailable)
+    }
+}
+
+/// Key changes made by a known principal, recorded in the audit trail with it: from
+/// [`Keygate::admin`].
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a> {
+    keygate: &'a Keygate,
+    by: &'a Principal,
+}
+
+impl Admin<'_> {
+    /// [`Keygate::create_key`], by this principal.
+    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
+        self.keygate.create_key_by(new, Some(self.by)).await
+    }
+
+    /// [`Keygate::revoke_key`], by this principal.
+    pub async fn revoke_key(&self, id: &KeyId) -> Result<Arc<KeyRecord>, AdminError> {
+        self.keygate.revoke_key_by(id, Some(self.by)).await
+    }
+
+    /// [`Keygate::rotate_key`], by this principal.
+    pub async fn rotate_key(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, AdminError> {
+        self.keygate.rotate_key_by(id, grace, Some(self.by)).await
+    }
+
+    /// [`Keygate::add_credits`], by this principal.
+    pub async fn add_credits(&self, id: &KeyId, amount: u64) -> Result<u64, AdminError> {
+        self.keygate.add_credits_by(id, amount, Some(self.by)).await
     }
 }
 

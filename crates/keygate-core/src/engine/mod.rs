@@ -8,7 +8,7 @@ mod tokens;
 
 pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
-pub use keys::{AdminError, CreatedKey, KeyPage, MAX_LIST_LIMIT};
+pub use keys::{Admin, AdminError, CreatedKey, KeyPage, MAX_LIST_LIMIT};
 pub use tokens::TOKEN_CREATE_SCOPE;
 
 use std::fmt;
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::{AuditEvent, AuditSink, TracingAudit};
 use crate::clock::{Clock, SystemClock};
 use crate::key::{KeyDigest, KeyHasher};
 use crate::meter::{MemoryMeter, Meter};
@@ -56,6 +57,7 @@ struct Inner {
     issuer: TokenIssuer,
     keys: Arc<dyn KeyStore>,
     meter: Arc<dyn Meter>,
+    audit: Arc<dyn AuditSink>,
     require_tenant: bool,
 }
 
@@ -89,6 +91,12 @@ impl Keygate {
     pub fn meter(&self) -> &dyn Meter {
         &*self.inner.meter
     }
+
+    /// Records `event` in the audit trail: for an application's own admin changes
+    /// ([`AuditEvent::AdminChange`]); the engine records its own decisions.
+    pub fn audit(&self, event: &AuditEvent<'_>) {
+        self.inner.audit.record(event);
+    }
 }
 
 impl fmt::Debug for Keygate {
@@ -117,6 +125,7 @@ pub struct KeygateBuilder {
     keys: Option<Arc<dyn KeyStore>>,
     meter: Option<Arc<dyn Meter>>,
     clock: Option<Arc<dyn Clock>>,
+    audit: Option<Arc<dyn AuditSink>>,
     require_tenant: bool,
 }
 
@@ -192,6 +201,12 @@ impl KeygateBuilder {
         self
     }
 
+    /// Sends audit events to `sink` instead of the default [`TracingAudit`].
+    pub fn audit(mut self, sink: impl AuditSink) -> Self {
+        self.audit = Some(Arc::new(sink));
+        self
+    }
+
     /// Requires a tenant on every route that does not opt out with
     /// [`Access::tenant_optional`](crate::Access::tenant_optional).
     pub fn require_tenant(mut self, required: bool) -> Self {
@@ -237,6 +252,7 @@ impl KeygateBuilder {
                 issuer,
                 keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
                 meter: self.meter.unwrap_or_else(|| Arc::new(MemoryMeter::new())),
+                audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
                 require_tenant: self.require_tenant,
             }),
         })

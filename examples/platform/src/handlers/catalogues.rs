@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 use keygate_core::Principal;
+use keygate_core::audit::AuditEvent;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -99,7 +100,10 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         updated_at: now,
     };
     match app.catalogues().create(&catalogue).await {
-        Ok(()) => reply::json(StatusCode::CREATED, &catalogue),
+        Ok(()) => {
+            audit(app, principal, "catalogue.create", &catalogue);
+            reply::json(StatusCode::CREATED, &catalogue)
+        }
         Err(error) => unavailable(error),
     }
 }
@@ -173,7 +177,10 @@ pub(super) async fn update(app: &App, principal: &Principal, path: &str, body: &
         )
         .await
     {
-        Ok(Some(updated)) => reply::json(StatusCode::OK, &updated),
+        Ok(Some(updated)) => {
+            audit(app, principal, "catalogue.update", &updated);
+            reply::json(StatusCode::OK, &updated)
+        }
         Ok(None) => reply::not_found("catalogue"),
         Err(error) => unavailable(error),
     }
@@ -185,7 +192,20 @@ pub(super) async fn delete(app: &App, principal: &Principal, path: &str) -> Repl
         Err(reply) => return reply,
     };
     match app.catalogues().delete(&catalogue.id).await {
-        Ok(_) => reply::no_content(),
+        Ok(_) => {
+            audit(app, principal, "catalogue.delete", &catalogue);
+            reply::no_content()
+        }
         Err(error) => unavailable(error),
     }
+}
+
+/// Records a catalogue change in keygate's audit trail, with who made it.
+fn audit(app: &App, principal: &Principal, action: &str, catalogue: &Catalogue) {
+    app.keygate().audit(&AuditEvent::AdminChange {
+        by: Some(principal),
+        action,
+        target: &catalogue.id,
+        tenant: catalogue.tenant.as_deref(),
+    });
 }

@@ -140,16 +140,10 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         metadata: request.metadata,
         ..NewKey::new(request.kind, environment)
     };
-    let created = match app.keygate().create_key(new).await {
+    let created = match app.keygate().admin(principal).create_key(new).await {
         Ok(created) => created,
         Err(error) => return reply::admin_error(error),
     };
-    tracing::info!(
-        key_id = created.record.id.as_str(),
-        tenant = created.record.tenant.as_deref(),
-        kind = created.record.kind.as_str(),
-        "key created"
-    );
     let now = app.keygate().clock().now();
     let shown = KeyView::new(&created.record, created.record.credits, now).with_key(&created.key);
     reply::json(StatusCode::CREATED, &shown)
@@ -207,11 +201,8 @@ pub(super) async fn revoke(app: &App, principal: &Principal, path: &str) -> Repl
         Ok(record) => record,
         Err(reply) => return reply,
     };
-    match app.keygate().revoke_key(&record.id).await {
-        Ok(_) => {
-            tracing::info!(key_id = record.id.as_str(), "key revoked");
-            reply::no_content()
-        }
+    match app.keygate().admin(principal).revoke_key(&record.id).await {
+        Ok(_) => reply::no_content(),
         Err(error) => reply::admin_error(error),
     }
 }
@@ -229,16 +220,15 @@ pub(super) async fn rotate(app: &App, principal: &Principal, path: &str, body: &
         return reply::expiring_credential();
     }
     let grace = time::Duration::seconds(i64::from(request.grace_seconds));
-    let created = match app.keygate().rotate_key(&record.id, grace).await {
+    let created = match app
+        .keygate()
+        .admin(principal)
+        .rotate_key(&record.id, grace)
+        .await
+    {
         Ok(created) => created,
         Err(error) => return reply::admin_error(error),
     };
-    tracing::info!(
-        key_id = record.id.as_str(),
-        successor = created.record.id.as_str(),
-        grace_seconds = request.grace_seconds,
-        "key rotated"
-    );
     match view(app, &created.record).await {
         Ok(view) => reply::json(StatusCode::CREATED, &view.with_key(&created.key)),
         Err(reply) => reply,
@@ -259,7 +249,12 @@ pub(super) async fn add_credits(
         Ok(record) => record,
         Err(reply) => return reply,
     };
-    let balance = match app.keygate().add_credits(&record.id, request.add).await {
+    let balance = match app
+        .keygate()
+        .admin(principal)
+        .add_credits(&record.id, request.add)
+        .await
+    {
         Ok(balance) => balance,
         Err(error) => return reply::admin_error(error),
     };

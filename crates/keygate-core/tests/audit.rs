@@ -1,0 +1,157 @@
+//! The audit trail: what the engine records, with ids and never a secret.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{Fixture, bearer, get};
+use keygate_core::audit::AuditEvent;
+use keygate_core::key::{KeyKind, NewKey};
+use keygate_core::{Access, Environment, Principal};
+
+/// Each event as its name and its `Debug` text.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+fn recording() -> (Fixture, Seen) {
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    let fixture = Fixture::with(move |builder| {
+        builder.audit(move |event: &AuditEvent<'_>| {
+            log.lock()
+                .unwrap()
+                .push((event.name().to_owned(), format!("{event:?}")));
+        })
+    });
+    (fixture, seen)
+}
+
+fn names(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn refusals_are_recorded_with_their_code_only() {
+    let (fixture, seen) = recording();
+    let forged = "sk_live_0000000000000000000000000000000000000A";
+    let request = get(&[("authorization", &bearer(forged))]);
+    let access = Access::authenticated();
+    assert!(
+        fixture
+            .keygate
+            .authenticate(&request, &access)
+            .await
+            .is_err()
+    );
+    let request = get(&[]);
+    assert!(
+        fixture
+            .keygate
+            .authenticate(&request, &access)
+            .await
+            .is_err()
+    );
+
+    let events = seen.lock().unwrap().clone();
+    assert_eq!(names(&seen), ["denied", "denied"]);
+    assert!(events[0].1.contains("invalid_api_key"), "{events:?}");
+    assert!(events[1].1.contains("missing_credentials"), "{events:?}");
+    assert!(events.iter().all(|(_, text)| !text.contains(forged)));
+}
+
+#[tokio::test]
+async fn key_changes_name_who_made_them() {
+    let (fixture, seen) = recording();
+    let operator = Principal::operator();
+    let admin = fixture.keygate.admin(&operator);
+    let created = admin
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            credits: Some(10),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let id = created.record.id.clone();
+    admin.add_credits(&id, 5).await.unwrap();
+    let rotated = admin.rotate_key(&id, time::Duration::ZERO).await.unwrap();
+    admin.revoke_key(&rotated.record.id).await.unwrap();
+    // Trusted tooling, without a principal, is recorded too.
+    fixture
+        .keygate
+        .create_key(NewKey::new(KeyKind::Secret, Environment::Test))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        names(&seen),
+        [
+            "key.created",
+            "key.credits_added",
+            "key.rotated",
+            "key.revoked",
+            "key.created"
+        ]
+    );
+    let events = seen.lock().unwrap().clone();
+    assert!(events[0].1.contains(id.as_str()) && events[0].1.contains("acme"));
+    assert!(events[0].1.contains("by: Some(") && events[4].1.contains("by: None"));
+    assert!(events[2].1.contains(rotated.record.id.as_str()));
+    for (_, text) in &events {
+        assert!(!text.contains(created.key.expose()));
+        assert!(!text.contains(rotated.key.expose()));
+    }
+}
+
+#[tokio::test]
+async fn impersonation_is_recorded_only_when_let_through() {
+    let (fixture, seen) = recording();
+    let key = fixture.secret_key("acme").await;
+    let request = get(&[
+        ("authorization", &bearer(key.key.expose())),
+        ("x-on-behalf-of", "user_123"),
+    ]);
+    let grant = fixture
+        .keygate
+        .authenticate(&request, &Access::authenticated())
+        .await
+        .unwrap();
+    assert_eq!(grant.principal().subject.as_deref(), Some("user_123"));
+
+    // Where the route forbids it, it is a refusal, not an impersonation.
+    let refused = fixture
+        .keygate
+        .authenticate(&request, &Access::authenticated().forbid_impersonation())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "impersonation_forbidden");
+
+    let events = seen.lock().unwrap().clone();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["key.created", "impersonation", "denied"]);
+    let impersonation = &events[1].1;
+    assert!(impersonation.contains("user_123"));
+    assert!(impersonation.contains(key.record.id.as_str()));
+    assert!(impersonation.contains("acme"));
+    assert!(!impersonation.contains(key.key.expose()));
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_impersonation_and_record_it() {
+    let (fixture, seen) = recording();
+    let request = get(&[
+        ("x-client-secret", fixture.secret.expose()),
+        ("x-on-behalf-of", "user_123"),
+    ]);
+    let refused = fixture
+        .keygate
+        .authenticate(&request, &Access::admin())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "impersonation_forbidden");
+    assert_eq!(names(&seen), ["denied"]);
+}
