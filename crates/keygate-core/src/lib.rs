@@ -72,6 +72,7 @@ pub mod credentials;
 mod engine;
 pub mod error;
 pub mod extract;
+pub mod jwt;
 pub mod key;
 pub mod meter;
 pub mod principal;
@@ -90,6 +91,7 @@ pub use engine::{
     AdminError, BuildError, CreatedKey, Grant, KeyPage, Keygate, KeygateBuilder, MAX_LIST_LIMIT,
 };
 pub use error::AuthError;
+pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder, UserJwt};
 pub use key::{Environment, KeyKind, KeyRecord};
 pub use meter::{MemoryMeter, Meter};
 pub use principal::Principal;
