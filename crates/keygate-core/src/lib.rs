@@ -73,6 +73,7 @@ pub mod credentials;
 mod engine;
 pub mod error;
 pub mod extract;
+pub mod jwt;
 pub mod key;
 pub mod meter;
 pub mod principal;
@@ -92,6 +93,7 @@ pub use engine::{
     MAX_LIST_LIMIT,
 };
 pub use error::AuthError;
+pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder, UserJwt};
 pub use key::{Environment, KeyKind, KeyRecord};
 pub use meter::{MemoryMeter, Meter};
 pub use principal::Principal;

@@ -9,6 +9,8 @@
 mod issuer;
 
 pub use issuer::{Ed25519Seed, TokenIssuer, TokenKeyError, TokenSecret};
+/// The issuer and `typ` of keygate's own tokens, which the user-JWT verifier refuses.
+pub(crate) use issuer::{ISSUER as KEYGATE_ISSUER, TYP as KEYGATE_TYP};
 
 use std::sync::Arc;
 
