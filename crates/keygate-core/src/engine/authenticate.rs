@@ -11,10 +11,11 @@ use crate::access::{Access, AuthMethod};
 use crate::audit::AuditEvent;
 use crate::credentials::{Credentials, RequestHead};
 use crate::error::AuthError;
+use crate::jwt::UserJwt;
 use crate::key::{KeyId, KeyKind, KeyRecord, KeyStatus, ParsedKey};
 use crate::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
 use crate::principal::Principal;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeSet};
 use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer, TokenKind, VerifiedToken};
 
 /// The scope that lets a key act on behalf of a user with `X-On-Behalf-Of`.
@@ -31,8 +32,8 @@ enum Presented<'a> {
     ApiKey(ParsedKey<'a>),
     Token(&'a str),
     ClientToken(&'a str),
-    UserJwt,
-    PublishableWithJwt { key: ParsedKey<'a> },
+    UserJwt(&'a str),
+    PublishableWithJwt { key: ParsedKey<'a>, jwt: &'a str },
 }
 
 impl Presented<'_> {
@@ -41,7 +42,7 @@ impl Presented<'_> {
             Self::ApiKey(_) => AuthMethod::ApiKey,
             Self::Token(_) => AuthMethod::Token,
             Self::ClientToken(_) => AuthMethod::ClientToken,
-            Self::UserJwt => AuthMethod::Jwt,
+            Self::UserJwt(_) => AuthMethod::Jwt,
             Self::PublishableWithJwt { .. } => AuthMethod::PublishableKeyJwt,
         }
     }
@@ -319,13 +320,39 @@ impl Keygate {
                     one_time: None,
                 })
             }
-            // User JWTs need a JWT verifier, which is not configured: they are refused,
-            // as the contract says for a platform without `KEYGATE_JWT_*`.
-            Presented::UserJwt => Err(AuthError::InvalidToken),
-            Presented::PublishableWithJwt { key, .. } => {
-                self.verified_key(&key, now).await?;
-                Err(AuthError::InvalidToken)
+            Presented::UserJwt(text) => {
+                let user = self.verify_user_jwt(text, now).await?;
+                Ok(Verified {
+                    principal: jwt_principal(user),
+                    key: None,
+                    one_time: None,
+                })
             }
+            Presented::PublishableWithJwt { key, jwt } => {
+                // The key names the tenant; the JWT names the user. Both must be valid.
+                let record = self.verified_key(&key, now).await?;
+                if record.kind != KeyKind::Publishable {
+                    return Err(AuthError::InvalidApiKey);
+                }
+                let user = self.verify_user_jwt(jwt, now).await?;
+                if user.tenant.is_some() && user.tenant != record.tenant {
+                    return Err(AuthError::TenantMismatch);
+                }
+                Ok(Verified {
+                    principal: pair_principal(&record, user),
+                    key: Some(record),
+                    one_time: None,
+                })
+            }
+        }
+    }
+
+    /// A user JWT's claims, from the configured verifier; without one, user JWTs are
+    /// refused (`invalid_token`), as for a platform that configured no issuer.
+    async fn verify_user_jwt(&self, text: &str, now: OffsetDateTime) -> Result<UserJwt, AuthError> {
+        match &self.inner.jwt {
+            Some(verifier) => verifier.verify(text, now).await,
+            None => Err(AuthError::InvalidToken),
         }
     }
 
@@ -547,13 +574,20 @@ impl Keygate {
     }
 }
 
+/// `x-client-secret` holds the platform secret or a tenant's `sk_` key. A well-formed
+/// `pk_` or `rk_` key there is refused as not a secret, unverified; anything else is
+/// taken for the platform secret (which is never shaped like those keys).
 fn classify_secret(text: &str) -> Result<SecretCredential<'_>, AuthError> {
     if text.starts_with("sk_") {
-        ParsedKey::parse(text)
+        return ParsedKey::parse(text)
             .map(SecretCredential::TenantKey)
-            .map_err(|_| AuthError::InvalidSecretKey)
-    } else {
-        Ok(SecretCredential::Platform(text))
+            .map_err(|_| AuthError::InvalidSecretKey);
+    }
+    match ParsedKey::parse(text) {
+        Ok(key) if matches!(key.kind(), KeyKind::Publishable | KeyKind::Restricted) => {
+            Err(AuthError::SecretKeyRequired)
+        }
+        _ => Ok(SecretCredential::Platform(text)),
     }
 }
 
@@ -570,10 +604,10 @@ fn classify<'a>(
         (Some(bearer), Some(key)) if bearer == key => Some(classify_bearer(issuer, bearer)?),
         (Some(bearer), Some(key)) => {
             match (classify_bearer(issuer, bearer)?, classify_api_key(key)?) {
-                (Presented::UserJwt, Presented::ApiKey(key))
+                (Presented::UserJwt(jwt), Presented::ApiKey(key))
                     if key.kind() == KeyKind::Publishable =>
                 {
-                    Some(Presented::PublishableWithJwt { key })
+                    Some(Presented::PublishableWithJwt { key, jwt })
                 }
                 _ => {
                     return Err(AuthError::invalid_request(
@@ -593,7 +627,7 @@ fn classify_bearer<'a>(issuer: &TokenIssuer, text: &'a str) -> Result<Presented<
         Ok(if issuer.recognizes(text) {
             Presented::Token(text)
         } else {
-            Presented::UserJwt
+            Presented::UserJwt(text)
         })
     } else if text.contains('_') {
         ParsedKey::parse(text)
@@ -640,6 +674,32 @@ fn key_principal(record: &KeyRecord) -> Principal {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         },
+    }
+}
+
+fn jwt_principal(user: UserJwt) -> Principal {
+    Principal {
+        tenant: user.tenant,
+        subject: Some(user.subject),
+        scopes: user.scopes.unwrap_or_else(ScopeSet::none),
+        expires_at: Some(user.expires_at),
+        ..Principal::new(AuthMethod::Jwt)
+    }
+}
+
+/// A publishable key with a user JWT: the key's tenant, environment and metadata, the
+/// user as subject and the user's scopes (a publishable key grants nothing by itself).
+fn pair_principal(record: &KeyRecord, user: UserJwt) -> Principal {
+    let key = key_principal(record);
+    Principal {
+        method: AuthMethod::PublishableKeyJwt,
+        subject: Some(user.subject),
+        scopes: user.scopes.unwrap_or_else(ScopeSet::none),
+        expires_at: Some(
+            key.expires_at
+                .map_or(user.expires_at, |at| at.min(user.expires_at)),
+        ),
+        ..key
     }
 }
 

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::{AuditEvent, AuditSink, TracingAudit};
 use crate::clock::{Clock, SystemClock};
+use crate::jwt::JwtVerifier;
 use crate::key::{KeyDigest, KeyHasher};
 use crate::meter::{MemoryMeter, Meter};
 use crate::secret::{Pepper, PlatformSecret};
@@ -58,6 +59,7 @@ struct Inner {
     keys: Arc<dyn KeyStore>,
     meter: Arc<dyn Meter>,
     audit: Arc<dyn AuditSink>,
+    jwt: Option<JwtVerifier>,
     require_tenant: bool,
 }
 
@@ -108,6 +110,7 @@ impl fmt::Debug for Keygate {
             .field("keys", &self.inner.keys)
             .field("meter", &self.inner.meter)
             .field("clock", &self.inner.clock)
+            .field("jwt", &self.inner.jwt)
             .field("require_tenant", &self.inner.require_tenant)
             .finish()
     }
@@ -126,6 +129,7 @@ pub struct KeygateBuilder {
     meter: Option<Arc<dyn Meter>>,
     clock: Option<Arc<dyn Clock>>,
     audit: Option<Arc<dyn AuditSink>>,
+    jwt: Option<JwtVerifier>,
     require_tenant: bool,
 }
 
@@ -201,6 +205,13 @@ impl KeygateBuilder {
         self
     }
 
+    /// Verifies user JWTs (alone, or with a publishable key) with `verifier`. Without
+    /// one, user JWTs are refused with `invalid_token`.
+    pub fn jwt_verifier(mut self, verifier: JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self
+    }
+
     /// Sends audit events to `sink` instead of the default [`TracingAudit`].
     pub fn audit(mut self, sink: impl AuditSink) -> Self {
         self.audit = Some(Arc::new(sink));
@@ -253,6 +264,7 @@ impl KeygateBuilder {
                 keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
                 meter: self.meter.unwrap_or_else(|| Arc::new(MemoryMeter::new())),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
+                jwt: self.jwt,
                 require_tenant: self.require_tenant,
             }),
         })

@@ -36,12 +36,14 @@ impl PlatformSecret {
         Ok(Self(SecretString::from(text)))
     }
 
-    /// An operator-chosen secret: 24 to 255 visible ASCII characters, and not shaped like
-    /// an `sk_` key (that header value means a tenant key). `None` otherwise.
+    /// An operator-chosen secret: 24 to 255 visible ASCII characters, and not starting
+    /// like an API key (`sk_`, `pk_`, `rk_`: in `x-client-secret` those mean a tenant key,
+    /// or a key that is not a secret). `None` otherwise.
     pub fn new(text: &str) -> Option<Self> {
         let visible = text.bytes().all(|b| b.is_ascii_graphic());
         let len_ok = (MIN_PLATFORM_SECRET_LEN..=MAX_PLATFORM_SECRET_LEN).contains(&text.len());
-        (visible && len_ok && !text.starts_with("sk_")).then(|| Self(SecretString::from(text)))
+        let key_shaped = ["sk_", "pk_", "rk_"].iter().any(|p| text.starts_with(p));
+        (visible && len_ok && !key_shaped).then(|| Self(SecretString::from(text)))
     }
 
     /// The secret text, to show the operator once.
