@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use keygate_core::jwt::{JwtConfigError, JwtVerifier};
+
 /// The default listen address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
@@ -11,6 +13,54 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub struct Config {
     /// Where to listen (`KEYGATE_ADDR`).
     pub addr: SocketAddr,
+    /// How user JWTs are verified; `None` refuses them (`invalid_token`).
+    pub jwt: Option<JwtSettings>,
+}
+
+/// Where user JWTs come from: `KEYGATE_JWT_ISSUER`, `KEYGATE_JWT_AUDIENCE`,
+/// `KEYGATE_JWKS_URL`, or `KEYGATE_FIREBASE_PROJECT` for all three, and
+/// `KEYGATE_TENANT_CLAIM`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// The Firebase project: issuer `https://securetoken.google.com/<id>`, audience
+    /// `<id>`, Google's JWKS.
+    pub firebase_project: Option<String>,
+    /// `iss`, exact (overrides the Firebase issuer).
+    pub issuer: Option<String>,
+    /// `aud`, exact (overrides the Firebase audience).
+    pub audience: Option<String>,
+    /// The JWKS URL (overrides Google's for Firebase).
+    pub jwks_url: Option<String>,
+    /// The claim that names the tenant (default `tenant_id`).
+    pub tenant_claim: Option<String>,
+}
+
+impl JwtSettings {
+    /// The verifier these settings describe. Its JWKS is fetched in the background, so a
+    /// start without network succeeds and user JWTs are answered 503 until keys load.
+    pub fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+        let mut builder = JwtVerifier::builder();
+        if let Some(project) = &self.firebase_project {
+            builder = builder.firebase(project);
+        } else if self.jwks_url.is_none() {
+            return Err(ConfigError::Jwt(
+                "KEYGATE_JWKS_URL is required with KEYGATE_JWT_ISSUER and KEYGATE_JWT_AUDIENCE (or set KEYGATE_FIREBASE_PROJECT)",
+            ));
+        }
+        if let Some(issuer) = &self.issuer {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(audience) = &self.audience {
+            builder = builder.audience(audience);
+        }
+        if let Some(url) = &self.jwks_url {
+            builder = builder.jwks_url(url);
+        }
+        if let Some(claim) = &self.tenant_claim {
+            builder = builder.tenant_claim(claim);
+        }
+        builder.build().map_err(ConfigError::JwtVerifier)
+    }
 }
 
 /// A setting that does not parse.
@@ -20,17 +70,37 @@ pub enum ConfigError {
     /// `KEYGATE_ADDR` is not `host:port`.
     #[error("KEYGATE_ADDR must be an IP address and port, such as 127.0.0.1:8080 or 0.0.0.0:8080")]
     Addr,
+    /// The user-JWT settings are incomplete.
+    #[error("{0}")]
+    Jwt(&'static str),
+    /// The user-JWT settings do not make a verifier.
+    #[error("user-JWT settings (KEYGATE_JWT_*, KEYGATE_JWKS_URL, KEYGATE_FIREBASE_PROJECT): {0}")]
+    JwtVerifier(#[source] JwtConfigError),
 }
 
 impl Config {
-    /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]).
+    /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]) and the user-JWT settings.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let addr = std::env::var("KEYGATE_ADDR")
-            .ok()
-            .filter(|value| !value.is_empty())
-            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let addr = setting("KEYGATE_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let jwt = JwtSettings {
+            firebase_project: setting("KEYGATE_FIREBASE_PROJECT"),
+            issuer: setting("KEYGATE_JWT_ISSUER"),
+            audience: setting("KEYGATE_JWT_AUDIENCE"),
+            jwks_url: setting("KEYGATE_JWKS_URL"),
+            tenant_claim: setting("KEYGATE_TENANT_CLAIM"),
+        };
+        let configured = JwtSettings {
+            tenant_claim: None,
+            ..jwt.clone()
+        } != JwtSettings::default();
         Ok(Self {
             addr: addr.parse().map_err(|_| ConfigError::Addr)?,
+            jwt: configured.then_some(jwt),
         })
     }
+}
+
+/// An environment variable's value; unset and empty are the same.
+fn setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }

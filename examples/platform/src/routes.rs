@@ -62,6 +62,10 @@ pub enum Endpoint {
     Upload,
     /// `GET /v1/users/me`.
     Me,
+    /// `POST /api/v1/llm/gateway/{method}`: a tenant's user, key or client token.
+    Gateway,
+    /// `POST /api/v1/orgs/create`: a signed-in user, with or without a tenant.
+    CreateOrg,
 }
 
 /// What stands in front of a handler.
@@ -125,6 +129,22 @@ fn api_keys() -> Methods {
     Methods::from([AuthMethod::ApiKey])
 }
 
+/// What a tenant's users and servers call with: a user JWT (alone, or with the
+/// tenant's publishable key), an API key, or a client token.
+fn tenant_callers() -> Methods {
+    Methods::from([
+        AuthMethod::Jwt,
+        AuthMethod::PublishableKeyJwt,
+        AuthMethod::ApiKey,
+        AuthMethod::ClientToken,
+    ])
+}
+
+/// User JWTs.
+fn users() -> Methods {
+    Methods::from([AuthMethod::Jwt])
+}
+
 /// The admin routes: below [`ADMIN_PREFIX`], all behind `Access::admin()`.
 pub fn admin_routes() -> Vec<Route> {
     use Endpoint::*;
@@ -158,7 +178,11 @@ pub fn routes() -> Vec<Route> {
             Method::POST,
             "/api/v1/token",
             IssueToken,
-            Guard::Required(scoped("token:create").accept(tokens())),
+            Guard::Required(
+                scoped("token:create")
+                    .accept(tokens())
+                    .forbid_impersonation(),
+            ),
         ),
         route(
             Method::GET,
@@ -183,6 +207,22 @@ pub fn routes() -> Vec<Route> {
             "/v1/users/me",
             Me,
             Guard::Required(scoped("read:users").accept(api_keys())),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/llm/gateway/{method}",
+            Gateway,
+            Guard::Required(
+                Access::authenticated()
+                    .accept(tenant_callers())
+                    .require_tenant(),
+            ),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/orgs/create",
+            CreateOrg,
+            Guard::Required(Access::authenticated().accept(users()).tenant_optional()),
         ),
     ];
     routes.extend(TOKEN_RESOURCES.iter().map(|resource| {
@@ -362,6 +402,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 11 + 7 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 11 + 9 + TOKEN_RESOURCES.len());
     }
 }

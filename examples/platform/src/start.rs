@@ -78,6 +78,13 @@ pub fn init_logging() {
 pub async fn start() -> Result<Started, StartError> {
     init_logging();
     let config = Config::from_env()?;
+    // Settings are checked before anything is created: a bad one must not cost a
+    // first start its only showing of the admin secret.
+    let jwt = config
+        .jwt
+        .as_ref()
+        .map(crate::config::JwtSettings::verifier)
+        .transpose()?;
     warn_about_later_settings();
     // Bind first: a start that fails after the admin secret was generated would lose it
     // for good (only its hash is stored), and a taken port is the likeliest failure.
@@ -95,7 +102,11 @@ pub async fn start() -> Result<Started, StartError> {
     // Shown at once, before anything else can fail; a secret that cannot be shown stops
     // the start, loudly, rather than leave an admin API nobody can open.
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
-    let keygate = opened.keygate_builder()?.build()?;
+    let mut builder = opened.keygate_builder()?;
+    if let Some(verifier) = jwt {
+        builder = builder.jwt_verifier(verifier);
+    }
+    let keygate = builder.build()?;
     let app = App::new(keygate, opened.store().clone()).await?;
     announce_listening(addr);
     Ok(Started {
@@ -108,13 +119,8 @@ pub async fn start() -> Result<Started, StartError> {
 /// The settings of contract.md sections that are not built yet: set, they would be
 /// silently ignored, so the start says so.
 fn warn_about_later_settings() {
-    const LATER: [&str; 8] = [
+    const LATER: [&str; 3] = [
         "KEYGATE_REDIS_URL",
-        "KEYGATE_JWT_ISSUER",
-        "KEYGATE_JWT_AUDIENCE",
-        "KEYGATE_JWKS_URL",
-        "KEYGATE_FIREBASE_PROJECT",
-        "KEYGATE_TENANT_CLAIM",
         "KEYGATE_UPSTREAM_URL",
         "KEYGATE_UPSTREAM_KEY",
     ];

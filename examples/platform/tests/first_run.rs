@@ -40,6 +40,11 @@ impl Running {
             .env_remove("KEYGATE_PEPPER")
             .env_remove("KEYGATE_ADMIN_SECRET")
             .env_remove("KEYGATE_TOKEN_SECRET")
+            .env_remove("KEYGATE_JWT_ISSUER")
+            .env_remove("KEYGATE_JWT_AUDIENCE")
+            .env_remove("KEYGATE_JWKS_URL")
+            .env_remove("KEYGATE_FIREBASE_PROJECT")
+            .env_remove("KEYGATE_TENANT_CLAIM")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -473,4 +478,160 @@ async fn readme_walk_through_runs_as_written() {
         stdout.contains(r#""code":"secret_key_required""#),
         "{stdout}"
     );
+}
+
+/// An identity provider in the test: an Ed25519 test key whose JWKS is served over HTTP
+/// on 127.0.0.1, counting fetches.
+struct Provider {
+    signing: jsonwebtoken::EncodingKey,
+    url: String,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Provider {
+    const ISSUER: &str = "https://issuer.platform.test";
+    const AUDIENCE: &str = "platform-test";
+
+    async fn serve() -> Self {
+        use jsonwebtoken::jwk::{Jwk, JwkSet};
+        // PKCS#8 header of an Ed25519 key, then a fixed test seed.
+        let mut der = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        der.extend([42u8; 32]);
+        let signing = jsonwebtoken::EncodingKey::from_ed_der(&der);
+        let mut jwk = Jwk::from_encoding_key(&signing, jsonwebtoken::Algorithm::EdDSA).unwrap();
+        jwk.common.key_id = Some("k1".into());
+        let body = serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap();
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&fetches);
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = body.clone();
+                async move {
+                    (
+                        [
+                            ("content-type", "application/json"),
+                            ("cache-control", "public, max-age=3600"),
+                        ],
+                        body,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            signing,
+            url,
+            fetches,
+        }
+    }
+
+    fn jwt(&self, sub: &str, tenant: &str) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = json!({
+            "iss": Self::ISSUER, "aud": Self::AUDIENCE, "sub": sub, "iat": now,
+            "exp": now + 600, "org": tenant,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, &claims, &self.signing).unwrap()
+    }
+}
+
+/// The user-JWT settings, end to end: the binary fetches the JWKS named by
+/// `KEYGATE_JWKS_URL`, reads the tenant from `KEYGATE_TENANT_CLAIM`, and opens the gateway
+/// to the user; a JWKS that cannot be reached is 503, never a pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_jwts_from_a_jwks_url() {
+    let provider = Provider::serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        ("KEYGATE_JWT_ISSUER", Provider::ISSUER),
+        ("KEYGATE_JWT_AUDIENCE", Provider::AUDIENCE),
+        ("KEYGATE_JWKS_URL", provider.url.as_str()),
+        ("KEYGATE_TENANT_CLAIM", "org"),
+    ];
+    let running = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &settings);
+    let jwt = provider.jwt("user_1", "acme");
+    let client = reqwest::Client::new();
+    let gateway = format!("{}/api/v1/llm/gateway/chat", running.base);
+    let (status, _, body) = send(client.post(&gateway).bearer_auth(&jwt)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["principal"]["method"], "jwt");
+    assert_eq!(body["principal"]["tenant"], "acme");
+    assert_eq!(body["principal"]["subject"], "user_1");
+    // Verified once, then served from the caches: the JWKS is fetched once.
+    let (status, _, _) = send(client.post(&gateway).bearer_auth(&jwt)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        provider.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let (status, logs) = running.interrupt();
+    assert!(status.success());
+    assert!(!logs.contains(&jwt), "a user JWT was logged: {logs}");
+
+    // The same settings with the JWKS unreachable: the start succeeds, user JWTs are 503.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable = format!("http://{}/jwks", closed.local_addr().unwrap());
+    drop(closed);
+    let settings = [
+        ("KEYGATE_JWT_ISSUER", Provider::ISSUER),
+        ("KEYGATE_JWT_AUDIENCE", Provider::AUDIENCE),
+        ("KEYGATE_JWKS_URL", unreachable.as_str()),
+    ];
+    let running = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &settings);
+    let gateway = format!("{}/api/v1/llm/gateway/chat", running.base);
+    let (status, _, body) = send(client.post(&gateway).bearer_auth(&jwt)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "auth_unavailable");
+}
+
+/// Incomplete user-JWT settings stop the start before anything is created, naming what
+/// is missing.
+#[tokio::test]
+async fn incomplete_jwt_settings_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (settings, named) in [
+        (
+            vec![
+                ("KEYGATE_JWT_ISSUER", "https://issuer.test"),
+                ("KEYGATE_JWT_AUDIENCE", "api"),
+            ],
+            "KEYGATE_JWKS_URL",
+        ),
+        (
+            vec![
+                ("KEYGATE_JWT_ISSUER", "https://issuer.test"),
+                ("KEYGATE_JWKS_URL", "http://127.0.0.1:9/jwks"),
+            ],
+            "audience",
+        ),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
+        command
+            .current_dir(dir.path())
+            .env("KEYGATE_ADDR", "127.0.0.1:0")
+            .env_remove("KEYGATE_DATABASE_URL");
+        for (name, value) in &settings {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.to_lowercase().contains(&named.to_lowercase()),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join("keygate.db").exists(),
+            "nothing is created before the settings are checked"
+        );
+    }
 }

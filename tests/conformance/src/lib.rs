@@ -179,6 +179,16 @@ macro_rules! platform_suite {
             metered_routes_take_any_api_key,
             users_me_with_keys,
             users_me_needs_read_users,
+            gateway_with_user_jwt,
+            gateway_needs_a_tenant,
+            gateway_with_secret_key,
+            gateway_refuses_bad_user_jwts,
+            user_jwts_and_issued_tokens_do_not_mix,
+            orgs_create_takes_any_user,
+            publishable_key_with_user_jwt,
+            publishable_key_alone_is_not_enough,
+            impersonation_by_keys,
+            impersonation_refused,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

@@ -47,6 +47,8 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         Detect => resources::resource("detect", "create", principal),
         Upload => resources::resource("upload", "create", principal),
         Me => resources::me(principal),
+        Gateway => resources::gateway(call.path, principal),
+        CreateOrg => resources::resource("orgs", "create", principal),
         Health | Ready => reply::internal(),
     }
 }

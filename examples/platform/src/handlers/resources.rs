@@ -1,4 +1,5 @@
-//! The routes that only show who called: token routes, metered routes, `/v1/users/me`.
+//! The routes that only show who called: token routes, metered routes, `/v1/users/me`,
+//! the LLM gateway and organisation creation.
 
 use http::StatusCode;
 use keygate_core::{Environment, Principal};
@@ -18,5 +19,14 @@ pub(super) fn me(principal: &Principal) -> Reply {
     reply::json(
         StatusCode::OK,
         &json!({ "principal": principal, "livemode": livemode }),
+    )
+}
+
+/// `POST /api/v1/llm/gateway/{method}`: the method named in the path, and who called.
+pub(super) fn gateway(path: &str, principal: &Principal) -> Reply {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    reply::json(
+        StatusCode::OK,
+        &json!({ "method": method, "principal": principal }),
     )
 }

@@ -10,6 +10,7 @@ use keygate_sqlx::setup::Start;
 use platform::App;
 use serde_json::{Value, json};
 
+use super::users::Users;
 use super::{Database, PlatformAdapter};
 use crate::harness::{Call, Reply, T0};
 
@@ -29,6 +30,8 @@ pub struct Platform {
     pub clock: ManualClock,
     /// The admin secret the first start generated (only its digest is stored).
     pub secret: PlatformSecret,
+    /// The identity provider whose user JWTs the platform trusts.
+    pub users: Users,
     base: String,
     client: reqwest::Client,
     // Dropped in this order: the server, then the database's clean-up.
@@ -53,9 +56,11 @@ impl Platform {
             .new_admin_secret()
             .expect("a first start generates the admin secret");
         let secret = PlatformSecret::new(secret.expose()).expect("a platform secret");
+        let users = Users::new(7, clock.clone());
         let keygate = opened
             .keygate_builder()
             .expect("the engine's builder")
+            .jwt_verifier(users.verifier())
             .build()
             .expect("the engine");
         let app = App::new(keygate, opened.store().clone())
@@ -71,6 +76,7 @@ impl Platform {
             app,
             clock,
             secret,
+            users,
             base,
             client: reqwest::Client::new(),
             _server: server,

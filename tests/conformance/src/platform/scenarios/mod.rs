@@ -7,6 +7,7 @@ mod credentials;
 mod keys;
 mod metered;
 mod running;
+mod tenants;
 mod token_routes;
 mod tokens;
 mod users;
@@ -16,17 +17,19 @@ pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
 pub use running::*;
+pub use tenants::*;
 pub use token_routes::*;
 pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
     include_str!("catalogues.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
     include_str!("running.rs"),
+    include_str!("tenants.rs"),
     include_str!("token_routes.rs"),
     include_str!("tokens.rs"),
     include_str!("users.rs"),
