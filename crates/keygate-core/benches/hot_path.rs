@@ -176,5 +176,88 @@ fn authenticate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, key_hashing, token_verification, authenticate);
+/// A Firebase-shaped RS256 user JWT through `authenticate`: verified once, then from the
+/// verified-token cache; against the same request with the cache off (a signature check
+/// every time), and a publishable key paired with the JWT.
+fn user_jwts(c: &mut Criterion) {
+    use jsonwebtoken::jwk::{Jwk, JwkSet};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use keygate_core::jwt::JwtVerifier;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let signing =
+        EncodingKey::from_rsa_pem(include_bytes!("../tests/fixtures/jwt/rsa-1.pem")).unwrap();
+    let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some("rsa-1".into());
+    let keys = JwkSet { keys: vec![jwk] };
+    let verifier = |capacity: usize| {
+        JwtVerifier::builder()
+            .issuer("https://securetoken.google.com/bench")
+            .audience("bench")
+            .static_keys(keys.clone())
+            .cache_capacity(capacity)
+            .build()
+            .unwrap()
+    };
+    let engine = |capacity: usize| {
+        Keygate::builder()
+            .pepper(Pepper::from_bytes(vec![1; 32]).unwrap())
+            .jwt_verifier(verifier(capacity))
+            .build()
+            .unwrap()
+    };
+    let cached = engine(10_000);
+    let uncached = engine(0);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = serde_json::json!({
+        "iss": "https://securetoken.google.com/bench", "aud": "bench", "sub": "user_1",
+        "iat": now, "auth_time": now, "exp": now + 3600, "tenant_id": "acme",
+        "firebase": {"sign_in_provider": "password"},
+    });
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("rsa-1".into());
+    let jwt = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+    let pk = rt
+        .block_on(cached.create_key(NewKey {
+            tenant: Some("acme".into()),
+            ..NewKey::new(KeyKind::Publishable, Environment::Live)
+        }))
+        .unwrap();
+    let user = http::Request::builder()
+        .header("authorization", format!("Bearer {jwt}"))
+        .body(())
+        .unwrap();
+    let pair = http::Request::builder()
+        .header("authorization", format!("Bearer {jwt}"))
+        .header("x-api-key", pk.key.expose())
+        .body(())
+        .unwrap();
+    let any = Access::authenticated();
+
+    let mut group = c.benchmark_group("user_jwt");
+    // Baseline: the signature checked on every request.
+    group.bench_function("rs256_uncached", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(uncached.authenticate(&user, &any).await.unwrap()) })
+    });
+    group.bench_function("rs256_cached", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached.authenticate(&user, &any).await.unwrap()) })
+    });
+    group.bench_function("publishable_key_with_jwt_cached", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(cached.authenticate(&pair, &any).await.unwrap()) })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    key_hashing,
+    token_verification,
+    authenticate,
+    user_jwts
+);
 criterion_main!(benches);
