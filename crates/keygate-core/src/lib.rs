@@ -89,7 +89,7 @@ pub use credentials::{Credentials, HeaderValues, RequestHead};
 pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
 pub use engine::{
-    Admin, AdminError, BuildError, CreatedKey, Grant, KeyPage, Keygate, KeygateBuilder,
+    AdminError, BuildError, CreatedKey, Grant, KeyAdmin, KeyPage, Keygate, KeygateBuilder,
     MAX_LIST_LIMIT,
 };
 pub use error::AuthError;

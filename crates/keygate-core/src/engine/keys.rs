@@ -399,8 +399,8 @@ impl Keygate {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn admin<'a>(&'a self, by: &'a Principal) -> Admin<'a> {
-        Admin { keygate: self, by }
+    pub fn admin<'a>(&'a self, by: &'a Principal) -> KeyAdmin<'a> {
+        KeyAdmin { keygate: self, by }
     }
 
     /// The current credit balance of `record`'s key; `None` when it is unlimited.
@@ -420,12 +420,12 @@ impl Keygate {
 /// Key changes made by a known principal, recorded in the audit trail with it: from
 /// [`Keygate::admin`].
 #[derive(Debug, Clone, Copy)]
-pub struct Admin<'a> {
+pub struct KeyAdmin<'a> {
     keygate: &'a Keygate,
     by: &'a Principal,
 }
 
-impl Admin<'_> {
+impl KeyAdmin<'_> {
     /// [`Keygate::create_key`], by this principal.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
         self.keygate.create_key_by(new, Some(self.by)).await

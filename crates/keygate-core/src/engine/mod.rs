@@ -8,7 +8,7 @@ mod tokens;
 
 pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
-pub use keys::{Admin, AdminError, CreatedKey, KeyPage, MAX_LIST_LIMIT};
+pub use keys::{AdminError, CreatedKey, KeyAdmin, KeyPage, MAX_LIST_LIMIT};
 pub use tokens::TOKEN_CREATE_SCOPE;
 
 use std::fmt;
