@@ -58,7 +58,7 @@ pub(crate) enum KeySource {
     Static(Arc<KeySet>),
     /// Fetched from a JWKS URL.
     #[cfg(feature = "jwks")]
-    Remote(super::remote::Remote),
+    Remote(Box<super::remote::Remote>),
 }
 
 impl JwtVerifier {
