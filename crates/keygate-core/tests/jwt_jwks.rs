@@ -401,3 +401,39 @@ fn built_outside_a_runtime_the_task_starts_at_first_use() {
         assert!(alive_tasks() > baseline);
     });
 }
+
+#[test]
+fn a_task_lost_with_its_runtime_is_started_again() {
+    let key = TestKey::rsa1();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_runtime.block_on(JwksServer::start(jwks(&[&key])));
+
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let verifier = first.block_on(async {
+        let verifier = firebase(&server);
+        // Keys loaded: nothing is left to fetch in the next runtime.
+        let token = key.sign(&firebase_claims(T0));
+        assert_eq!(code(verifier.verify(&token, T0).await), "ok");
+        verifier
+    });
+    drop(first); // the refresh task goes with it
+
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        assert_eq!(alive_tasks(), 0);
+        let token = key.sign(&with(firebase_claims(T0), "sub", json!("user_2")));
+        assert_eq!(code(verifier.verify(&token, T0).await), "ok");
+        assert_eq!(alive_tasks(), 1, "the refresh task runs again");
+    });
+    assert_eq!(server.fetches(), 1);
+}

@@ -135,9 +135,9 @@ impl Remote {
         self.state().keys.clone()
     }
 
-    /// Starts the background task, if a Tokio runtime is at hand. Called at build time
-    /// and again before every fetch a verification asks for, so a verifier built outside
-    /// a runtime (or in one that has since shut down) gets its task at first use.
+    /// Starts the background task, if a Tokio runtime is at hand and it is not running.
+    /// Called at build time and on every uncached verification, so a verifier built
+    /// outside a runtime (or in one that has since shut down) gets its task at first use.
     pub(crate) fn start(&self, inner: &Arc<Inner>) {
         let mut refresher = self
             .refresher
@@ -170,7 +170,6 @@ impl Remote {
             }
             state.attempts
         };
-        self.start(inner);
         if tokio::runtime::Handle::try_current().is_ok() {
             self.fetch_on_demand(inner, seen, now).await;
         }
