@@ -3,7 +3,8 @@
 //! The engine of keygate: the authentication of an API platform for Rust web services.
 //! A platform secret for admin routes; prefixed, checksummed, hashed API keys with
 //! scopes, rate limits and credits; short-lived scoped tokens (one-time, session, client);
-//! one behaviour for every adapter (axum, actix-web, tower) and every store.
+//! user JWTs from Firebase or any JWKS issuer ([`jwt`]); one behaviour for every adapter
+//! (axum, actix-web, tower) and every store.
 //!
 //! Adapters turn a request into a [`RequestHead`], declare each route's [`Access`], and
 //! call [`Keygate::authenticate`]. The engine parses the [`Credentials`], verifies each

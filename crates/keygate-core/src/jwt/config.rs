@@ -269,7 +269,9 @@ impl JwtVerifierBuilder {
 fn remote_source(url: &str) -> Result<KeySource, JwtConfigError> {
     let url = super::remote::jwks_url(url)?;
     let client = super::remote::jwks_client()?;
-    Ok(KeySource::Remote(super::remote::Remote::new(url, client)))
+    Ok(KeySource::Remote(Box::new(super::remote::Remote::new(
+        url, client,
+    ))))
 }
 
 #[cfg(not(feature = "jwks"))]

@@ -74,13 +74,19 @@ mod cache;
 mod claims;
 mod compact;
 mod config;
+#[cfg(feature = "jwks")]
+pub mod http;
 mod keyset;
+#[cfg(feature = "jwks")]
+mod remote;
 mod verifier;
 
 pub use config::{
     DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, DEFAULT_LEEWAY, DEFAULT_TENANT_CLAIM,
     FIREBASE_JWKS_URL, JwtConfigError, JwtVerifierBuilder, MAX_LEEWAY,
 };
+#[cfg(feature = "jwks")]
+pub use remote::{DEFAULT_KEYS_LIFETIME, MAX_KEYS_LIFETIME, MIN_KEYS_LIFETIME, REFETCH_INTERVAL};
 pub use verifier::JwtVerifier;
 
 use std::sync::Arc;

@@ -58,7 +58,7 @@ pub(crate) enum KeySource {
     Static(Arc<KeySet>),
     /// Fetched from a JWKS URL.
     #[cfg(feature = "jwks")]
-    Remote(super::remote::Remote),
+    Remote(Box<super::remote::Remote>),
 }
 
 impl JwtVerifier {
@@ -156,6 +156,12 @@ impl Inner {
         current: Option<Arc<KeySet>>,
         now: OffsetDateTime,
     ) -> Result<(Arc<KeySet>, Arc<VerifyingKey>), AuthError> {
+        // Every uncached verification makes sure the refresh task runs: one built outside
+        // a runtime starts here, one whose runtime has shut down starts again.
+        #[cfg(feature = "jwks")]
+        if let KeySource::Remote(remote) = &self.source {
+            remote.start(self);
+        }
         if let Some(keys) = current
             && let Some(key) = keys.get(kid)
         {

@@ -154,3 +154,5 @@ pub fn code<T: std::fmt::Debug>(result: Result<T, keygate_core::AuthError>) -> &
         Err(err) => err.code(),
     }
 }
+
+pub mod jwks_server;
