@@ -52,6 +52,8 @@ pub enum Endpoint {
     DeleteCatalogue,
     /// `POST /api/v1/token`.
     IssueToken,
+    /// `POST /api/tokens`: an `ek_` client token.
+    IssueClientToken,
     /// `POST /api/v1/{resource}`: the token routes.
     Resource(&'static str),
     /// `GET /api/v1/catalogues/{id}`.
@@ -125,6 +127,11 @@ fn api_keys() -> Methods {
     Methods::from([AuthMethod::ApiKey])
 }
 
+/// API keys and the `ek_` client tokens they mint (charged to the minting key).
+fn api_keys_and_client_tokens() -> Methods {
+    Methods::from([AuthMethod::ApiKey, AuthMethod::ClientToken])
+}
+
 /// The admin routes: below [`ADMIN_PREFIX`], all behind `Access::admin()`.
 pub fn admin_routes() -> Vec<Route> {
     use Endpoint::*;
@@ -166,17 +173,35 @@ pub fn routes() -> Vec<Route> {
             ReadCatalogue,
             Guard::Required(scoped("catalogue:read").accept(tokens())),
         ),
+        // The platform secret (or a tenant's sk_ key) in x-client-secret, or an API key;
+        // the engine lets only the secret and sk_ keys mint (an rk_ or custom key is 403,
+        // a client token cannot mint another).
+        route(
+            Method::POST,
+            "/api/tokens",
+            IssueClientToken,
+            Guard::Required(
+                Access::authenticated()
+                    .accept(api_keys())
+                    .forbid_impersonation(),
+            ),
+        ),
+        // Metered: an API key, or a client token charged to the key that minted it.
         route(
             Method::POST,
             "/api/detect",
             Detect,
-            Guard::Required(Access::authenticated().accept(api_keys()).cost(1)),
+            Guard::Required(
+                Access::authenticated()
+                    .accept(api_keys_and_client_tokens())
+                    .cost(1),
+            ),
         ),
         route(
             Method::POST,
             "/api/detector/upload",
             Upload,
-            Guard::Required(Access::authenticated().accept(api_keys())),
+            Guard::Required(Access::authenticated().accept(api_keys_and_client_tokens())),
         ),
         route(
             Method::GET,
@@ -362,6 +387,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 11 + 7 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 11 + 8 + TOKEN_RESOURCES.len());
     }
 }

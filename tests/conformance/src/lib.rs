@@ -179,6 +179,14 @@ macro_rules! platform_suite {
             metered_routes_take_any_api_key,
             users_me_with_keys,
             users_me_needs_read_users,
+            client_token_minting,
+            client_token_validation,
+            client_token_minters,
+            client_token_expiry,
+            client_token_no_wider_than_its_key,
+            client_token_dies_with_its_key,
+            client_token_charged_to_its_key,
+            client_token_refused_on_admin_and_minting,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

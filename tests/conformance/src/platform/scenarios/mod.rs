@@ -3,6 +3,7 @@
 //! which adapter or database it talks to.
 
 mod catalogues;
+mod client_tokens;
 mod credentials;
 mod keys;
 mod metered;
@@ -12,6 +13,7 @@ mod tokens;
 mod users;
 
 pub use catalogues::*;
+pub use client_tokens::*;
 pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
@@ -21,8 +23,9 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
     include_str!("catalogues.rs"),
+    include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
