@@ -7,6 +7,29 @@ use keygate_core::{Access, AuthMethod, Methods};
 /// Where the admin routes are mounted (one nested router or scope, `Access::admin()`).
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
 
+/// Where the proxy is mounted: `ANY /api/proxy/{*path}` goes to the upstream's `/{path}`
+/// (see [`keygate_tower::proxy`]). Its body streams, so it is not in the route table,
+/// whose handlers read bounded bodies: each adapter mounts the proxy service for the
+/// paths of [`is_proxied`], behind keygate with [`proxy_access`].
+pub const PROXY_PREFIX: &str = "/api/proxy";
+
+/// Whether `path` is the proxy's: below `/api/proxy/`.
+pub fn is_proxied(path: &str) -> bool {
+    path.strip_prefix(PROXY_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Who may use the proxy: a client token, or a user JWT (alone or with a publishable
+/// key), and `x-client-secret`, which opens every route. API keys stay on servers, which
+/// call the upstream themselves.
+pub fn proxy_access() -> Access {
+    Access::authenticated().accept(Methods::from([
+        AuthMethod::ClientToken,
+        AuthMethod::Jwt,
+        AuthMethod::PublishableKeyJwt,
+    ]))
+}
+
 /// The resources with a token route (`POST /api/v1/{resource}`, scope `<resource>:create`).
 pub const TOKEN_RESOURCES: [&str; 9] = [
     "lens",
@@ -303,7 +326,14 @@ pub fn allowed(path: &str) -> Vec<http::Method> {
 ///   hyper do not, and no route of this platform needs an encoded character.
 /// - `HEAD` is 405 (404 on an unknown path): axum would serve it from a `GET` handler,
 ///   through keygate, spending a one-time token on a request that returns no body.
+///
+/// The proxy's paths ([`is_proxied`]) are exempt from both: the proxy forwards every
+/// method, and encoded characters are the upstream's to read (the proxy itself refuses
+/// the encoded slashes and dot segments that could climb out of the upstream's base).
 pub fn before_routing(method: &http::Method, path: &str) -> Option<crate::reply::Reply> {
+    if is_proxied(path) {
+        return None;
+    }
     if path.contains('%') {
         return Some(not_found());
     }
@@ -351,6 +381,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_proxy_owns_its_prefix_and_skips_the_early_answers() {
+        assert!(is_proxied("/api/proxy/v1/things"));
+        assert!(is_proxied("/api/proxy/"));
+        assert!(!is_proxied("/api/proxy"));
+        assert!(!is_proxied("/api/proxyx/a"));
+        assert!(before_routing(&http::Method::HEAD, "/api/proxy/a%20b").is_none());
+        assert!(before_routing(&http::Method::HEAD, "/api/proxyx").is_some());
+        assert!(allowed("/api/proxy/a").is_empty());
+    }
 
     #[test]
     fn ids_are_read_after_their_collection() {

@@ -96,7 +96,9 @@ pub async fn start() -> Result<Started, StartError> {
     // the start, loudly, rather than leave an admin API nobody can open.
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
     let keygate = opened.keygate_builder()?.build()?;
-    let app = App::new(keygate, opened.store().clone()).await?;
+    let app = App::new(keygate, opened.store().clone())
+        .await?
+        .with_proxy(config.proxy);
     announce_listening(addr);
     Ok(Started {
         app,
@@ -108,15 +110,13 @@ pub async fn start() -> Result<Started, StartError> {
 /// The settings of contract.md sections that are not built yet: set, they would be
 /// silently ignored, so the start says so.
 fn warn_about_later_settings() {
-    const LATER: [&str; 8] = [
+    const LATER: [&str; 6] = [
         "KEYGATE_REDIS_URL",
         "KEYGATE_JWT_ISSUER",
         "KEYGATE_JWT_AUDIENCE",
         "KEYGATE_JWKS_URL",
         "KEYGATE_FIREBASE_PROJECT",
         "KEYGATE_TENANT_CLAIM",
-        "KEYGATE_UPSTREAM_URL",
-        "KEYGATE_UPSTREAM_KEY",
     ];
     for name in LATER {
         if std::env::var_os(name).is_some() {

@@ -145,7 +145,7 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, reqwest::header::Header
 /// The README's walk-through against a running platform; returns the created key and
 /// the token.
 async fn walk_through(base: &str, secret: &str) -> (String, String) {
-    let client = reqwest::Client::new();
+    let client = http_client();
 
     // Create a key.
     let (status, _, key) = send(
@@ -231,7 +231,7 @@ async fn first_and_second_start(binary: &str) {
     let (key, token) = walk_through(&first.base, &secret).await;
     // A key pasted where an id goes is answered, and kept out of the access log.
     let (status, _, _) = send(
-        reqwest::Client::new()
+        http_client()
             .get(format!("{}/api/v1/admin/keys/{key}", first.base))
             .header("x-client-secret", &secret),
     )
@@ -256,7 +256,7 @@ async fn first_and_second_start(binary: &str) {
 
     let second = Running::start(binary, dir.path(), &[]);
     assert_eq!(second.admin_secret(), None, "the secret is shown once");
-    let client = reqwest::Client::new();
+    let client = http_client();
     let (status, _, listed) = send(
         client
             .get(format!("{}/api/v1/admin/keys", second.base))
@@ -349,7 +349,7 @@ async fn a_secret_that_cannot_be_printed_stops_the_start() {
     );
     assert_eq!(running.admin_secret(), None);
     let (status, _, _) = send(
-        reqwest::Client::new()
+        http_client()
             .get(format!("{}/api/v1/admin/keys", running.base))
             .header("x-client-secret", given),
     )
@@ -473,4 +473,12 @@ async fn readme_walk_through_runs_as_written() {
         stdout.contains(r#""code":"secret_key_required""#),
         "{stdout}"
     );
+}
+
+/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate-tower's proxy
+/// brings its own TLS configuration), so a client built the default way needs a process
+/// crypto provider: ring, installed once.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -187,6 +187,12 @@ macro_rules! platform_suite {
             client_token_dies_with_its_key,
             client_token_charged_to_its_key,
             client_token_refused_on_admin_and_minting,
+            proxy_forwards_with_the_upstream_key,
+            proxy_returns_the_upstream_answer,
+            proxy_needs_a_client_token,
+            proxy_is_metered_on_the_tokens_key,
+            proxy_upstream_unavailable_is_502,
+            proxy_paths_stay_below_the_upstream_base,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

@@ -295,6 +295,18 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
     )
     .await;
     t.send(
+        "proxy, client token, no upstream",
+        p.post("/api/proxy/v1/things?x=1").bearer(&client),
+    )
+    .await;
+    t.send("proxy, nothing", p.get("/api/proxy/v1/things"))
+        .await;
+    t.send(
+        "proxy, API key",
+        p.get("/api/proxy/v1/things").bearer(&metered_key),
+    )
+    .await;
+    t.send(
         "detect, publishable",
         p.post("/api/detect")
             .header("x-api-key", text(&globex, "key")),

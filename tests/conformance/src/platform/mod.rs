@@ -19,6 +19,7 @@ mod databases;
 pub mod differential;
 mod harness;
 pub mod scenarios;
+pub mod upstream;
 
 pub use adapters::{Actix, Axum, PlatformAdapter, Tower};
 pub use databases::{Database, Postgres, Sqlite};

@@ -324,8 +324,6 @@ pub async fn later_routes_do_not_exist<A: PlatformAdapter, D: Database>() {
     for (method, path) in [
         (Method::POST, "/api/v1/llm/gateway/chat"),
         (Method::POST, "/api/v1/orgs/create"),
-        (Method::GET, "/api/proxy/anything"),
-        (Method::POST, "/api/proxy/v1/things"),
         (Method::POST, "/api/v1/admin/oauth/clients"),
         (Method::GET, "/oauth/authorize"),
         (Method::POST, "/oauth/token"),

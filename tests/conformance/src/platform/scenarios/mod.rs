@@ -7,6 +7,7 @@ mod client_tokens;
 mod credentials;
 mod keys;
 mod metered;
+mod proxy;
 mod running;
 mod token_routes;
 mod tokens;
@@ -17,18 +18,20 @@ pub use client_tokens::*;
 pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
+pub use proxy::*;
 pub use running::*;
 pub use token_routes::*;
 pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 9] = [
+pub const FILES: [&str; 10] = [
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
+    include_str!("proxy.rs"),
     include_str!("running.rs"),
     include_str!("token_routes.rs"),
     include_str!("tokens.rs"),
