@@ -74,6 +74,8 @@ pub mod credentials;
 mod engine;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "https")]
+pub mod http;
 pub mod jwt;
 pub mod key;
 pub mod meter;

@@ -90,11 +90,17 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! With the `proxy` feature (on by default), [`proxy::Proxy`] is a service that forwards
+//! requests to an upstream API with its key injected: put it behind a `KeygateLayer` that
+//! accepts client tokens, and browsers call the upstream without ever holding its key.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod layer;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 mod rejection;
 mod service;
 

@@ -131,7 +131,7 @@ struct Figures {
 }
 
 async fn load(server: &Server, options: &Options) -> Figures {
-    let client = reqwest::Client::new();
+    let client = http_client();
     let created: serde_json::Value = client
         .post(format!("{}/api/v1/admin/keys", server.base))
         .header("x-client-secret", &server.secret)
@@ -227,4 +227,12 @@ async fn main() {
             figures.per_second / base
         );
     }
+}
+
+/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate-tower's proxy
+/// brings its own TLS configuration), so a client built the default way needs a process
+/// crypto provider: ring, installed once.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use keygate_core::{Keygate, Principal, StoreError};
 use keygate_sqlx::SqlStore;
+use keygate_tower::proxy::Proxy;
 
 use crate::catalogues::Catalogues;
 use crate::handlers;
@@ -16,6 +17,8 @@ use crate::routes::Endpoint;
 #[derive(Debug, Clone)]
 pub struct App {
     inner: Arc<Inner>,
+    /// `ANY /api/proxy/{*path}`'s service (cheap to clone).
+    proxy: Proxy,
 }
 
 #[derive(Debug)]
@@ -49,7 +52,22 @@ impl App {
                 store,
                 catalogues,
             }),
+            proxy: Proxy::unconfigured(),
         })
+    }
+
+    /// The app with `proxy` serving `ANY /api/proxy/{*path}` (its prefix should be
+    /// [`PROXY_PREFIX`](crate::routes::PROXY_PREFIX)). Without one, the proxy answers 502
+    /// `upstream_unavailable`.
+    pub fn with_proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// The proxy service, without keygate in front: adapters put it behind
+    /// [`proxy_access`](crate::routes::proxy_access).
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
     }
 
     /// The engine.

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use keygate_core::jwt::{JwtConfigError, JwtVerifier};
+use keygate_tower::proxy::Proxy;
 
 /// The default listen address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -15,6 +16,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// How user JWTs are verified; `None` refuses them (`invalid_token`).
     pub jwt: Option<JwtSettings>,
+    /// The proxy to `KEYGATE_UPSTREAM_URL` with `KEYGATE_UPSTREAM_KEY`; without a URL,
+    /// one that answers 502.
+    pub proxy: Proxy,
 }
 
 /// Where user JWTs come from: `KEYGATE_JWT_ISSUER`, `KEYGATE_JWT_AUDIENCE`,
@@ -76,10 +80,15 @@ pub enum ConfigError {
     /// The user-JWT settings do not make a verifier.
     #[error("user-JWT settings (KEYGATE_JWT_*, KEYGATE_JWKS_URL, KEYGATE_FIREBASE_PROJECT): {0}")]
     JwtVerifier(#[source] JwtConfigError),
+    /// `KEYGATE_UPSTREAM_URL` or `KEYGATE_UPSTREAM_KEY` cannot be used.
+    #[error("KEYGATE_UPSTREAM_URL / KEYGATE_UPSTREAM_KEY: {0}")]
+    Upstream(#[source] keygate_tower::proxy::ProxyError),
 }
 
 impl Config {
-    /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]) and the user-JWT settings.
+    /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]), the user-JWT settings, and
+    /// `KEYGATE_UPSTREAM_URL` and `KEYGATE_UPSTREAM_KEY` (both unset by default: the
+    /// proxy then answers 502).
     pub fn from_env() -> Result<Self, ConfigError> {
         let addr = setting("KEYGATE_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
         let jwt = JwtSettings {
@@ -96,11 +105,36 @@ impl Config {
         Ok(Self {
             addr: addr.parse().map_err(|_| ConfigError::Addr)?,
             jwt: configured.then_some(jwt),
+            proxy: upstream_proxy(
+                setting("KEYGATE_UPSTREAM_URL"),
+                setting("KEYGATE_UPSTREAM_KEY"),
+            )?,
         })
     }
 }
 
-/// An environment variable's value; unset and empty are the same.
+/// A setting's value; empty is unset.
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The proxy of `ANY /api/proxy/{*path}` to `url` with `key`.
+pub fn upstream_proxy(url: Option<String>, key: Option<String>) -> Result<Proxy, ConfigError> {
+    let mut builder = Proxy::builder().strip_prefix(crate::routes::PROXY_PREFIX);
+    match (&url, &key) {
+        (None, Some(_)) => tracing::warn!(
+            "KEYGATE_UPSTREAM_KEY is set without KEYGATE_UPSTREAM_URL: the proxy answers 502 until the URL is set"
+        ),
+        (Some(_), None) => tracing::info!(
+            "KEYGATE_UPSTREAM_URL is set without KEYGATE_UPSTREAM_KEY: requests go upstream without a key"
+        ),
+        _ => {}
+    }
+    if let Some(url) = url {
+        builder = builder.upstream(url);
+    }
+    if let Some(key) = key {
+        builder = builder.key(key.into());
+    }
+    builder.build().map_err(ConfigError::Upstream)
 }

@@ -14,8 +14,8 @@
 //! | `platform-tower` | tower services on hyper, no framework |
 //!
 //! Every setting comes from the environment (`KEYGATE_ADDR`, `KEYGATE_DATABASE_URL`,
-//! `KEYGATE_PEPPER`, `KEYGATE_ADMIN_SECRET`, `KEYGATE_TOKEN_SECRET`); see
-//! `docs/platform.md`.
+//! `KEYGATE_PEPPER`, `KEYGATE_ADMIN_SECRET`, `KEYGATE_TOKEN_SECRET`,
+//! `KEYGATE_UPSTREAM_URL`, `KEYGATE_UPSTREAM_KEY`); see `docs/platform.md`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -7,6 +7,29 @@ use keygate_core::{Access, AuthMethod, Methods};
 /// Where the admin routes are mounted (one nested router or scope, `Access::admin()`).
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
 
+/// Where the proxy is mounted: `ANY /api/proxy/{*path}` goes to the upstream's `/{path}`
+/// (see [`keygate_tower::proxy`]). Its body streams, so it is not in the route table,
+/// whose handlers read bounded bodies: each adapter mounts the proxy service for the
+/// paths of [`is_proxied`], behind keygate with [`proxy_access`].
+pub const PROXY_PREFIX: &str = "/api/proxy";
+
+/// Whether `path` is the proxy's: below `/api/proxy/`.
+pub fn is_proxied(path: &str) -> bool {
+    path.strip_prefix(PROXY_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Who may use the proxy: a client token, or a user JWT (alone or with a publishable
+/// key), and `x-client-secret`, which opens every route. API keys stay on servers, which
+/// call the upstream themselves.
+pub fn proxy_access() -> Access {
+    Access::authenticated().accept(Methods::from([
+        AuthMethod::ClientToken,
+        AuthMethod::Jwt,
+        AuthMethod::PublishableKeyJwt,
+    ]))
+}
+
 /// The resources with a token route (`POST /api/v1/{resource}`, scope `<resource>:create`).
 pub const TOKEN_RESOURCES: [&str; 9] = [
     "lens",
@@ -52,6 +75,8 @@ pub enum Endpoint {
     DeleteCatalogue,
     /// `POST /api/v1/token`.
     IssueToken,
+    /// `POST /api/tokens`: an `ek_` client token.
+    IssueClientToken,
     /// `POST /api/v1/{resource}`: the token routes.
     Resource(&'static str),
     /// `GET /api/v1/catalogues/{id}`.
@@ -145,6 +170,11 @@ fn users() -> Methods {
     Methods::from([AuthMethod::Jwt])
 }
 
+/// API keys and the `ek_` client tokens they mint (charged to the minting key).
+fn api_keys_and_client_tokens() -> Methods {
+    Methods::from([AuthMethod::ApiKey, AuthMethod::ClientToken])
+}
+
 /// The admin routes: below [`ADMIN_PREFIX`], all behind `Access::admin()`.
 pub fn admin_routes() -> Vec<Route> {
     use Endpoint::*;
@@ -190,17 +220,35 @@ pub fn routes() -> Vec<Route> {
             ReadCatalogue,
             Guard::Required(scoped("catalogue:read").accept(tokens())),
         ),
+        // The platform secret (or a tenant's sk_ key) in x-client-secret, or an API key;
+        // the engine lets only the secret and sk_ keys mint (an rk_ or custom key is 403,
+        // a client token cannot mint another).
+        route(
+            Method::POST,
+            "/api/tokens",
+            IssueClientToken,
+            Guard::Required(
+                Access::authenticated()
+                    .accept(api_keys())
+                    .forbid_impersonation(),
+            ),
+        ),
+        // Metered: an API key, or a client token charged to the key that minted it.
         route(
             Method::POST,
             "/api/detect",
             Detect,
-            Guard::Required(Access::authenticated().accept(api_keys()).cost(1)),
+            Guard::Required(
+                Access::authenticated()
+                    .accept(api_keys_and_client_tokens())
+                    .cost(1),
+            ),
         ),
         route(
             Method::POST,
             "/api/detector/upload",
             Upload,
-            Guard::Required(Access::authenticated().accept(api_keys())),
+            Guard::Required(Access::authenticated().accept(api_keys_and_client_tokens())),
         ),
         route(
             Method::GET,
@@ -318,7 +366,14 @@ pub fn allowed(path: &str) -> Vec<http::Method> {
 ///   hyper do not, and no route of this platform needs an encoded character.
 /// - `HEAD` is 405 (404 on an unknown path): axum would serve it from a `GET` handler,
 ///   through keygate, spending a one-time token on a request that returns no body.
+///
+/// The proxy's paths ([`is_proxied`]) are exempt from both: the proxy forwards every
+/// method, and encoded characters are the upstream's to read (the proxy itself refuses
+/// the encoded slashes and dot segments that could climb out of the upstream's base).
 pub fn before_routing(method: &http::Method, path: &str) -> Option<crate::reply::Reply> {
+    if is_proxied(path) {
+        return None;
+    }
     if path.contains('%') {
         return Some(not_found());
     }
@@ -368,6 +423,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_proxy_owns_its_prefix_and_skips_the_early_answers() {
+        assert!(is_proxied("/api/proxy/v1/things"));
+        assert!(is_proxied("/api/proxy/"));
+        assert!(!is_proxied("/api/proxy"));
+        assert!(!is_proxied("/api/proxyx/a"));
+        assert!(before_routing(&http::Method::HEAD, "/api/proxy/a%20b").is_none());
+        assert!(before_routing(&http::Method::HEAD, "/api/proxyx").is_some());
+        assert!(allowed("/api/proxy/a").is_empty());
+    }
+
+    #[test]
     fn ids_are_read_after_their_collection() {
         assert_eq!(id_after("/api/v1/admin/keys/k1", "/keys/"), Some("k1"));
         assert_eq!(
@@ -402,6 +468,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 11 + 9 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 11 + 10 + TOKEN_RESOURCES.len());
     }
 }

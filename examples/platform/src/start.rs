@@ -107,7 +107,9 @@ pub async fn start() -> Result<Started, StartError> {
         builder = builder.jwt_verifier(verifier);
     }
     let keygate = builder.build()?;
-    let app = App::new(keygate, opened.store().clone()).await?;
+    let app = App::new(keygate, opened.store().clone())
+        .await?
+        .with_proxy(config.proxy);
     announce_listening(addr);
     Ok(Started {
         app,
@@ -119,11 +121,7 @@ pub async fn start() -> Result<Started, StartError> {
 /// The settings of contract.md sections that are not built yet: set, they would be
 /// silently ignored, so the start says so.
 fn warn_about_later_settings() {
-    const LATER: [&str; 3] = [
-        "KEYGATE_REDIS_URL",
-        "KEYGATE_UPSTREAM_URL",
-        "KEYGATE_UPSTREAM_KEY",
-    ];
+    const LATER: [&str; 1] = ["KEYGATE_REDIS_URL"];
     for name in LATER {
         if std::env::var_os(name).is_some() {
             tracing::warn!(

@@ -150,7 +150,7 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, reqwest::header::Header
 /// The README's walk-through against a running platform; returns the created key and
 /// the token.
 async fn walk_through(base: &str, secret: &str) -> (String, String) {
-    let client = reqwest::Client::new();
+    let client = http_client();
 
     // Create a key.
     let (status, _, key) = send(
@@ -236,7 +236,7 @@ async fn first_and_second_start(binary: &str) {
     let (key, token) = walk_through(&first.base, &secret).await;
     // A key pasted where an id goes is answered, and kept out of the access log.
     let (status, _, _) = send(
-        reqwest::Client::new()
+        http_client()
             .get(format!("{}/api/v1/admin/keys/{key}", first.base))
             .header("x-client-secret", &secret),
     )
@@ -261,7 +261,7 @@ async fn first_and_second_start(binary: &str) {
 
     let second = Running::start(binary, dir.path(), &[]);
     assert_eq!(second.admin_secret(), None, "the secret is shown once");
-    let client = reqwest::Client::new();
+    let client = http_client();
     let (status, _, listed) = send(
         client
             .get(format!("{}/api/v1/admin/keys", second.base))
@@ -354,7 +354,7 @@ async fn a_secret_that_cannot_be_printed_stops_the_start() {
     );
     assert_eq!(running.admin_secret(), None);
     let (status, _, _) = send(
-        reqwest::Client::new()
+        http_client()
             .get(format!("{}/api/v1/admin/keys", running.base))
             .header("x-client-secret", given),
     )
@@ -559,7 +559,7 @@ async fn user_jwts_from_a_jwks_url() {
     ];
     let running = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &settings);
     let jwt = provider.jwt("user_1", "acme");
-    let client = reqwest::Client::new();
+    let client = http_client();
     let gateway = format!("{}/api/v1/llm/gateway/chat", running.base);
     let (status, _, body) = send(client.post(&gateway).bearer_auth(&jwt)).await;
     assert_eq!(status, 200, "{body}");
@@ -634,4 +634,12 @@ async fn incomplete_jwt_settings_stop_the_start() {
             "nothing is created before the settings are checked"
         );
     }
+}
+
+/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate's HTTPS client
+/// brings its own TLS configuration), so a client built the default way needs a process
+/// crypto provider: ring, installed once.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -65,7 +65,7 @@ impl Harness {
             clock,
             secret,
             base,
-            client: reqwest::Client::new(),
+            client: http_client(),
             _server: server,
             _store: store,
         })
@@ -130,6 +130,14 @@ impl Harness {
             .expect("token");
         token.expose().to_owned()
     }
+}
+
+/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate-tower's proxy
+/// brings its own TLS configuration), so a client built the default way needs a process
+/// crypto provider: ring, installed once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 /// A request being built.

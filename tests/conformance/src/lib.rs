@@ -189,6 +189,20 @@ macro_rules! platform_suite {
             publishable_key_alone_is_not_enough,
             impersonation_by_keys,
             impersonation_refused,
+            client_token_minting,
+            client_token_validation,
+            client_token_minters,
+            client_token_expiry,
+            client_token_no_wider_than_its_key,
+            client_token_dies_with_its_key,
+            client_token_charged_to_its_key,
+            client_token_refused_on_admin_and_minting,
+            proxy_forwards_with_the_upstream_key,
+            proxy_returns_the_upstream_answer,
+            proxy_needs_a_client_token,
+            proxy_is_metered_on_the_tokens_key,
+            proxy_upstream_unavailable_is_502,
+            proxy_paths_stay_below_the_upstream_base,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

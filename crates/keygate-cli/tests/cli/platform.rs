@@ -34,7 +34,7 @@ async fn platform(d: &Deployment) -> (String, tokio::task::JoinHandle<std::io::R
 }
 
 async fn detect(base: &str, key: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
+    let response = http_client()
         .post(format!("{base}/api/detect"))
         .header("x-api-key", key)
         .send()
@@ -71,4 +71,12 @@ async fn a_running_platform_follows_the_cli(d: &Deployment) {
     };
     assert!(refused.contains(r#""code":"key_revoked""#), "{refused}");
     server.abort();
+}
+
+/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate-tower's proxy
+/// brings its own TLS configuration), so a client built the default way needs a process
+/// crypto provider: ring, installed once.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -74,8 +74,6 @@ mod cache;
 mod claims;
 mod compact;
 mod config;
-#[cfg(feature = "jwks")]
-pub mod http;
 mod keyset;
 #[cfg(feature = "jwks")]
 mod remote;

@@ -64,7 +64,7 @@ pub(crate) fn jwks_url(text: &str) -> Result<reqwest::Url, JwtConfigError> {
 /// in time, following no redirect.
 pub(crate) fn jwks_client() -> Result<reqwest::Client, JwtConfigError> {
     let builder =
-        super::http::https_client_builder().map_err(|e| JwtConfigError::HttpClient(Box::new(e)))?;
+        crate::http::https_client_builder().map_err(|e| JwtConfigError::HttpClient(Box::new(e)))?;
     builder
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)

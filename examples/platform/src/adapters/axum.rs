@@ -1,5 +1,6 @@
 //! axum: a `Router` with one nested admin router behind `KeygateLayer::admin`, every other
 //! guarded route behind its own `route_layer`, and keygate's extractors in the handlers.
+//! The proxy is a `route_service` (every method) behind its own `KeygateLayer`.
 
 use axum::Router;
 use axum::body::Body;
@@ -7,12 +8,13 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use keygate_axum::{Admin, KeygateLayer, Principal};
+use tower::Layer as _;
 
 use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
 use crate::reply::Reply;
-use crate::routes::{self, ADMIN_PREFIX, Endpoint, Guard, Route};
+use crate::routes::{self, ADMIN_PREFIX, Endpoint, Guard, PROXY_PREFIX, Route};
 
 /// The platform as an axum router.
 pub fn router(app: &App) -> Router {
@@ -22,6 +24,17 @@ pub fn router(app: &App) -> Router {
     }
     let admin = admin.route_layer(KeygateLayer::admin(app.keygate()));
     let mut router = Router::new().nest(ADMIN_PREFIX, admin);
+    // The proxy's paths: `/api/proxy/` and below (a wildcard does not match the empty
+    // rest, so that path is a route of its own).
+    let proxy = KeygateLayer::new(app.keygate(), routes::proxy_access()).layer(
+        tower::ServiceExt::<Request>::map_response(
+            app.proxy().clone(),
+            |response: http::Response<keygate_tower::proxy::ProxyBody>| response.map(Body::new),
+        ),
+    );
+    router = router
+        .route_service(&format!("{PROXY_PREFIX}/"), proxy.clone())
+        .route_service(&format!("{PROXY_PREFIX}/{{*path}}"), proxy);
     for route in routes::routes() {
         let handler = match &route.guard {
             Guard::Required(access) => {

@@ -1,18 +1,20 @@
 //! Plain tower and hyper, no framework: each route a `service_fn` behind its own
-//! `KeygateLayer`, found by a small router over the route table.
+//! `KeygateLayer`, found by a small router over the route table; the proxy's paths go to
+//! the proxy service behind its own `KeygateLayer`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use keygate_core::Principal;
 use keygate_core::extract::{Admin, from_extensions};
 use keygate_tower::KeygateLayer;
+use keygate_tower::proxy::ProxyBody;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer as _, ServiceExt as _, service_fn};
 
@@ -22,15 +24,21 @@ use crate::body;
 use crate::reply::Reply;
 use crate::routes::{self, Endpoint, Guard};
 
-/// The response body.
-pub type Body = Full<Bytes>;
-/// The platform (or one route of it) as a tower service.
+/// A route's response body.
+pub type RouteBody = Full<Bytes>;
+/// The platform's response body: a route's, or the proxy's (streamed from the upstream).
+pub type Body = Either<RouteBody, ProxyBody>;
+/// The platform as a tower service.
 pub type Service = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
+/// One route of it.
+pub type RouteService = BoxCloneSyncService<Request<Incoming>, Response<RouteBody>, Infallible>;
+/// The proxy behind keygate.
+type ProxyService = BoxCloneSyncService<Request<Incoming>, Response<ProxyBody>, Infallible>;
 
 /// The platform as one tower service: 404 when no route has the path, 405 (with `Allow`)
 /// when its routes take other methods.
 pub fn service(app: &App) -> Service {
-    let table: Vec<(String, http::Method, Service)> = routes::by_path()
+    let table: Vec<(String, http::Method, RouteService)> = routes::by_path()
         .into_iter()
         .flat_map(|(path, group)| {
             group
@@ -49,12 +57,23 @@ pub fn service(app: &App) -> Service {
         })
         .collect();
     let table = Arc::new(table);
+    let proxy: ProxyService = BoxCloneSyncService::new(
+        KeygateLayer::new(app.keygate(), routes::proxy_access()).layer(app.proxy().clone()),
+    );
     BoxCloneSyncService::new(service_fn(move |request: Request<Incoming>| {
         let table = Arc::clone(&table);
+        let proxy = proxy.clone();
         async move {
             let started = std::time::Instant::now();
             let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-            let response = route(&table, request).await;
+            let response = if routes::is_proxied(&path) {
+                match proxy.oneshot(request).await {
+                    Ok(response) => response.map(Either::Right),
+                    Err(never) => match never {},
+                }
+            } else {
+                route(&table, request).await.map(Either::Left)
+            };
             access_log::record(method.as_str(), &path, response.status().as_u16(), started);
             Ok(response)
         }
@@ -63,14 +82,14 @@ pub fn service(app: &App) -> Service {
 
 /// The answer of the route `request` is for, or 404/405.
 async fn route(
-    table: &[(String, http::Method, Service)],
+    table: &[(String, http::Method, RouteService)],
     request: Request<Incoming>,
-) -> Response<Body> {
+) -> Response<RouteBody> {
     let path = request.uri().path();
     if let Some(reply) = routes::before_routing(request.method(), path) {
         return into_tower(reply);
     }
-    let matching: Vec<&(String, http::Method, Service)> = table
+    let matching: Vec<&(String, http::Method, RouteService)> = table
         .iter()
         .filter(|(pattern, _, _)| routes::matches(pattern, path))
         .collect();
@@ -94,7 +113,7 @@ async fn route(
     }
 }
 
-fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> Service {
+fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> RouteService {
     let app = app.clone();
     let admin = matches!(guard, Guard::Required(access) if access.is_admin());
     let public = matches!(guard, Guard::Public);
@@ -130,8 +149,8 @@ fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> Service {
     }))
 }
 
-fn into_tower(reply: Reply) -> Response<Body> {
-    reply.map(Body::from)
+fn into_tower(reply: Reply) -> Response<RouteBody> {
+    reply.map(RouteBody::from)
 }
 
 /// Serves `service` on `listener` with hyper (HTTP/1.1) until Ctrl-C or

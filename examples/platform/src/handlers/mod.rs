@@ -2,6 +2,7 @@
 //! [`Reply`]; none knows which framework serves it.
 
 mod catalogues;
+mod client_tokens;
 mod health;
 mod keys;
 mod resources;
@@ -42,6 +43,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         UpdateCatalogue => catalogues::update(app, principal, call.path, call.body).await,
         DeleteCatalogue => catalogues::delete(app, principal, call.path).await,
         IssueToken => tokens::issue(app, principal, call.body),
+        IssueClientToken => client_tokens::issue(app, principal, call.body),
         Resource(resource) => resources::resource(resource, "create", principal),
         ReadCatalogue => resources::resource("catalogue", "read", principal),
         Detect => resources::resource("detect", "create", principal),

@@ -88,14 +88,19 @@ where
 }
 
 /// A tower service answering HTTP requests, as the plain-tower columns build one.
-pub(crate) type HyperService = ::tower::util::BoxCloneSyncService<
-    http::Request<hyper::body::Incoming>,
-    http::Response<http_body_util::Full<bytes::Bytes>>,
-    std::convert::Infallible,
->;
+pub(crate) type HyperService<B = http_body_util::Full<bytes::Bytes>> =
+    ::tower::util::BoxCloneSyncService<
+        http::Request<hyper::body::Incoming>,
+        http::Response<B>,
+        std::convert::Infallible,
+    >;
 
 /// Serves `service` with hyper's HTTP/1 on `listener` until the returned guard is dropped.
-pub(crate) fn serve_hyper(service: HyperService, listener: TcpListener) -> AbortOnDrop {
+pub(crate) fn serve_hyper<B>(service: HyperService<B>, listener: TcpListener) -> AbortOnDrop
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
     AbortOnDrop(tokio::spawn(async move {

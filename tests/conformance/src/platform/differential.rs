@@ -25,7 +25,7 @@ const HEADERS: [&str; 9] = [
 ];
 
 /// Fields whose string values are random.
-const VOLATILE: [&str; 5] = ["id", "key", "start", "token", "key_id"];
+const VOLATILE: [&str; 6] = ["id", "key", "start", "token", "key_id", "apiKey"];
 
 /// The answers, written down.
 #[derive(Debug, Default)]
@@ -139,7 +139,6 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
     for path in [
         "/api/v1/llm/gateway/chat",
         "/api/v1/orgs/create",
-        "/api/tokens",
         "/oauth/token",
     ] {
         t.send(&format!("later route {path}"), admin(Method::POST, path))
@@ -265,6 +264,48 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
         detect().header("x-api-key", &metered_key),
     )
     .await;
+    // Client tokens, charged to the key that mints them.
+    let client = t
+        .send(
+            "mint client token",
+            p.post("/api/tokens")
+                .bearer(&metered_key)
+                .json(&json!({"metadata": {"device": "web"}, "ttl_seconds": 300})),
+        )
+        .await
+        .json();
+    let client = text(&client, "apiKey").to_owned();
+    t.send(
+        "detect, client token",
+        p.post("/api/detect").header("x-api-key", &client),
+    )
+    .await;
+    t.send(
+        "mint client token, bad ttl",
+        p.post("/api/tokens")
+            .bearer(&metered_key)
+            .json(&json!({"ttl_seconds": 0})),
+    )
+    .await;
+    t.send("admin, client token", p.get(ADMIN_KEYS).bearer(&client))
+        .await;
+    t.send(
+        "mint from a client token",
+        p.post("/api/tokens").bearer(&client),
+    )
+    .await;
+    t.send(
+        "proxy, client token, no upstream",
+        p.post("/api/proxy/v1/things?x=1").bearer(&client),
+    )
+    .await;
+    t.send("proxy, nothing", p.get("/api/proxy/v1/things"))
+        .await;
+    t.send(
+        "proxy, API key",
+        p.get("/api/proxy/v1/things").bearer(&metered_key),
+    )
+    .await;
     t.send(
         "detect, publishable",
         p.post("/api/detect")
@@ -308,6 +349,11 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
     .await;
     t.send("revoke", admin(Method::DELETE, &metered_path)).await;
     t.send("detect, revoked", detect()).await;
+    t.send(
+        "detect, revoked key's client token",
+        p.post("/api/detect").bearer(&client),
+    )
+    .await;
     t.send("show revoked", admin(Method::GET, &metered_path))
         .await;
 

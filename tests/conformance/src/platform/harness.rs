@@ -45,6 +45,14 @@ impl Platform {
     /// secret), the engine from `Opened::keygate_builder`, `App::new` on the opened store.
     /// `None` when `D` is not available here (the scenario is then skipped).
     pub async fn start<A: PlatformAdapter, D: Database>() -> Option<Self> {
+        Self::start_with::<A, D>(|app| app).await
+    }
+
+    /// Like [`start`](Self::start), with the app adjusted before it is served (given a
+    /// proxy to an upstream, say: `|app| app.with_proxy(…)`).
+    pub async fn start_with<A: PlatformAdapter, D: Database>(
+        configure: impl FnOnce(App) -> App,
+    ) -> Option<Self> {
         let clock = ManualClock::new(T0);
         let (setup, database) = D::setup().await?;
         let opened = setup
@@ -63,9 +71,11 @@ impl Platform {
             .jwt_verifier(users.verifier())
             .build()
             .expect("the engine");
-        let app = App::new(keygate, opened.store().clone())
-            .await
-            .expect("the app");
+        let app = configure(
+            App::new(keygate, opened.store().clone())
+                .await
+                .expect("the app"),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -78,10 +88,15 @@ impl Platform {
             secret,
             users,
             base,
-            client: reqwest::Client::new(),
+            client: crate::harness::http_client(),
             _server: server,
             _database: database,
         })
+    }
+
+    /// The address it listens on (`host:port`), for raw requests.
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     /// A request to `path`.

@@ -19,6 +19,7 @@ mod databases;
 pub mod differential;
 mod harness;
 pub mod scenarios;
+pub mod upstream;
 pub mod users;
 
 pub use adapters::{Actix, Axum, PlatformAdapter, Tower};

@@ -745,7 +745,8 @@ pub async fn admin_keys_tenant_isolation<A: PlatformAdapter, D: Database>() {
 }
 
 /// Only a tenant's `sk_` key opens admin routes from `x-client-secret`: a restricted or
-/// publishable key there is a wrong secret, 401 `invalid_secret_key`.
+/// publishable key there is not a secret, 403 `secret_key_required` (issue 6: "`pk_` on
+/// any route that needs a secret → 403").
 pub async fn admin_with_other_key_kinds_in_client_secret<A: PlatformAdapter, D: Database>() {
     let Some(p) = Platform::start::<A, D>().await else {
         return;
@@ -759,8 +760,9 @@ pub async fn admin_with_other_key_kinds_in_client_secret<A: PlatformAdapter, D: 
             .header("x-client-secret", text(&created, "key"))
             .send()
             .await;
-        reply.assert_problem(401, "invalid_secret_key");
-        assert_eq!(reply.header("www-authenticate"), Some(super::REJECTED));
+        // Not a secret at all: refused as the wrong kind of credential, unverified.
+        reply.assert_problem(403, "secret_key_required");
+        assert_eq!(reply.header("www-authenticate"), None);
         assert!(!reply.body.contains(text(&created, "key")));
     }
 }

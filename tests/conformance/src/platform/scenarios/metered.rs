@@ -212,8 +212,8 @@ pub async fn unmetered_key_has_no_metering_headers<A: PlatformAdapter, D: Databa
 }
 
 /// The metered routes take any API key in `X-API-Key` (any case): secret, restricted
-/// without scopes, custom; a publishable key alone grants nothing; tokens are not API
-/// keys.
+/// without scopes, custom; a publishable key alone grants nothing; issued tokens are
+/// not API keys (`ek_` client tokens are: see `client_tokens.rs`).
 pub async fn metered_routes_take_any_api_key<A: PlatformAdapter, D: Database>() {
     let Some(p) = Platform::start::<A, D>().await else {
         return;

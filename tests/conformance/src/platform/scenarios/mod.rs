@@ -3,9 +3,11 @@
 //! which adapter or database it talks to.
 
 mod catalogues;
+mod client_tokens;
 mod credentials;
 mod keys;
 mod metered;
+mod proxy;
 mod running;
 mod tenants;
 mod token_routes;
@@ -13,9 +15,11 @@ mod tokens;
 mod users;
 
 pub use catalogues::*;
+pub use client_tokens::*;
 pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
+pub use proxy::*;
 pub use running::*;
 pub use tenants::*;
 pub use token_routes::*;
@@ -23,11 +27,13 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 9] = [
+pub const FILES: [&str; 11] = [
     include_str!("catalogues.rs"),
+    include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
+    include_str!("proxy.rs"),
     include_str!("running.rs"),
     include_str!("tenants.rs"),
     include_str!("token_routes.rs"),

@@ -1,4 +1,4 @@
-//! The HTTPS client keygate fetches with: reqwest on rustls, with the *ring* crypto
+//! The HTTPS client keygate calls out with (the JWKS fetcher, keygate-tower's proxy): reqwest on rustls, with the *ring* crypto
 //! provider named explicitly and the platform's certificate verifier and roots.
 //!
 //! Naming the provider, rather than relying on rustls' process-wide default, means no
@@ -9,7 +9,7 @@
 //! the same roots with the same crypto.
 //!
 //! ```
-//! let client = keygate_core::jwt::http::https_client_builder()?
+//! let client = keygate_core::http::https_client_builder()?
 //!     .timeout(std::time::Duration::from_secs(10))
 //!     .build()?;
 //! # let _ = client;
@@ -43,7 +43,7 @@ pub fn rustls_client_config() -> Result<ClientConfig, rustls::Error> {
 /// the like, then `build()`.
 ///
 /// The crate using it needs reqwest 0.13 with the `rustls-no-provider` feature (what
-/// keygate-core's `jwks` feature enables): reqwest recognizes a preconfigured rustls
+/// keygate-core's `https` feature enables): reqwest recognizes a preconfigured rustls
 /// configuration only from the same rustls version it was built with.
 ///
 /// # Errors
