@@ -189,6 +189,7 @@ macro_rules! platform_suite {
             publishable_key_alone_is_not_enough,
             impersonation_by_keys,
             impersonation_refused,
+            gateway_with_client_token,
             client_token_minting,
             client_token_validation,
             client_token_minters,
@@ -203,6 +204,7 @@ macro_rules! platform_suite {
             proxy_is_metered_on_the_tokens_key,
             proxy_upstream_unavailable_is_502,
             proxy_paths_stay_below_the_upstream_base,
+            proxy_takes_a_user_jwt,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

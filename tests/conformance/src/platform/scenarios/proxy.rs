@@ -1,5 +1,5 @@
 //! contract.md, "Client tokens and proxy mode": `ANY /api/proxy/{*path}` forwards to the
-//! upstream with its key, for client tokens (and user JWTs, once they are verified), and
+//! upstream with its key, for client tokens and user JWTs, and
 //! never lets the caller's credentials or cookies through.
 
 use http::Method;
@@ -139,8 +139,8 @@ pub async fn proxy_returns_the_upstream_answer<A: PlatformAdapter, D: Database>(
     assert_eq!(reply.body.len(), big);
 }
 
-/// Only a client token (or a user JWT, once verified; or `x-client-secret`, which opens
-/// every route) uses the proxy. Refused requests never reach the upstream.
+/// Only a client token or a user JWT (or `x-client-secret`, which opens every route) uses
+/// the proxy. Refused requests never reach the upstream.
 pub async fn proxy_needs_a_client_token<A: PlatformAdapter, D: Database>() {
     let upstream = Upstream::start().await;
     let Some(p) = proxying::<A, D>(&upstream.url()).await else {
@@ -166,9 +166,9 @@ pub async fn proxy_needs_a_client_token<A: PlatformAdapter, D: Database>() {
             .await
             .assert_problem(403, "credential_not_accepted");
     }
-    // A user JWT is for the proxy, but this platform verifies none yet.
-    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl";
-    let reply = p.get(path).bearer(jwt).send().await;
+    // A user JWT must be one the platform trusts: a forged one is refused.
+    let forged = crate::platform::users::Users::new(9, p.clock.clone()).of_tenant("user_1", "acme");
+    let reply = p.get(path).bearer(&forged).send().await;
     reply.assert_problem(401, "invalid_token");
     assert_eq!(reply.header("www-authenticate"), Some(REJECTED));
     p.get(path)
@@ -329,4 +329,28 @@ async fn raw_get(p: &Platform, path: &str, token: &str) -> (u16, String) {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A signed-in user's JWT uses the proxy too; the JWT is not forwarded, the upstream key
+/// is.
+pub async fn proxy_takes_a_user_jwt<A: PlatformAdapter, D: Database>() {
+    let upstream = Upstream::start().await;
+    let Some(p) = proxying::<A, D>(&upstream.url()).await else {
+        return;
+    };
+    let jwt = p.users.jwt("user_1", json!({}));
+    let reply = p
+        .post("/api/proxy/v1/chat?stream=false")
+        .bearer(&jwt)
+        .body("{}")
+        .send()
+        .await;
+    reply.assert_ok();
+    let echo = reply.json();
+    assert_eq!(
+        seen(&echo, "authorization"),
+        [format!("Bearer {UPSTREAM_KEY}")]
+    );
+    assert!(!reply.body.contains(&jwt), "the JWT went upstream");
+    assert_eq!(upstream.requests(), 1);
 }

@@ -379,3 +379,42 @@ pub async fn impersonation_refused<A: PlatformAdapter, D: Database>() {
             .assert_problem(400, "invalid_request");
     }
 }
+
+/// An `ek_` client token opens the gateway with the tenant of the key that minted it; one
+/// minted by the platform secret has no tenant.
+pub async fn gateway_with_client_token<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let key = p.secret_key("acme").await;
+    let reply = p
+        .post("/api/tokens")
+        .bearer(text(&key, "key"))
+        .json(&json!({"metadata": {"app": "web"}}))
+        .send()
+        .await;
+    reply.assert_ok();
+    let token = text(&reply.json(), "apiKey").to_owned();
+    let reply = p.post(GATEWAY).bearer(&token).send().await;
+    let principal = gateway_principal(&reply);
+    assert_eq!(principal["method"], "client_token");
+    assert_eq!(principal["tenant"], "acme");
+    assert_eq!(principal["key_id"], key["id"]);
+    assert_eq!(principal["metadata"], json!({"app": "web"}));
+    // A client token cannot impersonate.
+    p.post(GATEWAY)
+        .bearer(&token)
+        .header("x-on-behalf-of", "user_123")
+        .send()
+        .await
+        .assert_problem(403, "impersonation_forbidden");
+
+    let reply = p.admin(Method::POST, "/api/tokens").send().await;
+    reply.assert_ok();
+    let operator_token = text(&reply.json(), "apiKey").to_owned();
+    p.post(GATEWAY)
+        .bearer(&operator_token)
+        .send()
+        .await
+        .assert_problem(403, "tenant_required");
+}
