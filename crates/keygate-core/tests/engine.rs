@@ -96,7 +96,7 @@ async fn a_tenant_sk_key_in_x_client_secret_opens_admin_routes_for_its_tenant() 
     assert!(principal.may_manage(Some("acme")));
     assert!(!principal.may_manage(Some("globex")));
 
-    // Restricted keys and revoked sk_ keys do not.
+    // Restricted keys (not secrets: refused unverified) and revoked sk_ keys do not.
     let rk = f
         .key(NewKey {
             tenant: Some("acme".into()),
@@ -107,7 +107,7 @@ async fn a_tenant_sk_key_in_x_client_secret_opens_admin_routes_for_its_tenant() 
     let err = f
         .call(&[("x-client-secret", rk.key.expose())], &Access::admin())
         .await;
-    assert_eq!(code(err), "invalid_secret_key");
+    assert_eq!(code(err), "secret_key_required");
     f.keygate.revoke_key(&sk.record.id).await.unwrap();
     let err = f
         .call(&[("x-client-secret", sk.key.expose())], &Access::admin())

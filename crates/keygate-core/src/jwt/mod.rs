@@ -72,7 +72,7 @@
 
 mod cache;
 mod claims;
-mod compact;
+pub(crate) mod compact;
 mod config;
 mod keyset;
 #[cfg(feature = "jwks")]

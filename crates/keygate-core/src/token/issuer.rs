@@ -15,7 +15,6 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 use super::{CLIENT_TOKEN_PREFIX, Claims, TokenKind, VerifiedToken};
-use crate::credentials::MAX_TOKEN_LEN;
 use crate::error::AuthError;
 use crate::key::KeyId;
 use crate::random;
@@ -380,24 +379,17 @@ impl TokenIssuer {
             Some(rest) => (rest, true),
             None => (token, false),
         };
-        if jws.len() > MAX_TOKEN_LEN {
-            return Err(AuthError::InvalidToken);
-        }
-        let mut segments = jws.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(AuthError::InvalidToken);
-        };
+        // The same shape rules as user JWTs: at most MAX_TOKEN_LEN bytes, three non-empty
+        // base64url segments.
+        let crate::jwt::compact::Compact {
+            header,
+            payload,
+            signature,
+            signed,
+        } = crate::jwt::compact::split(jws)?;
         // The header must be byte for byte one this issuer writes: that fixes `typ`,
         // `kid` and `alg` together, so no algorithm can be swapped in.
         let key = self.key_for(header).ok_or(AuthError::InvalidToken)?;
-        let signed = jws
-            .get(..header.len() + 1 + payload.len())
-            .unwrap_or_default();
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| AuthError::InvalidToken)?;
