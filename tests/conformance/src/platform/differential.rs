@@ -313,6 +313,65 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
     )
     .await;
 
+    // User JWTs, publishable-key pairs and impersonation.
+    let user = p.users.of_tenant("user_1", "globex");
+    let untenanted = p.users.jwt("user_2", json!({}));
+    let foreign = p.users.of_tenant("user_3", "acme");
+    t.send(
+        "gateway, user JWT",
+        p.post("/api/v1/llm/gateway/chat").bearer(&user),
+    )
+    .await;
+    t.send(
+        "gateway, user JWT without tenant",
+        p.post("/api/v1/llm/gateway/chat").bearer(&untenanted),
+    )
+    .await;
+    t.send(
+        "gateway, pair",
+        p.post("/api/v1/llm/gateway/chat")
+            .header("x-api-key", text(&globex, "key"))
+            .bearer(&untenanted),
+    )
+    .await;
+    t.send(
+        "gateway, pair of two tenants",
+        p.post("/api/v1/llm/gateway/chat")
+            .header("x-api-key", text(&globex, "key"))
+            .bearer(&foreign),
+    )
+    .await;
+    t.send(
+        "gateway, publishable alone",
+        p.post("/api/v1/llm/gateway/chat")
+            .header("x-api-key", text(&globex, "key")),
+    )
+    .await;
+    t.send(
+        "gateway, impersonation",
+        p.post("/api/v1/llm/gateway/chat")
+            .bearer(&metered_key)
+            .header("x-on-behalf-of", "user_9"),
+    )
+    .await;
+    t.send(
+        "gateway, user impersonating",
+        p.post("/api/v1/llm/gateway/chat")
+            .bearer(&user)
+            .header("x-on-behalf-of", "user_9"),
+    )
+    .await;
+    t.send(
+        "orgs, user JWT",
+        p.post("/api/v1/orgs/create").bearer(&untenanted),
+    )
+    .await;
+    t.send(
+        "orgs, API key",
+        p.post("/api/v1/orgs/create").bearer(&metered_key),
+    )
+    .await;
+
     // users/me.
     let restricted_key = text(&restricted, "key").to_owned();
     t.send("me, sk_live_", p.get("/v1/users/me").bearer(&metered_key))
