@@ -18,6 +18,9 @@
 //! [`Maybe<T>`](Maybe) rather than `Option<T>`.) [`AuthError`] is a
 //! `ResponseError` rendering the contract's problem+json, so handlers can return it.
 //!
+//! With the `proxy` feature, [`proxy::forward`] serves keygate-tower's key-injecting
+//! `Proxy` as a handler, streaming both ways.
+//!
 //! Wrap each route (`web::post().to(handler).wrap(..)`) or a scope of routes. A middleware
 //! on a route runs only once the path and method matched; one on a scope or resource also
 //! runs for the scope's unknown paths and the resource's other methods, so a one-time
@@ -100,6 +103,8 @@
 pub mod guard;
 mod head;
 mod middleware;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 mod rejection;
 
 pub use keygate_core::extract::{

@@ -23,11 +23,14 @@ pub fn is_proxied(path: &str) -> bool {
 /// key), and `x-client-secret`, which opens every route. API keys stay on servers, which
 /// call the upstream themselves.
 pub fn proxy_access() -> Access {
-    Access::authenticated().accept(Methods::from([
-        AuthMethod::ClientToken,
-        AuthMethod::Jwt,
-        AuthMethod::PublishableKeyJwt,
-    ]))
+    Access::authenticated()
+        .accept(Methods::from([
+            AuthMethod::ClientToken,
+            AuthMethod::Jwt,
+            AuthMethod::PublishableKeyJwt,
+        ]))
+        // The upstream key is the operator's: nobody acts as a user behind it.
+        .forbid_impersonation()
 }
 
 /// The resources with a token route (`POST /api/v1/{resource}`, scope `<resource>:create`).

@@ -205,6 +205,7 @@ macro_rules! platform_suite {
             proxy_upstream_unavailable_is_502,
             proxy_paths_stay_below_the_upstream_base,
             proxy_takes_a_user_jwt,
+            proxy_refuses_impersonation_and_trace,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

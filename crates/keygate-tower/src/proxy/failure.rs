@@ -23,6 +23,9 @@ pub(crate) enum Failure {
     Traversal,
     /// The caller's body broke off before it was sent: 400 `invalid_request`.
     CallerBody,
+    /// `TRACE` or `CONNECT`: 405 `method_not_allowed`. An upstream that answers `TRACE`
+    /// echoes the request, the injected key included; `CONNECT` asks for a tunnel.
+    Method,
 }
 
 impl Failure {
@@ -63,6 +66,12 @@ impl Failure {
                 "invalid_request",
                 "Invalid request",
                 "body: the request body could not be read",
+            ),
+            Self::Method => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "TRACE and CONNECT are not proxied",
             ),
         };
         let body = problem_document(status.as_u16(), code, title, detail);

@@ -1,5 +1,6 @@
 //! The headers that cross the proxy, and those that must not: hop-by-hop headers (RFC
-//! 9110 §7.6.1) both ways, and the caller's credentials on the way up.
+//! 9110 §7.6.1) both ways; the caller's credentials, impersonation and forwarding claims
+//! on the way up; the upstream's cookies and challenges on the way down.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -16,15 +17,30 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-/// What the caller authenticated to keygate with: it stays here. `Host` names the proxy,
-/// not the upstream (the client sets the upstream's).
-const CALLER_ONLY: [HeaderName; 5] = [
+/// What the caller authenticated to keygate with, and what the caller could claim to the
+/// upstream under the proxy's key: it stays here. `X-On-Behalf-Of` would ask the upstream
+/// to act as a user on the strength of the operator's key; `Forwarded` and `X-Forwarded-*`
+/// are the caller's word, not the proxy's. `Host` names the proxy, not the upstream (the
+/// client sets the upstream's).
+const CALLER_ONLY: [HeaderName; 11] = [
     header::AUTHORIZATION,
     HeaderName::from_static("x-api-key"),
     HeaderName::from_static("x-client-secret"),
     header::COOKIE,
     header::HOST,
+    HeaderName::from_static("x-on-behalf-of"),
+    header::FORWARDED,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-real-ip"),
 ];
+
+/// What the upstream says to the holder of its key, not to the caller: cookies for the
+/// upstream (which would land on the proxy's origin, and never go back up: the caller's
+/// `Cookie` is not forwarded), and challenges for the upstream key (a caller would take
+/// them for keygate's, about its own credential).
+const UPSTREAM_ONLY: [HeaderName; 2] = [header::SET_COOKIE, header::WWW_AUTHENTICATE];
 
 /// Removes the hop-by-hop headers, and every header the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -36,6 +52,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// The upstream's answer headers as sent to the caller: without hop-by-hop headers, and
+/// without the upstream's cookies and challenges.
+pub(crate) fn downstream_response(headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+    for name in &UPSTREAM_ONLY {
         headers.remove(name);
     }
 }

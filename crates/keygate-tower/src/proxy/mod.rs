@@ -159,6 +159,9 @@ impl Proxy {
             return Failure::NoUpstream.response();
         };
         let (parts, body) = request.into_parts();
+        if parts.method == http::Method::TRACE || parts.method == http::Method::CONNECT {
+            return Failure::Method.response();
+        }
         let url = match upstream.target(&inner.prefix, parts.uri.path(), parts.uri.query()) {
             Ok(url) => url,
             Err(PathRefusal::NotBelowPrefix) => return Failure::NotFound.response(),
@@ -192,7 +195,7 @@ impl Proxy {
         match answer {
             Ok(answer) => {
                 let mut answer: Response<reqwest::Body> = answer.into();
-                headers::strip_hop_by_hop(answer.headers_mut());
+                headers::downstream_response(answer.headers_mut());
                 answer.map(ProxyBody::upstream)
             }
             Err(_) if progress.failed.load(Ordering::Acquire) => {

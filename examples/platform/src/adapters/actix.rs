@@ -2,7 +2,8 @@
 //! `KeygateMiddleware` (a wrapped scope would also run for the requests actix then
 //! answers 404 or 405), with keygate's extractors in the handlers. The proxy is one more
 //! resource, every method, whose handler hands the request to the tower proxy service:
-//! [`proxy`] turns actix's request and payload into an `http::Request` with a streaming
+//! `keygate_actix::proxy::forward` turns actix's request and payload into an
+//! `http::Request` with a streaming
 //! body, and the answer back.
 
 use actix_web::http::StatusCode;
@@ -39,7 +40,7 @@ pub fn configure(app: &App) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> 
                 web::route()
                     .to(
                         move |_: Principal, request: HttpRequest, payload: web::Payload| {
-                            self::proxy(proxy.clone(), request, payload)
+                            keygate_actix::proxy::forward(proxy.clone(), request, payload)
                         },
                     )
                     .wrap(KeygateMiddleware::new(
@@ -153,65 +154,6 @@ async fn answer(
         body: &body,
     };
     into_actix(app.handle(endpoint, call).await)
-}
-
-/// Serves one request with the tower `proxy` service: the request head is copied into an
-/// `http::Request` whose body is fed from actix's payload through a channel of one chunk
-/// (actix's payload is not `Send`; the reading stops while the upstream is not taking
-/// chunks), and the answer's body streams back as it arrives.
-pub async fn proxy(
-    proxy: keygate_tower::proxy::Proxy,
-    request: HttpRequest,
-    mut payload: web::Payload,
-) -> HttpResponse {
-    use futures_util::StreamExt as _;
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
-
-    let (chunks, mut next) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
-    actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
-            if chunks.send(chunk).await.is_err() {
-                break;
-            }
-        }
-    });
-    let body = http_body_util::StreamBody::new(futures_util::stream::poll_fn(move |cx| {
-        next.poll_recv(cx)
-            .map(|chunk| chunk.map(|chunk| chunk.map(http_body::Frame::data)))
-    }));
-    let mut head = http::Request::builder()
-        .method(request.method().as_str())
-        .uri(request.uri().to_string());
-    for (name, value) in request.headers() {
-        head = head.header(name.as_str(), value.as_bytes());
-    }
-    let request = match head.body(body) {
-        Ok(request) => request,
-        Err(_) => return into_actix(crate::reply::invalid("the request could not be read")),
-    };
-    let Ok(answer) = proxy.oneshot(request).await;
-    let (parts, body) = answer.into_parts();
-    let mut response = HttpResponse::build(
-        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-    );
-    for (name, value) in &parts.headers {
-        if name != http::header::CONTENT_LENGTH {
-            response.append_header((name.as_str(), value.as_bytes()));
-        }
-    }
-    let length = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    let stream = body
-        .into_data_stream()
-        .map(|chunk| chunk.map_err(std::io::Error::other));
-    match length {
-        Some(length) => response.body(actix_web::body::SizedStream::new(length, stream)),
-        None => response.streaming(stream),
-    }
 }
 
 fn into_actix(reply: Reply) -> HttpResponse {
