@@ -102,6 +102,11 @@ impl Config {
             tenant_claim: None,
             ..jwt.clone()
         } != JwtSettings::default();
+        if !configured && jwt.tenant_claim.is_some() {
+            tracing::warn!(
+                "KEYGATE_TENANT_CLAIM is set but no user-JWT issuer is (KEYGATE_JWT_ISSUER, KEYGATE_JWT_AUDIENCE and KEYGATE_JWKS_URL, or KEYGATE_FIREBASE_PROJECT): user JWTs are refused"
+            );
+        }
         Ok(Self {
             addr: addr.parse().map_err(|_| ConfigError::Addr)?,
             jwt: configured.then_some(jwt),
