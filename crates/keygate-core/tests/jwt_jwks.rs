@@ -160,8 +160,10 @@ async fn random_kids_cannot_flood_the_issuer() {
     while let Some(result) = all.join_next().await {
         assert_eq!(result.unwrap(), "invalid_token");
     }
+    // One shared refetch for all 500 (the first unknown kid may refetch; the others wait
+    // on it, then the throttle holds): the load and that one.
     let after_flood = server.fetches();
-    assert!(after_flood <= 3, "{after_flood} fetches");
+    assert_eq!(after_flood, 2, "{after_flood} fetches");
     // More of them within 30 s: no fetch at all.
     clock.advance(Duration::seconds(29));
     for n in 500..600 {
