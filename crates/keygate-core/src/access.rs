@@ -158,6 +158,7 @@ pub struct Access {
     tenant: TenantRule,
     cost: u64,
     impersonation: bool,
+    secret_keys_only: bool,
 }
 
 impl Access {
@@ -170,6 +171,7 @@ impl Access {
             tenant: TenantRule::Default,
             cost: 0,
             impersonation: true,
+            secret_keys_only: false,
         }
     }
 
@@ -230,6 +232,20 @@ impl Access {
     pub fn forbid_impersonation(mut self) -> Self {
         self.impersonation = false;
         self
+    }
+
+    /// Of the API keys, only secret (`sk_`) keys open this route, as on routes that mint
+    /// client tokens. Another kind (a `pk_`, `rk_` or custom key, or a `pk_` key paired
+    /// with a user JWT) is refused with 403 `secret_key_required` without being verified.
+    /// `x-client-secret` is unaffected (it holds only the platform secret or `sk_` keys).
+    pub fn secret_keys_only(mut self) -> Self {
+        self.secret_keys_only = true;
+        self
+    }
+
+    /// Whether only secret keys open this route among API keys.
+    pub fn requires_secret_keys(&self) -> bool {
+        self.secret_keys_only
     }
 
     /// Whether this is an admin route.

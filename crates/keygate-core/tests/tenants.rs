@@ -283,3 +283,37 @@ async fn keygate_tokens_are_never_user_jwts() {
         "invalid_token"
     );
 }
+
+#[tokio::test]
+async fn routes_for_secret_keys_refuse_other_kinds_unverified() {
+    let fixture = fixture();
+    let route = Access::authenticated().secret_keys_only();
+    let pk = publishable(&fixture, "acme").await;
+    let rk = fixture
+        .key(NewKey::new(KeyKind::Restricted, Environment::Live))
+        .await;
+    let jwt = user_jwt(&fixture, None);
+    let lookups = fixture.store.lookups();
+    for headers in [
+        vec![("x-api-key", pk.key.expose().to_owned())],
+        vec![("authorization", bearer(rk.key.expose()))],
+        vec![
+            ("x-api-key", pk.key.expose().to_owned()),
+            ("authorization", bearer(&jwt)),
+        ],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let request = get(&headers);
+        assert_eq!(
+            code(fixture.keygate.authenticate(&request, &route).await),
+            "secret_key_required"
+        );
+    }
+    assert_eq!(fixture.store.lookups(), lookups, "refused unverified");
+    // An sk_ key, and a user JWT (not a key: the route's methods decide), pass.
+    let sk = fixture.secret_key("acme").await;
+    let request = get(&[("authorization", &bearer(sk.key.expose()))]);
+    assert!(fixture.keygate.authenticate(&request, &route).await.is_ok());
+    let request = get(&[("authorization", &bearer(&jwt))]);
+    assert!(fixture.keygate.authenticate(&request, &route).await.is_ok());
+}

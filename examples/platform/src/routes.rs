@@ -233,6 +233,7 @@ pub fn routes() -> Vec<Route> {
             Guard::Required(
                 Access::authenticated()
                     .accept(api_keys())
+                    .secret_keys_only()
                     .forbid_impersonation(),
             ),
         ),

@@ -37,6 +37,16 @@ enum Presented<'a> {
 }
 
 impl Presented<'_> {
+    /// Whether this is a key of another kind than secret, by its prefix (nothing is
+    /// verified yet). Tokens and JWTs are not keys: the route's methods decide on them.
+    fn is_non_secret_key(&self) -> bool {
+        match self {
+            Self::ApiKey(key) => key.kind() != KeyKind::Secret,
+            Self::PublishableWithJwt { .. } => true,
+            Self::Token(_) | Self::ClientToken(_) | Self::UserJwt(_) => false,
+        }
+    }
+
     fn method(&self) -> AuthMethod {
         match self {
             Self::ApiKey(_) => AuthMethod::ApiKey,
@@ -177,12 +187,15 @@ impl Keygate {
             credentials.bearer(),
             credentials.api_key(),
         )?;
-        if let Some(presented) = &presented
-            && !access.methods().contains(presented.method())
-        {
-            return Err(AuthError::CredentialNotAccepted {
-                accepted: access.methods(),
-            });
+        if let Some(presented) = &presented {
+            if !access.methods().contains(presented.method()) {
+                return Err(AuthError::CredentialNotAccepted {
+                    accepted: access.methods(),
+                });
+            }
+            if access.requires_secret_keys() && presented.is_non_secret_key() {
+                return Err(AuthError::SecretKeyRequired);
+            }
         }
 
         let secret = match secret {
