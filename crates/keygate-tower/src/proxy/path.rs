@@ -95,16 +95,27 @@ impl Upstream {
     }
 }
 
-/// Whether a path segment could climb out of a base path once decoded or normalised.
+/// Whether a path segment could climb out of a base path once decoded or normalised, by
+/// the upstream or by anything between: read as an upstream that decodes twice
+/// (`%252e`), accepts overlong UTF-8 (`%c0%ae`) or drops path parameters (`..;x`, as
+/// Tomcat does) would read it.
 fn climbs(segment: &str) -> bool {
     if segment.contains('\\') {
         return true;
     }
-    let lower = segment.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
+    // `%25` is an encoded `%`: decoded once more, `%252e` is `%2e`.
+    let lower = segment.to_ascii_lowercase().replace("%25", "%");
+    // Encoded slashes and backslashes, and the overlong UTF-8 lead bytes `%c0`/`%c1`
+    // (never valid; lenient decoders read `%c0%ae` as `.` and `%c0%af` as `/`).
+    if ["%2f", "%5c", "%c0", "%c1"]
+        .iter()
+        .any(|bad| lower.contains(bad))
+    {
         return true;
     }
-    matches!(lower.replace("%2e", ".").as_str(), "." | "..")
+    let decoded = lower.replace("%2e", ".");
+    let without_parameters = decoded.split(';').next().unwrap_or_default();
+    matches!(without_parameters, "." | "..")
 }
 
 #[cfg(test)]
@@ -159,6 +170,12 @@ mod tests {
             "/api/proxy/a%2F..",
             "/api/proxy/a%5c..",
             "/api/proxy/a\\..",
+            "/api/proxy/..;/admin",
+            "/api/proxy/..;jsessionid=x/admin",
+            "/api/proxy/%252e%252e/admin",
+            "/api/proxy/a%252f..",
+            "/api/proxy/%c0%ae%c0%ae/admin",
+            "/api/proxy/a%c0%afadmin",
         ] {
             assert_eq!(
                 up.target("/api/proxy", path, None),
