@@ -229,10 +229,12 @@ async fn main() {
     }
 }
 
-/// A plain-HTTP client. reqwest is built with `rustls-no-provider` (keygate-tower's proxy
-/// brings its own TLS configuration), so a client built the default way needs a process
-/// crypto provider: ring, installed once.
+/// A plain-HTTP client, built as keygate builds its own (`keygate_core::http`: TLS
+/// configured with its crypto provider, so nothing depends on a process-wide one, which
+/// reqwest's `rustls-no-provider` would otherwise need).
 fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    keygate_core::http::https_client_builder()
+        .expect("keygate's HTTP client builder")
+        .build()
+        .expect("an HTTP client")
 }
