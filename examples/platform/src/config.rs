@@ -98,10 +98,11 @@ impl Config {
             jwks_url: setting("KEYGATE_JWKS_URL"),
             tenant_claim: setting("KEYGATE_TENANT_CLAIM"),
         };
-        let configured = JwtSettings {
-            tenant_claim: None,
-            ..jwt.clone()
-        } != JwtSettings::default();
+        // The tenant claim alone configures nothing: it says where to read a tenant.
+        let configured = jwt.firebase_project.is_some()
+            || jwt.issuer.is_some()
+            || jwt.audience.is_some()
+            || jwt.jwks_url.is_some();
         if !configured && jwt.tenant_claim.is_some() {
             tracing::warn!(
                 "KEYGATE_TENANT_CLAIM is set but no user-JWT issuer is (KEYGATE_JWT_ISSUER, KEYGATE_JWT_AUDIENCE and KEYGATE_JWKS_URL, or KEYGATE_FIREBASE_PROJECT): user JWTs are refused"

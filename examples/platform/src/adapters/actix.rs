@@ -3,8 +3,7 @@
 //! answers 404 or 405), with keygate's extractors in the handlers. The proxy is one more
 //! resource, every method, whose handler hands the request to the tower proxy service:
 //! `keygate_actix::proxy::forward` turns actix's request and payload into an
-//! `http::Request` with a streaming
-//! body, and the answer back.
+//! `http::Request` with a streaming body, and the answer back.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -4,13 +4,14 @@
 //! more, and lives no longer than the minting key.
 
 use http::StatusCode;
+use keygate_core::Principal;
 use keygate_core::key::Metadata;
 use keygate_core::token::{MAX_CLIENT_LIFETIME, TokenKind, TokenRequest};
-use keygate_core::{AuthError, Principal};
 use serde::Deserialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
+use super::mint;
 use crate::app::App;
 use crate::body;
 use crate::reply::{self, Reply};
@@ -34,7 +35,8 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         Some(seconds) if (1..=longest).contains(&seconds) => Some(time::Duration::seconds(seconds)),
         Some(_) => return reply::invalid(format!("ttl_seconds: 1 to {longest} seconds")),
     };
-    let issued = match app.keygate().issue_token(
+    let issued = match mint(
+        app,
         principal,
         TokenRequest {
             lifetime,
@@ -43,9 +45,7 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         },
     ) {
         Ok(issued) => issued,
-        // Metadata over its size limit, or a minting key expiring within the second.
-        Err(AuthError::InvalidRequest(detail)) => return reply::invalid(detail),
-        Err(error) => return reply::refused(&error),
+        Err(reply) => return reply,
     };
     let Ok(expires_at) = issued.expires_at.format(&Rfc3339) else {
         tracing::error!("a client token's expiry could not be written as RFC 3339");

@@ -8,7 +8,8 @@ mod keys;
 mod resources;
 mod tokens;
 
-use keygate_core::Principal;
+use keygate_core::token::{IssuedToken, TokenRequest};
+use keygate_core::{AuthError, Principal};
 
 use crate::app::{App, Call};
 use crate::reply::{self, Reply};
@@ -123,4 +124,16 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, Reply> {
         }
     }
     Ok(parsed)
+}
+
+/// Mints `request` for `principal`. A field the engine refuses (a malformed
+/// `userReference`, metadata over its size limit, a minting key expiring within the
+/// second) is the body's fault: 400 naming it; any other refusal is keygate's answer.
+fn mint(app: &App, principal: &Principal, request: TokenRequest) -> Result<IssuedToken, Reply> {
+    app.keygate()
+        .issue_token(principal, request)
+        .map_err(|error| match error {
+            AuthError::InvalidRequest(detail) => reply::invalid(detail),
+            error => reply::refused(&error),
+        })
 }

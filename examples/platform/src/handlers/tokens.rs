@@ -4,10 +4,11 @@
 
 use http::StatusCode;
 use keygate_core::token::{TokenKind, TokenRequest};
-use keygate_core::{AuthError, Principal, ScopeSet};
+use keygate_core::{Principal, ScopeSet};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mint;
 use crate::app::App;
 use crate::body;
 use crate::reply::{self, Reply};
@@ -83,7 +84,8 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         Ok(scopes) => scopes,
         Err(_) => return reply::invalid("actionResource: not a valid scope"),
     };
-    let issued = match app.keygate().issue_token(
+    let issued = match mint(
+        app,
         principal,
         TokenRequest {
             scopes: Some(scopes),
@@ -94,9 +96,7 @@ pub(super) fn issue(app: &App, principal: &Principal, body: &[u8]) -> Reply {
         },
     ) {
         Ok(issued) => issued,
-        // A field the engine refuses (a malformed userReference, say) is the body's fault.
-        Err(AuthError::InvalidRequest(detail)) => return reply::invalid(detail),
-        Err(error) => return reply::refused(&error),
+        Err(reply) => return reply,
     };
     reply::json(
         StatusCode::OK,
