@@ -2,9 +2,12 @@
 //! adapter and handler.
 
 mod authenticate;
+mod charge;
 mod grant;
 mod keys;
+mod settle;
 mod tokens;
+mod verify;
 
 pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
