@@ -123,6 +123,10 @@ pub enum AuthError {
         /// Seconds until the quota resets (at least 1).
         retry_after_secs: u64,
     },
+    /// 500: keygate is set up wrong for this request (two keygate layers on one request
+    /// path, say). The text says what to fix; it names no credential.
+    #[error("keygate is misconfigured: {0}")]
+    Misconfigured(Cow<'static, str>),
     /// 503: a store or counter backend did not answer. keygate fails closed: the request is
     /// refused, never let through.
     #[error("the authentication backend is unavailable")]
@@ -157,14 +161,16 @@ impl AuthError {
             Self::ImpersonationForbidden => "impersonation_forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::Misconfigured(_) => "keygate_misconfigured",
             Self::AuthUnavailable(_) => "auth_unavailable",
         }
     }
 
     /// The HTTP status code.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
         match self {
-            Self::InvalidRequest(_) => 400,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::MissingCredentials
             | Self::InvalidSecretKey
             | Self::InvalidApiKey
@@ -173,16 +179,17 @@ impl AuthError {
             | Self::InvalidToken
             | Self::TokenExpired
             | Self::TokenUsed
-            | Self::UserTokenRequired => 401,
-            Self::InsufficientCredits { .. } => 402,
+            | Self::UserTokenRequired => StatusCode::UNAUTHORIZED,
+            Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::SecretKeyRequired
             | Self::InsufficientScope { .. }
             | Self::CredentialNotAccepted { .. }
             | Self::TenantRequired
             | Self::TenantMismatch
-            | Self::ImpersonationForbidden => 403,
-            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
-            Self::AuthUnavailable(_) => 503,
+            | Self::ImpersonationForbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -208,6 +215,7 @@ impl AuthError {
             Self::ImpersonationForbidden => "Impersonation forbidden",
             Self::RateLimited { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
+            Self::Misconfigured(_) => "keygate misconfigured",
             Self::AuthUnavailable(_) => "Authentication unavailable",
         }
     }
@@ -246,7 +254,12 @@ impl AuthError {
 
     /// The RFC 9457 problem document for this error, as JSON text.
     pub fn problem_json(&self) -> String {
-        problem_document(self.status(), self.code(), self.title(), &self.to_string())
+        problem_document(
+            self.status().as_u16(),
+            self.code(),
+            self.title(),
+            &self.to_string(),
+        )
     }
 
     /// Every header the error response carries, in order: `Content-Type`,
@@ -305,13 +318,12 @@ impl AuthError {
 /// A response of `status` with `headers` (names in lower case) and `body`: how every
 /// keygate refusal is rendered for the `http` crate.
 pub(crate) fn http_response<B: From<String>>(
-    status: u16,
+    status: http::StatusCode,
     headers: Vec<(&'static str, String)>,
     body: String,
 ) -> http::Response<B> {
     let mut response = http::Response::new(B::from(body));
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = status;
     let map = response.headers_mut();
     for (name, value) in headers {
         if let Ok(value) = http::HeaderValue::try_from(value) {

@@ -390,7 +390,7 @@ fn www_authenticate_is_the_exact_challenge_of_the_table() {
 fn www_authenticate_follows_the_rfc_6750_rule() {
     for case in cases() {
         let err = &case.error;
-        let expected = match (err.status(), err.code()) {
+        let expected = match (err.status().as_u16(), err.code()) {
             // contract.md: `error="invalid_token"` whenever a credential was presented.
             (401, "missing_credentials") => Some(REALM_ONLY.to_owned()),
             (401, _) => Some(INVALID_TOKEN.to_owned()),

@@ -38,7 +38,7 @@ impl Keygate {
         head: &'a H,
         access: &'a Access,
     ) -> impl Future<Output = Result<Grant, AuthError>> + Send + 'a {
-        let credentials = Credentials::parse(head);
+        let credentials = self.read_credentials(head);
         async move {
             match credentials {
                 Ok(credentials) => self.authenticate_credentials(credentials, access).await,
@@ -55,7 +55,7 @@ impl Keygate {
         head: &'a H,
         access: &'a Access,
     ) -> impl Future<Output = Result<Option<Grant>, AuthError>> + Send + 'a {
-        let credentials = Credentials::parse(head);
+        let credentials = self.read_credentials(head);
         async move {
             let credentials = credentials.map_err(|error| self.refused(error))?;
             if credentials.is_empty() {
@@ -98,9 +98,17 @@ impl Keygate {
         }
     }
 
+    /// Step 2: the credentials `head` presented, by syntax only.
+    pub(crate) fn read_credentials<'h, H: RequestHead + ?Sized>(
+        &self,
+        head: &'h H,
+    ) -> Result<Credentials<'h>, AuthError> {
+        Credentials::parse(head)
+    }
+
     /// Records a refusal (see [`authenticate_credentials`](Self::authenticate_credentials))
     /// and hands it on.
-    fn refused(&self, error: AuthError) -> AuthError {
+    pub(crate) fn refused(&self, error: AuthError) -> AuthError {
         if error.status() == 503 {
             let source = std::error::Error::source(&error).map(ToString::to_string);
             tracing::error!(
@@ -111,7 +119,7 @@ impl Keygate {
         }
         self.audit(&AuditEvent::Denied {
             code: error.code(),
-            status: error.status(),
+            status: error.status().as_u16(),
         });
         error
     }

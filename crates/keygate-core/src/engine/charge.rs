@@ -45,6 +45,7 @@ impl Keygate {
                 }),
         };
         let mut grant = Grant::new(verified.principal);
+        grant.account = key.map(|key| key.lineage.clone());
         if request.rate_limit.is_none() && request.credits.is_none() && request.one_time.is_none() {
             return Ok(grant);
         }

@@ -79,20 +79,20 @@ fn respond(status: u16, headers: Vec<(&'static str, String)>, body: String) -> H
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::UNAUTHORIZED)
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::UNAUTHORIZED)
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.status(), self.headers(), self.problem_json())
+        respond(self.status().as_u16(), self.headers(), self.problem_json())
     }
 }
 
 impl ResponseError for ExtractRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.status(), self.headers(), self.problem_json())
+        respond(self.status().as_u16(), self.headers(), self.problem_json())
     }
 }

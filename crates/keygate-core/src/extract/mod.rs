@@ -201,10 +201,10 @@ impl ExtractRejection {
     }
 
     /// The HTTP status: the auth error's, or 500 for a misconfigured route.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Auth(error) | Self::Absent(error) => error.status(),
-            Self::Misconfigured(_) => 500,
+            Self::Misconfigured(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -375,7 +375,10 @@ mod tests {
             Ok(None)
         ));
         let err = extract::<Principal>(Some(&auth), Framework::Axum).unwrap_err();
-        assert_eq!((err.status(), err.to_string().is_empty()), (401, false));
+        assert_eq!(
+            (err.status().as_u16(), err.to_string().is_empty()),
+            (401, false)
+        );
         assert!(matches!(
             err,
             ExtractRejection::Auth(AuthError::MissingCredentials)
