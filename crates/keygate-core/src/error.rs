@@ -237,17 +237,15 @@ impl AuthError {
     /// - 400: `Bearer realm="keygate", error="invalid_request"`;
     /// - 403 for a missing scope: `Bearer error="insufficient_scope", scope="<needed>"`.
     pub fn www_authenticate(&self) -> Option<String> {
+        self.challenge().map(|challenge| challenge.to_string())
+    }
+
+    fn challenge(&self) -> Option<HeaderText<'_>> {
         match self {
-            Self::MissingCredentials => Some(format!("Bearer realm=\"{REALM}\"")),
-            Self::InvalidRequest(_) => Some(format!(
-                "Bearer realm=\"{REALM}\", error=\"invalid_request\""
-            )),
-            Self::InsufficientScope { required } => Some(format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{required}\""
-            )),
-            other if other.status() == 401 => {
-                Some(format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""))
-            }
+            Self::MissingCredentials => Some(HeaderText::Static(CHALLENGE)),
+            Self::InvalidRequest(_) => Some(HeaderText::Static(CHALLENGE_INVALID_REQUEST)),
+            Self::InsufficientScope { required } => Some(HeaderText::ScopeChallenge(required)),
+            other if other.status() == 401 => Some(HeaderText::Static(CHALLENGE_INVALID_TOKEN)),
             _ => None,
         }
     }
@@ -265,46 +263,81 @@ impl AuthError {
     /// Every header the error response carries, in order: `Content-Type`,
     /// `WWW-Authenticate`, `Retry-After`, then the `X-RateLimit-*` headers for
     /// [`AuthError::RateLimited`], and `X-Credits-Remaining` for a key with credits.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("content-type", PROBLEM_JSON.to_owned())];
-        if let Some(challenge) = self.www_authenticate() {
-            headers.push(("www-authenticate", challenge));
-        }
-        if let Some(secs) = self.retry_after_secs() {
-            headers.push(("retry-after", secs.to_string()));
-        }
-        match self {
+    /// Names are lower case. Nothing is allocated until a value is rendered.
+    ///
+    /// ```
+    /// use keygate_core::AuthError;
+    ///
+    /// let names: Vec<&str> = AuthError::TokenUsed.headers().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["content-type", "www-authenticate"]);
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, HeaderText<'_>)> + '_ {
+        let (rate_limit, credits) = match self {
             Self::RateLimited {
                 status,
                 credits_remaining,
-            } => {
-                push_rate_limit(&mut headers, status);
-                if let Some(remaining) = credits_remaining {
-                    headers.push((CREDITS_REMAINING, remaining.to_string()));
-                }
-            }
+            } => (Some(status), *credits_remaining),
             Self::InsufficientCredits {
                 remaining,
                 rate_limit,
-            } => {
-                if let Some(status) = rate_limit {
-                    push_rate_limit(&mut headers, status);
-                }
-                headers.push((CREDITS_REMAINING, remaining.to_string()));
-            }
-            _ => {}
-        }
-        headers
+            } => (rate_limit.as_ref(), Some(*remaining)),
+            _ => (None, None),
+        };
+        std::iter::once(("content-type", HeaderText::Static(PROBLEM_JSON)))
+            .chain(self.challenge().map(|text| ("www-authenticate", text)))
+            .chain(
+                self.retry_after_secs()
+                    .map(|secs| ("retry-after", HeaderText::Number(secs))),
+            )
+            .chain(
+                rate_limit
+                    .into_iter()
+                    .flat_map(RateLimitStatus::headers)
+                    .map(|(name, value)| (name, HeaderText::Number(value))),
+            )
+            .chain(credits.map(|left| (CREDITS_REMAINING, HeaderText::Number(left))))
     }
 }
 
-fn push_rate_limit(headers: &mut Vec<(&'static str, String)>, status: &RateLimitStatus) {
-    headers.extend(
-        status
-            .headers()
-            .into_iter()
-            .map(|(name, value)| (name, value.to_string())),
-    );
+const CHALLENGE: &str = "Bearer realm=\"keygate\"";
+const CHALLENGE_INVALID_TOKEN: &str = "Bearer realm=\"keygate\", error=\"invalid_token\"";
+const CHALLENGE_INVALID_REQUEST: &str = "Bearer realm=\"keygate\", error=\"invalid_request\"";
+
+/// A response header's value as an error renders it: fixed text, an integer, or the
+/// challenge that names a missing scope. Rendered only when written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderText<'a> {
+    /// Fixed text.
+    Static(&'static str),
+    /// A whole number (`Retry-After`, the rate-limit and credit headers).
+    Number(u64),
+    /// `Bearer error="insufficient_scope", scope="<scope>"`.
+    ScopeChallenge(&'a Scope),
+}
+
+impl HeaderText<'_> {
+    /// The value as an `http` header value (fixed text is not copied).
+    pub fn to_header_value(&self) -> http::HeaderValue {
+        match self {
+            Self::Static(text) => http::HeaderValue::from_static(text),
+            Self::Number(value) => http::HeaderValue::from(*value),
+            // A scope is `[A-Za-z0-9:*_.-]`: always a valid header value.
+            Self::ScopeChallenge(_) => http::HeaderValue::try_from(self.to_string())
+                .unwrap_or_else(|_| http::HeaderValue::from_static(CHALLENGE)),
+        }
+    }
+}
+
+impl std::fmt::Display for HeaderText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Static(text) => f.write_str(text),
+            Self::Number(value) => write!(f, "{value}"),
+            Self::ScopeChallenge(scope) => {
+                write!(f, "Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+        }
+    }
 }
 
 impl AuthError {
@@ -317,18 +350,16 @@ impl AuthError {
 
 /// A response of `status` with `headers` (names in lower case) and `body`: how every
 /// keygate refusal is rendered for the `http` crate.
-pub(crate) fn http_response<B: From<String>>(
+pub(crate) fn http_response<'a, B: From<String>>(
     status: http::StatusCode,
-    headers: Vec<(&'static str, String)>,
+    headers: impl Iterator<Item = (&'static str, HeaderText<'a>)>,
     body: String,
 ) -> http::Response<B> {
     let mut response = http::Response::new(B::from(body));
     *response.status_mut() = status;
     let map = response.headers_mut();
     for (name, value) in headers {
-        if let Ok(value) = http::HeaderValue::try_from(value) {
-            map.insert(http::HeaderName::from_static(name), value);
-        }
+        map.insert(http::HeaderName::from_static(name), value.to_header_value());
     }
     response
 }

@@ -97,7 +97,7 @@ pub use engine::{
     AdminError, BuildError, CreatedKey, Grant, KeyAdmin, KeyPage, Keygate, KeygateBuilder,
     MAX_LIST_LIMIT,
 };
-pub use error::AuthError;
+pub use error::{AuthError, HeaderText};
 pub use gate::{Admission, Gate, ResponseHeaders};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder, UserJwt};
 pub use key::{Environment, KeyKind, KeyRecord};

@@ -39,7 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Access;
-use crate::error::{AuthError, PROBLEM_JSON, http_response};
+use crate::error::{AuthError, HeaderText, PROBLEM_JSON, http_response};
 use crate::principal::Principal;
 
 /// What the middleware established for one request: the principal, or nothing under an
@@ -209,11 +209,18 @@ impl ExtractRejection {
     }
 
     /// The response headers (names in lower case).
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        match self {
-            Self::Auth(error) | Self::Absent(error) => error.headers(),
-            Self::Misconfigured(_) => vec![("content-type", PROBLEM_JSON.to_owned())],
-        }
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, HeaderText<'_>)> + '_ {
+        let (error, misconfigured) = match self {
+            Self::Auth(error) | Self::Absent(error) => (Some(error), None),
+            Self::Misconfigured(_) => (
+                None,
+                Some(("content-type", HeaderText::Static(PROBLEM_JSON))),
+            ),
+        };
+        error
+            .into_iter()
+            .flat_map(AuthError::headers)
+            .chain(misconfigured)
     }
 
     /// The `application/problem+json` body. A misconfigured route gets the code
