@@ -8,7 +8,7 @@ pub mod cache;
 mod error;
 mod memory;
 
-pub use cache::{CacheInvalidator, CachedKeyStore, KeyCacheConfig, KeyChange};
+pub use cache::{CacheInvalidator, CachedKeyStore, KeyCacheConfig, KeyCacheStats, KeyChange};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryKeyStore;
 
