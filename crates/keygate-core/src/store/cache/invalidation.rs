@@ -10,9 +10,9 @@ use super::entry::Lookup;
 use super::key_change::KeyChange;
 use crate::key::{KeyDigest, KeyId};
 
-/// Drops entries of a [`CachedKeyStore`] on behalf of a listener. Cheap to clone; does
-/// not keep the cache alive (every method returns `false` once the cache is gone, the
-/// listener's cue to stop).
+/// Drops entries of a [`CachedKeyStore`](super::CachedKeyStore) on behalf of a listener.
+/// Cheap to clone; does not keep the cache alive (every method returns `false` once the
+/// cache is gone, the listener's cue to stop).
 #[derive(Clone)]
 pub struct CacheInvalidator {
     shared: Weak<Shared>,

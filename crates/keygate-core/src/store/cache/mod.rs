@@ -12,8 +12,9 @@
 //!
 //! Revocation must not be outrun by the cache:
 //!
-//! - the cache's own [`create`](KeyStore::create), [`revoke`](KeyStore::revoke) and
-//!   [`rotate`](KeyStore::rotate) drop what they change, after the store has committed;
+//! - the cache's own [`create`](super::KeyStore::create),
+//!   [`revoke`](super::KeyStore::revoke) and [`rotate`](super::KeyStore::rotate) drop what
+//!   they change, after the store has committed;
 //! - another instance's changes arrive through a [`CacheInvalidator`] (from
 //!   [`CachedKeyStore::invalidator`]): a listener (Postgres `LISTEN/NOTIFY`, Redis
 //!   pub/sub) calls [`CacheInvalidator::apply`] with the [`KeyChange`] it received;
@@ -52,7 +53,6 @@
 //! [`KeyStore`]: super::KeyStore
 //! [`KeyStore::find_by_hash`]: super::KeyStore::find_by_hash
 //! [`KeyStore::get`]: super::KeyStore::get
-//! [`create`]: super::KeyStore::create
 
 mod cached_key_store;
 mod config;
