@@ -85,6 +85,8 @@ mod random;
 pub mod scope;
 pub mod secret;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 pub mod usage;
 

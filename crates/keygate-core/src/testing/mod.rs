@@ -1,0 +1,22 @@
+//! Test suites for the traits store authors implement, published so that every store is
+//! held to the same behaviour as keygate's own (feature `testing`, off by default; enable
+//! it in your `[dev-dependencies]`).
+//!
+//! - [`key_store`]: the [`KeyStore`](crate::KeyStore) suite, as functions and as the
+//!   [`key_store_suite!`](crate::key_store_suite) macro (one `#[tokio::test]` per
+//!   scenario).
+//!
+//! The suites read no clock and never sleep: every time they use is fixed, from [`T0`].
+//! They panic with a message naming what the store got wrong, as tests do.
+
+mod fixtures;
+pub mod key_store;
+
+pub use fixtures::{T0, hasher, record};
+
+/// What the suites' macros expand to, so that their users need no dependency of their
+/// own beyond keygate-core.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio;
+}
