@@ -108,6 +108,14 @@ pub enum AuthError {
     /// never allows it.
     #[error("this credential may not act on behalf of a user here")]
     ImpersonationForbidden,
+    /// 403: the credential cookie came with a request whose `Origin` header is missing or
+    /// not one of the allowed origins. Browsers attach cookies to cross-site requests
+    /// too; a page of another origin cannot use them. Send the request from an allowed
+    /// origin, or present the credential in a header instead.
+    #[error(
+        "the credential cookie is accepted only from the allowed origins; send the request from one of them, or present the credential in a header"
+    )]
+    OriginForbidden,
     /// 429: the key's rate limit is used up.
     #[error("rate limit exceeded; retry in {} s", .status.retry_after_secs())]
     RateLimited {
@@ -155,6 +163,7 @@ impl AuthError {
             Self::TenantRequired => "tenant_required",
             Self::TenantMismatch => "tenant_mismatch",
             Self::ImpersonationForbidden => "impersonation_forbidden",
+            Self::OriginForbidden => "origin_forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::AuthUnavailable(_) => "auth_unavailable",
@@ -180,7 +189,8 @@ impl AuthError {
             | Self::CredentialNotAccepted { .. }
             | Self::TenantRequired
             | Self::TenantMismatch
-            | Self::ImpersonationForbidden => 403,
+            | Self::ImpersonationForbidden
+            | Self::OriginForbidden => 403,
             Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
             Self::AuthUnavailable(_) => 503,
         }
@@ -206,6 +216,7 @@ impl AuthError {
             Self::TenantRequired => "Tenant required",
             Self::TenantMismatch => "Tenant mismatch",
             Self::ImpersonationForbidden => "Impersonation forbidden",
+            Self::OriginForbidden => "Origin forbidden",
             Self::RateLimited { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
             Self::AuthUnavailable(_) => "Authentication unavailable",

@@ -8,7 +8,7 @@ use crate::error::AuthError;
 
 pub(super) fn read<'a, H: RequestHead + ?Sized>(
     head: &'a H,
-    name: &'static str,
+    name: &http::HeaderName,
     max_len: usize,
     allowed: fn(u8) -> bool,
 ) -> Result<Option<&'a str>, AuthError> {
@@ -50,12 +50,27 @@ pub(super) fn bearer_token(value: &str) -> Result<&str, AuthError> {
         return Err(malformed());
     }
     let token = rest.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = |b: u8| b != b'=' && is_token_char(b);
-    if body.is_empty() || token.len() > MAX_TOKEN_LEN || !body.bytes().all(b64token) {
+    if token.len() > MAX_TOKEN_LEN || !is_b64token(token) {
         return Err(malformed());
     }
     Ok(token)
+}
+
+/// Whether `text` is an RFC 6750 `b64token`: `[A-Za-z0-9-._~+/]+=*`.
+pub(super) fn is_b64token(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b != b'=' && is_token_char(b))
+}
+
+/// `bytes` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+pub(super) fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |at| at + 1);
+    bytes.get(start..end).unwrap_or_default()
 }
 
 pub(super) fn is_visible(b: u8) -> bool {

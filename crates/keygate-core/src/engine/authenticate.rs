@@ -38,7 +38,7 @@ impl Keygate {
         head: &'a H,
         access: &'a Access,
     ) -> impl Future<Output = Result<Grant, AuthError>> + Send + 'a {
-        let credentials = Credentials::parse(head);
+        let credentials = Credentials::parse_with(head, &self.inner.sources);
         async move {
             match credentials {
                 Ok(credentials) => self.authenticate_credentials(credentials, access).await,
@@ -55,7 +55,7 @@ impl Keygate {
         head: &'a H,
         access: &'a Access,
     ) -> impl Future<Output = Result<Option<Grant>, AuthError>> + Send + 'a {
-        let credentials = Credentials::parse(head);
+        let credentials = Credentials::parse_with(head, &self.inner.sources);
         async move {
             let credentials = credentials.map_err(|error| self.refused(error))?;
             if credentials.is_empty() {
@@ -68,7 +68,8 @@ impl Keygate {
     }
 
     /// [`authenticate`](Self::authenticate) for credentials already read with
-    /// [`Credentials::parse`].
+    /// [`Credentials::parse_with`] (and this engine's
+    /// [`credential_sources`](Self::credential_sources)).
     ///
     /// Every refusal is recorded in the audit trail ([`AuditEvent::Denied`], with the
     /// code only), and a 503 `auth_unavailable` is also logged at `error` with the

@@ -21,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::{AuditEvent, AuditSink, TracingAudit};
 use crate::clock::{Clock, SystemClock};
+use crate::credentials::CredentialSources;
 use crate::jwt::JwtVerifier;
 use crate::key::{KeyDigest, KeyHasher};
 use crate::meter::{MemoryMeter, Meter};
@@ -64,6 +65,7 @@ struct Inner {
     audit: Arc<dyn AuditSink>,
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
+    sources: CredentialSources,
 }
 
 impl Keygate {
@@ -97,6 +99,13 @@ impl Keygate {
         &*self.inner.meter
     }
 
+    /// Where the engine reads credentials: for code that forwards requests and must
+    /// remove them first ([`CredentialSources::remove_from`]), or that answers a WebSocket
+    /// handshake ([`CredentialSources::websocket_protocol`]).
+    pub fn credential_sources(&self) -> &CredentialSources {
+        &self.inner.sources
+    }
+
     /// Records `event` in the audit trail: for an application's own admin changes
     /// ([`AuditEvent::AdminChange`]); the engine records its own decisions.
     pub fn audit(&self, event: &AuditEvent<'_>) {
@@ -115,6 +124,7 @@ impl fmt::Debug for Keygate {
             .field("clock", &self.inner.clock)
             .field("jwt", &self.inner.jwt)
             .field("require_tenant", &self.inner.require_tenant)
+            .field("sources", &self.inner.sources)
             .finish()
     }
 }
@@ -134,6 +144,7 @@ pub struct KeygateBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
+    sources: CredentialSources,
 }
 
 enum PlatformSecretSource {
@@ -228,6 +239,25 @@ impl KeygateBuilder {
         self
     }
 
+    /// Reads credentials from `sources` instead of the contract's headers (see
+    /// [`CredentialSources`]: other header names, a cookie, a WebSocket subprotocol).
+    ///
+    /// ```
+    /// use keygate_core::credentials::CredentialSources;
+    /// use keygate_core::{Keygate, Pepper};
+    ///
+    /// let keygate = Keygate::builder()
+    ///     .pepper(Pepper::generate()?)
+    ///     .credential_sources(CredentialSources::builder().api_key_header("x-acme-key").build()?)
+    ///     .build()?;
+    /// assert_eq!(keygate.credential_sources().api_key_header().as_str(), "x-acme-key");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credential_sources(mut self, sources: CredentialSources) -> Self {
+        self.sources = sources;
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Keygate, BuildError> {
         let pepper = self.pepper.ok_or(BuildError::MissingPepper)?;
@@ -269,6 +299,7 @@ impl KeygateBuilder {
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
                 jwt: self.jwt,
                 require_tenant: self.require_tenant,
+                sources: self.sources,
             }),
         })
     }
