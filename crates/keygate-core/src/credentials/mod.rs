@@ -114,7 +114,7 @@ impl<'a> Credentials<'a> {
                 MAX_TOKEN_LEN + 16,
                 is_visible_or_space,
             )? {
-                Some(value) => Some(bearer_token(value)?),
+                Some(value) => Some(bearer_token(&sources.bearer, value)?),
                 None => None,
             },
             api_key: read(head, &sources.api_key, MAX_TOKEN_LEN, is_token_char)?,
@@ -131,9 +131,9 @@ impl<'a> Credentials<'a> {
             Some(source) => cookie::read(head, &source.name)?.map(|value| (value, source)),
             None => None,
         };
-        let entry = match &sources.websocket {
+        let entry = match sources.websocket.as_deref() {
             Some(marker) if websocket::is_upgrade(head) => {
-                websocket::read(head, marker)?.map(|value| (value, &**marker))
+                websocket::read(head, marker)?.map(|value| (value, marker))
             }
             _ => None,
         };
@@ -154,26 +154,25 @@ impl<'a> Credentials<'a> {
                 _ => Some(value),
             };
         }
-        if let Some((_, marker)) = entry {
-            credentials.websocket_protocol = Some(marker);
-        }
+        credentials.websocket_protocol = entry.map(|(_, marker)| marker);
         if let Some((_, source)) = cookie {
             cookie::check_origin(head, &source.origins)?;
         }
         Ok(credentials)
     }
 
-    /// The `x-client-secret` value.
+    /// The `x-client-secret` value (or the configured client-secret header's).
     pub fn client_secret(&self) -> Option<&'a str> {
         self.client_secret
     }
 
-    /// The token of `Authorization: Bearer <token>`.
+    /// The bearer slot: the token of `Authorization: Bearer <token>` (or the configured
+    /// bearer header), the credential cookie's value, or the subprotocol entry.
     pub fn bearer(&self) -> Option<&'a str> {
         self.bearer
     }
 
-    /// The `X-API-Key` value.
+    /// The `X-API-Key` value (or the configured API-key header's).
     pub fn api_key(&self) -> Option<&'a str> {
         self.api_key
     }

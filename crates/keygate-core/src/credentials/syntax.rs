@@ -39,11 +39,14 @@ pub(super) fn read<'a, H: RequestHead + ?Sized>(
 
 /// `Bearer <token>`: scheme case-insensitive, one or more spaces, then an RFC 6750
 /// `b64token` (`[A-Za-z0-9-._~+/]+=*`).
-pub(super) fn bearer_token(value: &str) -> Result<&str, AuthError> {
+pub(super) fn bearer_token<'a>(
+    name: &http::HeaderName,
+    value: &'a str,
+) -> Result<&'a str, AuthError> {
     let malformed = || {
-        AuthError::invalid_request(
-            "the authorization header must be `Bearer <token>` with a single token",
-        )
+        AuthError::invalid_request(format!(
+            "the {name} header must be `Bearer <token>` with a single token"
+        ))
     };
     let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
