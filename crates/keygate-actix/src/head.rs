@@ -19,8 +19,14 @@ impl RequestHead for Head<'_> {
         self.0.path()
     }
 
-    fn header(&self, name: &'static str) -> HeaderValues<'_> {
-        HeaderValues::from_values(self.0.headers().get_all(name).map(|value| value.as_bytes()))
+    fn header(&self, name: &http::HeaderName) -> HeaderValues<'_> {
+        // actix has its own header types (of `http` 0.2): look the name up by its text.
+        HeaderValues::from_values(
+            self.0
+                .headers()
+                .get_all(name.as_str())
+                .map(|value| value.as_bytes()),
+        )
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {

@@ -108,6 +108,14 @@ pub enum AuthError {
     /// never allows it.
     #[error("this credential may not act on behalf of a user here")]
     ImpersonationForbidden,
+    /// 403: the credential cookie came with a request whose `Origin` header is missing or
+    /// not one of the allowed origins. Browsers attach cookies to cross-site requests
+    /// too; a page of another origin cannot use them. Send the request from an allowed
+    /// origin, or present the credential in a header instead.
+    #[error(
+        "the credential cookie is accepted only from the allowed origins; send the request from one of them, or present the credential in a header"
+    )]
+    OriginForbidden,
     /// 429: the key's rate limit is used up.
     #[error("rate limit exceeded; retry in {} s", .status.retry_after_secs())]
     RateLimited {
@@ -159,6 +167,7 @@ impl AuthError {
             Self::TenantRequired => "tenant_required",
             Self::TenantMismatch => "tenant_mismatch",
             Self::ImpersonationForbidden => "impersonation_forbidden",
+            Self::OriginForbidden => "origin_forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Misconfigured(_) => "keygate_misconfigured",
@@ -186,7 +195,8 @@ impl AuthError {
             | Self::CredentialNotAccepted { .. }
             | Self::TenantRequired
             | Self::TenantMismatch
-            | Self::ImpersonationForbidden => StatusCode::FORBIDDEN,
+            | Self::ImpersonationForbidden
+            | Self::OriginForbidden => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -213,6 +223,7 @@ impl AuthError {
             Self::TenantRequired => "Tenant required",
             Self::TenantMismatch => "Tenant mismatch",
             Self::ImpersonationForbidden => "Impersonation forbidden",
+            Self::OriginForbidden => "Origin forbidden",
             Self::RateLimited { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
             Self::Misconfigured(_) => "keygate misconfigured",

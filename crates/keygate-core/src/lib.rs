@@ -92,7 +92,7 @@ pub mod usage;
 
 pub use access::{Access, AuthMethod, Methods};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use credentials::{Credentials, HeaderValues, RequestHead};
+pub use credentials::{CredentialSources, Credentials, HeaderValues, RequestHead};
 pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
 pub use engine::{

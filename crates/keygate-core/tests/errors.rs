@@ -16,7 +16,7 @@ use keygate_core::meter::RateLimitStatus;
 use keygate_core::{AuthError, AuthMethod, Methods, Scope, StoreError};
 
 /// Every code of the contract's table, once.
-const ALL_CODES: [&str; 20] = [
+const ALL_CODES: [&str; 21] = [
     "invalid_request",
     "missing_credentials",
     "invalid_secret_key",
@@ -34,6 +34,7 @@ const ALL_CODES: [&str; 20] = [
     "tenant_required",
     "tenant_mismatch",
     "impersonation_forbidden",
+    "origin_forbidden",
     "rate_limited",
     "quota_exceeded",
     "auth_unavailable",
@@ -248,6 +249,14 @@ fn cases() -> Vec<Case> {
             "this credential may not act on behalf of a user here",
             None,
         ),
+        case(
+            AuthError::OriginForbidden,
+            "origin_forbidden",
+            403,
+            "Origin forbidden",
+            "the credential cookie is accepted only from the allowed origins; send the request from one of them, or present the credential in a header",
+            None,
+        ),
         Case {
             extra_headers: vec![
                 ("retry-after", "20"),
@@ -322,7 +331,7 @@ fn the_table_covers_every_variant() {
     let codes: BTreeSet<&str> = cases().iter().map(|c| c.code).collect();
     let expected: BTreeSet<&str> = ALL_CODES.into_iter().collect();
     assert_eq!(codes, expected);
-    assert_eq!(expected.len(), 20);
+    assert_eq!(expected.len(), 21);
     for case in cases() {
         assert_eq!(case.error.code(), case.code, "{:?}", case.error);
     }

@@ -218,3 +218,79 @@ proptest! {
         prop_assert!(issuer.verify(&text, now).is_err());
     }
 }
+
+fn source_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        header_bytes(),
+        // Near-misses of cookie headers, origins and subprotocol lists.
+        "([a-z_]{0,10}=[A-Za-z0-9._~+/=\"-]{0,40}; ?){0,4}(kg=[A-Za-z0-9._~+/=\"-]{0,60})?"
+            .prop_map(String::into_bytes),
+        "(https?://)?(app\\.example\\.com|evil\\.example|null)(:[0-9]{1,5})?/?"
+            .prop_map(String::into_bytes),
+        "((keygate|chat|[A-Za-z0-9._~+/=-]{0,30}) ?, ?){0,4}".prop_map(String::into_bytes),
+        "(keep-alive, )?[Uu]pgrade|[Ww]eb[Ss]ocket".prop_map(String::into_bytes),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// With a cookie and a subprotocol source, whatever the cookie, origin, subprotocol
+    /// and upgrade headers hold: parsing answers Ok, a 400 or a 403 `origin_forbidden`,
+    /// the engine a contract status, and removing the sources leaves neither the cookie
+    /// nor the marker behind.
+    #[test]
+    fn arbitrary_cookie_and_subprotocol_headers_never_panic_or_pass(
+        values in prop::collection::vec(source_bytes(), 5),
+    ) {
+        let names = ["cookie", "origin", "sec-websocket-protocol", "connection", "upgrade"];
+        let mut request = http::Request::new(());
+        for (name, value) in names.iter().zip(&values) {
+            if let Ok(value) = http::HeaderValue::from_bytes(value) {
+                request.headers_mut().insert(*name, value);
+            }
+        }
+        let sources = keygate_core::CredentialSources::builder()
+            .cookie("kg")
+            .allowed_origin("https://app.example.com")
+            .websocket_protocol("keygate")
+            .build()
+            .unwrap();
+        if let Err(err) = keygate_core::Credentials::parse_with(&request, &sources) {
+            prop_assert!(
+                err.status() == 400 || err.code() == "origin_forbidden",
+                "{}",
+                err.code()
+            );
+        }
+        let keygate = keygate_core::Keygate::builder()
+            .pepper(keygate_core::Pepper::from_bytes(vec![1; 32]).unwrap())
+            .credential_sources(sources.clone())
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let result = runtime.block_on(
+            keygate.authenticate(&request, &keygate_core::Access::authenticated()),
+        );
+        let err = result.expect_err("an empty store admits nobody");
+        prop_assert!(matches!(err.status().as_u16(), 400 | 401 | 403), "{}", err.code());
+
+        let mut headers = request.headers().clone();
+        sources.remove_from(&mut headers);
+        let stripped = http::Request::builder()
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("origin", "https://app.example.com");
+        let mut stripped = stripped.body(()).unwrap();
+        for name in ["cookie", "sec-websocket-protocol"] {
+            if let Some(value) = headers.get(name) {
+                stripped.headers_mut().insert(name, value.clone());
+            }
+        }
+        let left = keygate_core::Credentials::parse_with(&stripped, &sources);
+        prop_assert!(
+            left.map_or(true, |credentials| credentials.bearer().is_none()),
+            "a credential survived remove_from"
+        );
+    }
+}

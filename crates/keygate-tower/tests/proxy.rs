@@ -299,6 +299,72 @@ async fn the_key_goes_up_and_the_callers_credentials_do_not() {
 }
 
 #[tokio::test]
+async fn the_engines_configured_sources_do_not_go_up() {
+    let upstream = Upstream::start().await;
+    let keygate = keygate_core::Keygate::builder()
+        .pepper(keygate_core::Pepper::generate().unwrap())
+        .credential_sources(
+            keygate_core::CredentialSources::builder()
+                .api_key_header("x-acme-key")
+                .client_secret_header("x-acme-secret")
+                .cookie("kg_session")
+                .allowed_origin("https://app.example.com")
+                .websocket_protocol("keygate")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let configured = Proxy::builder()
+        .upstream(upstream.url("/v1"))
+        .key(SecretString::from(KEY))
+        .strip_prefix("/api/proxy")
+        .credential_sources(keygate.credential_sources())
+        .build()
+        .unwrap();
+    let request = || {
+        Request::get("/api/proxy/things")
+            .header("x-acme-key", "sk_live_caller")
+            .header("x-acme-secret", "platform-secret")
+            .header("x-api-key", "sk_live_caller")
+            .header("cookie", "theme=dark; kg_session=ek_caller.token.value")
+            .header(
+                "sec-websocket-protocol",
+                "chat, keygate, ek_caller.token.value",
+            )
+            .header("x-request-id", "r-2")
+            .body(String::new())
+            .unwrap()
+    };
+    let echo: Value =
+        serde_json::from_str(&text(send(&configured, request()).await).await).unwrap();
+    for gone in ["x-acme-key", "x-acme-secret", "x-api-key", "cookie"] {
+        assert!(
+            seen(&echo, gone).is_empty(),
+            "{gone} reached the upstream: {echo}"
+        );
+    }
+    assert_eq!(seen(&echo, "sec-websocket-protocol"), ["chat"]);
+    assert_eq!(seen(&echo, "authorization"), [format!("Bearer {KEY}")]);
+    assert_eq!(seen(&echo, "x-request-id"), ["r-2"]);
+    assert!(!echo.to_string().contains("caller"), "{echo}");
+
+    // A proxy that was not told the engine's sources forwards what only the engine
+    // knows to be a credential: the setting is what keeps it here.
+    let unaware = proxy_to(&upstream.url("/v1"));
+    let echo: Value = serde_json::from_str(&text(send(&unaware, request()).await).await).unwrap();
+    assert_eq!(seen(&echo, "x-acme-key"), ["sk_live_caller"]);
+    assert_eq!(
+        seen(&echo, "sec-websocket-protocol"),
+        ["chat, keygate, ek_caller.token.value"]
+    );
+    assert!(
+        seen(&echo, "cookie").is_empty(),
+        "Cookie never goes up: {echo}"
+    );
+}
+
+#[tokio::test]
 async fn every_method_goes_up_and_an_empty_body_stays_empty() {
     let upstream = Upstream::start().await;
     let proxy = proxy_to(&upstream.url("/v1/"));

@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use super::{API_KEY, AUTHORIZATION, CLIENT_SECRET, ON_BEHALF_OF};
+use http::HeaderName;
+
 use crate::extract::Authentication;
 
 /// The values a request carries for one header name.
@@ -63,16 +64,18 @@ pub struct Connection {
 }
 
 /// A borrowed view of a request's method, path, headers and connection: what an
-/// adapter gives the engine, and all the engine reads. Header names are asked in lower
-/// case. Implemented for `http::Request` and `http::request::Parts`; keygate-actix has
-/// its own.
+/// adapter gives the engine, and all the engine reads. Headers are asked by a ready-made
+/// [`HeaderName`] (lower case, built once when the engine is configured), so looking up
+/// a configured name costs no parsing and no allocation. Implemented for
+/// `http::Request` and `http::request::Parts`; keygate-actix has its own.
 pub trait RequestHead {
     /// The HTTP method.
     fn method(&self) -> &str;
     /// The path, without the query string.
     fn path(&self) -> &str;
-    /// The values of the header `name` (lower case).
-    fn header(&self, name: &'static str) -> HeaderValues<'_>;
+    /// The values of the header `name`. An adapter whose framework has its own header
+    /// type looks the name up by [`HeaderName::as_str`].
+    fn header(&self, name: &HeaderName) -> HeaderValues<'_>;
     /// The peer's address, when the server says (`None` when it is unknown).
     fn peer_addr(&self) -> Option<SocketAddr>;
     /// The connection's scheme, when the server says (`None` when it is unknown).
@@ -83,22 +86,14 @@ pub trait RequestHead {
     fn is_admitted(&self) -> bool;
 }
 
-/// The credential header names, built once: looking a header up by a ready
-/// `HeaderName` skips parsing and lower-casing the name on every request.
-static NAMES: [(&str, http::HeaderName); 4] = [
-    (CLIENT_SECRET, http::HeaderName::from_static(CLIENT_SECRET)),
-    (AUTHORIZATION, http::HeaderName::from_static(AUTHORIZATION)),
-    (API_KEY, http::HeaderName::from_static(API_KEY)),
-    (ON_BEHALF_OF, http::HeaderName::from_static(ON_BEHALF_OF)),
-];
-
 /// The values of `name` in an `http` header map.
-fn lookup<'a>(headers: &'a http::HeaderMap, name: &'static str) -> HeaderValues<'a> {
-    let values = match NAMES.iter().find(|(known, _)| *known == name) {
-        Some((_, ready)) => headers.get_all(ready),
-        None => headers.get_all(name),
-    };
-    HeaderValues::from_values(values.iter().map(http::HeaderValue::as_bytes))
+fn lookup<'a>(headers: &'a http::HeaderMap, name: &HeaderName) -> HeaderValues<'a> {
+    HeaderValues::from_values(
+        headers
+            .get_all(name)
+            .iter()
+            .map(http::HeaderValue::as_bytes),
+    )
 }
 
 /// The scheme of an `http` request: from the [`Connection`] the server inserted, else
@@ -121,7 +116,7 @@ impl RequestHead for http::request::Parts {
     fn path(&self) -> &str {
         self.uri.path()
     }
-    fn header(&self, name: &'static str) -> HeaderValues<'_> {
+    fn header(&self, name: &HeaderName) -> HeaderValues<'_> {
         lookup(&self.headers, name)
     }
     fn peer_addr(&self) -> Option<SocketAddr> {
@@ -142,7 +137,7 @@ impl<B> RequestHead for http::Request<B> {
     fn path(&self) -> &str {
         self.uri().path()
     }
-    fn header(&self, name: &'static str) -> HeaderValues<'_> {
+    fn header(&self, name: &HeaderName) -> HeaderValues<'_> {
         lookup(self.headers(), name)
     }
     fn peer_addr(&self) -> Option<SocketAddr> {

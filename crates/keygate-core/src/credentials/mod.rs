@@ -1,17 +1,22 @@
 //! Step 2 of a request: reading what it presented, by syntax only.
 //!
 //! Adapters expose a request through the [`RequestHead`] trait (implemented here for
-//! `http::Request` and `http::request::Parts`); [`Credentials::parse`] borrows the
-//! credential headers from it without copying. Nothing is trusted yet. A malformed,
-//! oversized or repeated credential header is `400 invalid_request`: a bad credential is
-//! never silently skipped. The query string is never read.
+//! `http::Request` and `http::request::Parts`); [`Credentials::parse_with`] borrows the
+//! credentials from it, where the engine's [`CredentialSources`] say they are, without
+//! copying. Nothing is trusted yet. A malformed, oversized or repeated credential is
+//! `400 invalid_request`: a bad credential is never silently skipped. The query string
+//! is never read.
 
+mod cookie;
 mod head;
 mod presented;
+mod sources;
 mod syntax;
+mod websocket;
 
 pub use head::{Connection, HeaderValues, RequestHead, Scheme};
 pub(crate) use presented::{Presented, SecretCredential, classify, classify_secret};
+pub use sources::{CredentialSources, CredentialSourcesBuilder, SourcesError};
 pub use syntax::is_valid_id;
 use syntax::{bearer_token, is_token_char, is_user_id_char, is_visible, is_visible_or_space, read};
 
@@ -41,10 +46,12 @@ pub struct Credentials<'a> {
     bearer: Option<&'a str>,
     api_key: Option<&'a str>,
     on_behalf_of: Option<&'a str>,
+    websocket_protocol: Option<&'a str>,
 }
 
 impl<'a> Credentials<'a> {
-    /// Reads the credential headers of `head`.
+    /// Reads the contract's credential headers of `head` (the default
+    /// [`CredentialSources`]).
     ///
     /// ```
     /// use keygate_core::credentials::Credentials;
@@ -63,28 +70,109 @@ impl<'a> Credentials<'a> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse<H: RequestHead + ?Sized>(head: &'a H) -> Result<Self, AuthError> {
-        Ok(Self {
-            client_secret: read(head, CLIENT_SECRET, MAX_SECRET_LEN, is_visible)?,
-            bearer: match read(head, AUTHORIZATION, MAX_TOKEN_LEN + 16, is_visible_or_space)? {
-                Some(value) => Some(bearer_token(value)?),
-                None => None,
-            },
-            api_key: read(head, API_KEY, MAX_TOKEN_LEN, is_token_char)?,
-            on_behalf_of: read(head, ON_BEHALF_OF, MAX_USER_ID_LEN, is_user_id_char)?,
-        })
+        Self::parse_with(head, &sources::CONTRACT)
     }
 
-    /// The `x-client-secret` value.
+    /// Reads the credentials of `head` where `sources` say they are: the four headers;
+    /// then, when configured, the credential cookie and (on an upgrade request only) the
+    /// subprotocol entry, both into the bearer slot. Two different values in that slot
+    /// are 400 `invalid_request`, like any two different credentials. When the cookie is
+    /// present, the request's `Origin` must be one of the allowed origins, else 403
+    /// `origin_forbidden` (checked after the syntax of everything else).
+    ///
+    /// ```
+    /// use keygate_core::credentials::{CredentialSources, Credentials};
+    ///
+    /// let sources = CredentialSources::builder()
+    ///     .cookie("kg_session")
+    ///     .allowed_origin("https://app.example.com")
+    ///     .build()?;
+    /// let request = http::Request::builder()
+    ///     .header("cookie", "theme=dark; kg_session=ek_a.b.c")
+    ///     .header("origin", "https://app.example.com")
+    ///     .body(())?;
+    /// let credentials = Credentials::parse_with(&request, &sources)?;
+    /// assert_eq!(credentials.bearer(), Some("ek_a.b.c"));
+    ///
+    /// let elsewhere = http::Request::builder()
+    ///     .header("cookie", "kg_session=ek_a.b.c")
+    ///     .header("origin", "https://evil.example")
+    ///     .body(())?;
+    /// let error = Credentials::parse_with(&elsewhere, &sources).unwrap_err();
+    /// assert_eq!(error.code(), "origin_forbidden");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_with<H: RequestHead + ?Sized>(
+        head: &'a H,
+        sources: &'a CredentialSources,
+    ) -> Result<Self, AuthError> {
+        let mut credentials = Self {
+            client_secret: read(head, &sources.client_secret, MAX_SECRET_LEN, is_visible)?,
+            bearer: match read(
+                head,
+                &sources.bearer,
+                MAX_TOKEN_LEN + 16,
+                is_visible_or_space,
+            )? {
+                Some(value) => Some(bearer_token(&sources.bearer, value)?),
+                None => None,
+            },
+            api_key: read(head, &sources.api_key, MAX_TOKEN_LEN, is_token_char)?,
+            on_behalf_of: read(
+                head,
+                &sources.on_behalf_of,
+                MAX_USER_ID_LEN,
+                is_user_id_char,
+            )?,
+            websocket_protocol: None,
+        };
+        // The optional sources cost nothing unless configured.
+        let cookie = match &sources.cookie {
+            Some(source) => cookie::read(head, &source.name)?.map(|value| (value, source)),
+            None => None,
+        };
+        let entry = match sources.websocket.as_deref() {
+            Some(marker) if websocket::is_upgrade(head) => {
+                websocket::read(head, marker)?.map(|value| (value, marker))
+            }
+            _ => None,
+        };
+        for value in [
+            cookie.map(|(value, _)| value),
+            entry.map(|(value, _)| value),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            credentials.bearer = match credentials.bearer {
+                Some(other) if other != value => {
+                    return Err(AuthError::invalid_request(
+                        "present one bearer credential: in the bearer header, the credential \
+                         cookie or the WebSocket subprotocol, not two different ones",
+                    ));
+                }
+                _ => Some(value),
+            };
+        }
+        credentials.websocket_protocol = entry.map(|(_, marker)| marker);
+        if let Some((_, source)) = cookie {
+            cookie::check_origin(head, &source.origins)?;
+        }
+        Ok(credentials)
+    }
+
+    /// The `x-client-secret` value (or the configured client-secret header's).
     pub fn client_secret(&self) -> Option<&'a str> {
         self.client_secret
     }
 
-    /// The token of `Authorization: Bearer <token>`.
+    /// The bearer slot: the token of `Authorization: Bearer <token>` (or the configured
+    /// bearer header), the credential cookie's value, or the subprotocol entry.
     pub fn bearer(&self) -> Option<&'a str> {
         self.bearer
     }
 
-    /// The `X-API-Key` value.
+    /// The `X-API-Key` value (or the configured API-key header's).
     pub fn api_key(&self) -> Option<&'a str> {
         self.api_key
     }
@@ -92,6 +180,14 @@ impl<'a> Credentials<'a> {
     /// The user id of `X-On-Behalf-Of`.
     pub fn on_behalf_of(&self) -> Option<&'a str> {
         self.on_behalf_of
+    }
+
+    /// The subprotocol a WebSocket handshake must be answered with
+    /// (`Sec-WebSocket-Protocol: <marker>`) when the credential came in
+    /// `Sec-WebSocket-Protocol`: the configured marker, never the credential. Browsers
+    /// fail a handshake whose answer names no subprotocol they offered.
+    pub fn websocket_protocol(&self) -> Option<&'a str> {
+        self.websocket_protocol
     }
 
     /// Whether no credential at all was presented (`X-On-Behalf-Of` alone is none).
@@ -107,6 +203,7 @@ impl std::fmt::Debug for Credentials<'_> {
             .field("bearer", &self.bearer.map(|_| ".."))
             .field("api_key", &self.api_key.map(|_| ".."))
             .field("on_behalf_of", &self.on_behalf_of)
+            .field("websocket_protocol", &self.websocket_protocol)
             .finish()
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::access::AuthMethod;
 use crate::error::AuthError;
-use crate::key::{KeyKind, ParsedKey};
+use crate::key::{KeyFormatError, KeyKind, ParsedKey};
 use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer};
 
 /// What `x-client-secret` carried, by syntax.
@@ -102,12 +102,16 @@ fn classify_bearer<'a>(issuer: &TokenIssuer, text: &'a str) -> Result<Presented<
         } else {
             Presented::UserJwt(text)
         })
-    } else if text.contains('_') {
+    } else {
+        // contract.md: a bearer value that is not a well-formed key, token or JWT is
+        // `invalid_token`. Only a value shaped like a key whose checksum fails is
+        // answered as a key: it was one, mistyped.
         ParsedKey::parse(text)
             .map(Presented::ApiKey)
-            .map_err(|_| AuthError::InvalidApiKey)
-    } else {
-        Err(AuthError::InvalidToken)
+            .map_err(|error| match error {
+                KeyFormatError::Checksum => AuthError::InvalidApiKey,
+                _ => AuthError::InvalidToken,
+            })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::AuthError;
 
 pub(super) fn read<'a, H: RequestHead + ?Sized>(
     head: &'a H,
-    name: &'static str,
+    name: &http::HeaderName,
     max_len: usize,
     allowed: fn(u8) -> bool,
 ) -> Result<Option<&'a str>, AuthError> {
@@ -39,23 +39,41 @@ pub(super) fn read<'a, H: RequestHead + ?Sized>(
 
 /// `Bearer <token>`: scheme case-insensitive, one or more spaces, then an RFC 6750
 /// `b64token` (`[A-Za-z0-9-._~+/]+=*`).
-pub(super) fn bearer_token(value: &str) -> Result<&str, AuthError> {
+pub(super) fn bearer_token<'a>(
+    name: &http::HeaderName,
+    value: &'a str,
+) -> Result<&'a str, AuthError> {
     let malformed = || {
-        AuthError::invalid_request(
-            "the authorization header must be `Bearer <token>` with a single token",
-        )
+        AuthError::invalid_request(format!(
+            "the {name} header must be `Bearer <token>` with a single token"
+        ))
     };
     let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(malformed());
     }
     let token = rest.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = |b: u8| b != b'=' && is_token_char(b);
-    if body.is_empty() || token.len() > MAX_TOKEN_LEN || !body.bytes().all(b64token) {
+    if token.len() > MAX_TOKEN_LEN || !is_b64token(token) {
         return Err(malformed());
     }
     Ok(token)
+}
+
+/// Whether `text` is an RFC 6750 `b64token`: `[A-Za-z0-9-._~+/]+=*`.
+pub(super) fn is_b64token(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b != b'=' && is_token_char(b))
+}
+
+/// `bytes` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+pub(super) fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |at| at + 1);
+    bytes.get(start..end).unwrap_or_default()
 }
 
 pub(super) fn is_visible(b: u8) -> bool {

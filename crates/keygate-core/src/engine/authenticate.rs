@@ -68,7 +68,8 @@ impl Keygate {
     }
 
     /// [`authenticate`](Self::authenticate) for credentials already read with
-    /// [`Credentials::parse`].
+    /// [`Credentials::parse_with`] (and this engine's
+    /// [`credential_sources`](Self::credential_sources)).
     ///
     /// Every refusal is recorded in the audit trail ([`AuditEvent::Denied`], with the
     /// code only), and a 503 `auth_unavailable` is also logged at `error` with the
@@ -100,10 +101,10 @@ impl Keygate {
 
     /// Step 2: the credentials `head` presented, by syntax only.
     pub(crate) fn read_credentials<'h, H: RequestHead + ?Sized>(
-        &self,
+        &'h self,
         head: &'h H,
     ) -> Result<Credentials<'h>, AuthError> {
-        Credentials::parse(head)
+        Credentials::parse_with(head, &self.inner.sources)
     }
 
     /// Records a refusal (see [`authenticate_credentials`](Self::authenticate_credentials))

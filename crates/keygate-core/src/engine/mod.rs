@@ -22,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::access::Access;
 use crate::audit::{AuditEvent, AuditSink, TracingAudit};
 use crate::clock::{Clock, SystemClock};
+use crate::credentials::CredentialSources;
 use crate::jwt::JwtVerifier;
 use crate::key::{KeyDigest, KeyHasher};
 use crate::meter::{MemoryMeter, Meter};
@@ -67,6 +68,7 @@ struct Inner {
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
     usage: Option<UsageQueue>,
+    sources: CredentialSources,
 }
 
 impl Keygate {
@@ -125,6 +127,13 @@ impl Keygate {
         });
     }
 
+    /// Where the engine reads credentials: for code that forwards requests and must
+    /// remove them first ([`CredentialSources::remove_from`]), or that answers a WebSocket
+    /// handshake ([`CredentialSources::websocket_protocol`]).
+    pub fn credential_sources(&self) -> &CredentialSources {
+        &self.inner.sources
+    }
+
     /// Records `event` in the audit trail: for an application's own admin changes
     /// ([`AuditEvent::AdminChange`]); the engine records its own decisions.
     pub fn audit(&self, event: &AuditEvent<'_>) {
@@ -144,6 +153,7 @@ impl fmt::Debug for Keygate {
             .field("jwt", &self.inner.jwt)
             .field("require_tenant", &self.inner.require_tenant)
             .field("usage", &self.inner.usage)
+            .field("sources", &self.inner.sources)
             .finish()
     }
 }
@@ -164,6 +174,7 @@ pub struct KeygateBuilder {
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
     usage: Option<UsageQueue>,
+    sources: CredentialSources,
 }
 
 enum PlatformSecretSource {
@@ -265,6 +276,25 @@ impl KeygateBuilder {
         self
     }
 
+    /// Reads credentials from `sources` instead of the contract's headers (see
+    /// [`CredentialSources`]: other header names, a cookie, a WebSocket subprotocol).
+    ///
+    /// ```
+    /// use keygate_core::credentials::CredentialSources;
+    /// use keygate_core::{Keygate, Pepper};
+    ///
+    /// let keygate = Keygate::builder()
+    ///     .pepper(Pepper::generate()?)
+    ///     .credential_sources(CredentialSources::builder().api_key_header("x-acme-key").build()?)
+    ///     .build()?;
+    /// assert_eq!(keygate.credential_sources().api_key_header().as_str(), "x-acme-key");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credential_sources(mut self, sources: CredentialSources) -> Self {
+        self.sources = sources;
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Keygate, BuildError> {
         let pepper = self.pepper.ok_or(BuildError::MissingPepper)?;
@@ -307,6 +337,7 @@ impl KeygateBuilder {
                 jwt: self.jwt,
                 require_tenant: self.require_tenant,
                 usage: self.usage,
+                sources: self.sources,
             }),
         })
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keygate_core::CredentialSources;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::path::Upstream;
@@ -42,6 +43,7 @@ pub struct ProxyBuilder {
     prefix: String,
     connect_timeout: Option<Duration>,
     response_timeout: Option<Duration>,
+    sources: CredentialSources,
 }
 
 impl fmt::Debug for ProxyBuilder {
@@ -52,6 +54,7 @@ impl fmt::Debug for ProxyBuilder {
             .field("prefix", &self.prefix)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("sources", &self.sources)
             .finish()
     }
 }
@@ -118,6 +121,35 @@ impl ProxyBuilder {
         self
     }
 
+    /// Where the engine in front of the proxy reads credentials:
+    /// [`Keygate::credential_sources`](keygate_core::Keygate::credential_sources). Every
+    /// one of them is removed before the request goes upstream (the configured headers,
+    /// the credential cookie, the subprotocol marker and its entry), besides the
+    /// contract's credential headers and `Cookie`, which always go. Default: the
+    /// contract's sources. An engine with other sources needs this, or the proxy would
+    /// forward the caller's credential.
+    ///
+    /// ```
+    /// use keygate_core::credentials::CredentialSources;
+    /// use keygate_core::{Keygate, Pepper};
+    /// use keygate_tower::proxy::Proxy;
+    ///
+    /// let keygate = Keygate::builder()
+    ///     .pepper(Pepper::generate()?)
+    ///     .credential_sources(CredentialSources::builder().api_key_header("x-acme-key").build()?)
+    ///     .build()?;
+    /// let proxy = Proxy::builder()
+    ///     .upstream("https://api.example.com/v1")
+    ///     .credential_sources(keygate.credential_sources())
+    ///     .build()?;
+    /// # let _ = proxy;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credential_sources(mut self, sources: &CredentialSources) -> Self {
+        self.sources = sources.clone();
+        self
+    }
+
     /// The proxy. Fails on a bad URL, key or prefix, or when the HTTP client cannot be
     /// set up.
     pub fn build(self) -> Result<Proxy, ProxyError> {
@@ -145,6 +177,7 @@ impl ProxyBuilder {
                 prefix,
                 connect_timeout,
                 response_timeout: self.response_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
+                sources: self.sources,
             }),
         })
     }

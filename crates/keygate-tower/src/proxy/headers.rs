@@ -3,6 +3,7 @@
 //! on the way up; the upstream's cookies and challenges on the way down.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use keygate_core::CredentialSources;
 
 /// Hop-by-hop headers: they describe one connection, never the next one.
 const HOP_BY_HOP: [HeaderName; 9] = [
@@ -17,8 +18,9 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-/// What the caller authenticated to keygate with, and what the caller could claim to the
-/// upstream under the proxy's key: it stays here. `X-On-Behalf-Of` would ask the upstream
+/// What the caller authenticated to keygate with (under the contract's names; the
+/// engine's configured sources go too, see [`upstream_request`]), and what the caller
+/// could claim to the upstream under the proxy's key: it stays here. `X-On-Behalf-Of` would ask the upstream
 /// to act as a user on the strength of the operator's key; `Forwarded` and `X-Forwarded-*`
 /// are the caller's word, not the proxy's. `Host` names the proxy, not the upstream (the
 /// client sets the upstream's).
@@ -65,12 +67,19 @@ pub(crate) fn downstream_response(headers: &mut HeaderMap) {
     }
 }
 
-/// The caller's headers as sent upstream: without hop-by-hop headers, without the
-/// caller's credentials, cookies and `Host`, and with `key` (already marked sensitive) as
-/// `Authorization` when there is one. The key goes in last, so no header of the caller's
-/// (`Connection: authorization` included) can take it out.
-pub(crate) fn upstream_request(mut headers: HeaderMap, key: Option<&HeaderValue>) -> HeaderMap {
+/// The caller's headers as sent upstream: without hop-by-hop headers, without every
+/// credential `sources` read (configured headers, the credential cookie, the
+/// subprotocol entry) and the contract's credential headers, cookies and `Host`, and with
+/// `key` (already marked sensitive) as `Authorization` when there is one. The key goes in
+/// last, so no header of the caller's (`Connection: authorization` included) can take it
+/// out.
+pub(crate) fn upstream_request(
+    mut headers: HeaderMap,
+    key: Option<&HeaderValue>,
+    sources: &CredentialSources,
+) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
+    sources.remove_from(&mut headers);
     for name in &CALLER_ONLY {
         headers.remove(name);
     }
@@ -130,7 +139,7 @@ mod tests {
             headers.append(name, value.parse().unwrap());
         }
         let key = bearer("upstream-key").unwrap();
-        let sent = upstream_request(headers, Some(&key));
+        let sent = upstream_request(headers, Some(&key), &CredentialSources::default());
         assert_eq!(sent.len(), 2, "{sent:?}");
         assert_eq!(sent["authorization"], "Bearer upstream-key");
         assert!(sent["authorization"].is_sensitive());

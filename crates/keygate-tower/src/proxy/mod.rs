@@ -8,8 +8,11 @@
 //! more than a chunk of either. On the way up it removes the hop-by-hop headers
 //! (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 //! `Transfer-Encoding`, `Upgrade`), the caller's `Authorization`, `X-API-Key`,
-//! `x-client-secret` and `Cookie`, and `Host`; then it adds `Authorization: Bearer <key>`,
-//! marked sensitive. On the way down it removes the hop-by-hop headers.
+//! `x-client-secret`, `X-On-Behalf-Of` and `Cookie`, every credential the engine's
+//! [`CredentialSources`](keygate_core::CredentialSources) read (given with
+//! [`ProxyBuilder::credential_sources`]: configured headers, the subprotocol entry), and
+//! `Host`; then it adds `Authorization: Bearer <key>`, marked sensitive. On the way down
+//! it removes the hop-by-hop headers.
 //!
 //! The proxy authenticates nobody: put it behind a [`KeygateLayer`](crate::KeygateLayer),
 //! whose access says who may use it. It answers itself, with a problem document in
@@ -77,6 +80,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
+use keygate_core::CredentialSources;
 use tower_service::Service;
 
 use body::{Progress, RequestBody};
@@ -97,6 +101,8 @@ struct Inner {
     prefix: String,
     connect_timeout: Duration,
     response_timeout: Duration,
+    /// Where the engine in front reads credentials: all of it stays here.
+    sources: CredentialSources,
 }
 
 impl fmt::Debug for Proxy {
@@ -133,6 +139,7 @@ impl Proxy {
                 prefix: String::new(),
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
                 response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+                sources: CredentialSources::default(),
             }),
         }
     }
@@ -170,7 +177,8 @@ impl Proxy {
         let progress = Arc::new(Progress::default());
         let mut outgoing = reqwest::Request::new(parts.method, url);
         *outgoing.version_mut() = Version::HTTP_11;
-        *outgoing.headers_mut() = headers::upstream_request(parts.headers, inner.key.as_ref());
+        *outgoing.headers_mut() =
+            headers::upstream_request(parts.headers, inner.key.as_ref(), &inner.sources);
         *outgoing.body_mut() = Some(reqwest::Body::wrap(RequestBody::new(
             body,
             Arc::clone(&progress),
