@@ -84,6 +84,8 @@ mod random;
 pub mod scope;
 pub mod secret;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 
 pub use access::{Access, AuthMethod, Methods};

@@ -13,7 +13,9 @@ use crate::credentials::{Credentials, RequestHead};
 use crate::error::AuthError;
 use crate::jwt::UserJwt;
 use crate::key::{KeyId, KeyKind, KeyRecord, KeyStatus, ParsedKey};
-use crate::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
+use crate::meter::{
+    Charge, CreditAccount, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse, Settlement,
+};
 use crate::principal::Principal;
 use crate::scope::{Scope, ScopeSet};
 use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer, TokenKind, VerifiedToken};
@@ -417,14 +419,16 @@ impl Keygate {
                 allowance: key.credits?,
             })
         });
+        // The key's rate limit, counted against its lineage.
+        let charge = key.and_then(|key| {
+            Some(Charge {
+                account: MeterAccount::key_lineage(key.lineage.as_str()),
+                limit: Limit::Rate(key.rate_limit?),
+            })
+        });
         let request = MeterRequest {
             now,
-            rate_limit: key.and_then(|key| {
-                Some(RateLimitCharge {
-                    account: key.lineage.as_str(),
-                    limit: key.rate_limit?,
-                })
-            }),
+            charges: charge.as_slice(),
             credits: debit.as_ref().map(Debit::as_debit),
             one_time: verified
                 .one_time
@@ -435,7 +439,7 @@ impl Keygate {
                 }),
         };
         let mut grant = Grant::new(verified.principal);
-        if request.rate_limit.is_none() && request.credits.is_none() && request.one_time.is_none() {
+        if request.is_empty() {
             return Ok(grant);
         }
         match self
@@ -446,16 +450,21 @@ impl Keygate {
             .map_err(AuthError::AuthUnavailable)?
         {
             MeterDecision::Allowed {
-                rate_limit,
+                tightest,
                 credits_remaining,
             } => {
-                grant.rate_limit = rate_limit;
+                grant.rate_limit = tightest.map(|tightest| tightest.status);
                 grant.credits_remaining = credits_remaining;
                 grant.debit = debit.filter(|debit| debit.cost > 0);
                 grant.one_time = verified.one_time.map(|(token_id, _)| token_id);
                 Ok(grant)
             }
-            MeterDecision::RateLimited(status) => {
+            MeterDecision::Limited { charge, status } => {
+                if let Some(Limit::Window(_)) = request.charges.get(charge).map(|c| c.limit) {
+                    return Err(AuthError::QuotaExceeded {
+                        retry_after_secs: status.retry_after,
+                    });
+                }
                 // The meter stopped at the limit, before the balance; a key with credits
                 // still shows it (one read, and only on this refusal). A failed read
                 // leaves the header out rather than turning the 429 into a 503.
@@ -463,7 +472,10 @@ impl Keygate {
                     Some(debit) => self
                         .inner
                         .meter
-                        .credits(debit.account.as_str(), debit.allowance)
+                        .credits(
+                            CreditAccount::KeyLineage(debit.account.as_str()),
+                            debit.allowance,
+                        )
                         .await
                         .ok(),
                     None => None,
@@ -475,10 +487,10 @@ impl Keygate {
             }
             MeterDecision::InsufficientCredits {
                 remaining,
-                rate_limit,
+                tightest,
             } => Err(AuthError::InsufficientCredits {
                 remaining,
-                rate_limit,
+                rate_limit: tightest.map(|tightest| tightest.status),
             }),
             MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
         }
@@ -500,67 +512,72 @@ impl Keygate {
     ///
     /// Each is done at most once per grant. If the meter fails, the handler's response
     /// still stands (a failed settlement never turns an answered request into an
-    /// error): log the error (the first one, when both fail); the grant keeps what was
-    /// not given back, so the call can be retried.
+    /// error): log the error; the grant keeps what was not given back (credits and
+    /// token are given back in one meter call, both or neither), so the call can be
+    /// retried.
     pub async fn settle(&self, grant: &mut Grant, status: u16) -> Result<(), AuthError> {
-        let (refunded, released) = self.settle_parts(grant, Some(status)).await;
-        refunded.and(released)
+        self.settle_grant(grant, Some(status)).await
     }
 
     /// What an adapter does once the handler has answered: [`settle`](Self::settle) with
     /// the response status, or, when the service failed without an answer (`None`),
     /// treat it as a 5xx: refund the credits and leave a one-time token used (the
-    /// service may have acted). A failed refund or release leaves the answer standing;
-    /// each is logged at `warn` (code and reason, never a credential) so an operator can
+    /// service may have acted). A failed settlement leaves the answer standing; it is
+    /// logged at `warn` (code and reason, never a credential) so an operator can
     /// reconcile, and not retried. Then copy [`Grant::headers`] onto the response.
     pub async fn finish(&self, grant: &mut Grant, status: Option<u16>) {
-        let (refunded, released) = self.settle_parts(grant, status).await;
-        if let Err(error) = refunded {
-            tracing::warn!(code = error.code(), %error, "keygate: refunding credits failed");
-        }
-        if let Err(error) = released {
+        if let Err(error) = self.settle_grant(grant, status).await {
             tracing::warn!(
                 code = error.code(),
                 %error,
-                "keygate: giving back a one-time token's use failed"
+                "keygate: giving back credits or a one-time token's use failed"
             );
         }
     }
 
-    /// The two halves of [`settle`](Self::settle): the refund, then the release. `None`
-    /// is a service that failed without an answer, settled as a 5xx.
-    async fn settle_parts(
-        &self,
-        grant: &mut Grant,
-        status: Option<u16>,
-    ) -> (Result<(), AuthError>, Result<(), AuthError>) {
+    /// [`settle`](Self::settle): one [`Settlement`] with the credits (any 4xx or 5xx) and
+    /// the one-time token (a 4xx). `None` is a service that failed without an answer,
+    /// settled as a 5xx.
+    async fn settle_grant(&self, grant: &mut Grant, status: Option<u16>) -> Result<(), AuthError> {
         let failed = status.is_none_or(|status| status >= 400);
         let refused = status.is_some_and(|status| (400..500).contains(&status));
-        let refunded = if failed {
-            self.refund(grant).await
-        } else {
-            Ok(())
-        };
-        let released = if refused {
-            self.release(grant).await
-        } else {
-            Ok(())
-        };
-        (refunded, released)
+        self.give_back(grant, failed, refused).await
     }
 
-    /// Gives back the one-time token's use an allowed request took, once per grant. If
-    /// the meter fails, the grant keeps the token id.
-    async fn release(&self, grant: &mut Grant) -> Result<(), AuthError> {
-        let Some(token_id) = &grant.one_time else {
-            return Ok(());
+    /// Gives back the grant's credits (`credits`) and its one-time token's use
+    /// (`one_time`) in one meter call, each once per grant. If the meter fails, the
+    /// grant keeps both, so the call can be retried.
+    async fn give_back(
+        &self,
+        grant: &mut Grant,
+        credits: bool,
+        one_time: bool,
+    ) -> Result<(), AuthError> {
+        let settlement = Settlement {
+            credits: grant
+                .debit
+                .as_ref()
+                .filter(|_| credits)
+                .map(Debit::as_debit),
+            one_time: grant.one_time.as_deref().filter(|_| one_time),
         };
+        if settlement.is_empty() {
+            return Ok(());
+        }
         self.inner
             .meter
-            .release_one_time(token_id)
+            .settle(&settlement)
             .await
             .map_err(AuthError::AuthUnavailable)?;
-        grant.one_time = None;
+        let (refunded, released) = (settlement.credits.is_some(), settlement.one_time.is_some());
+        if refunded && let Some(debit) = grant.debit.take() {
+            grant.credits_remaining = grant
+                .credits_remaining
+                .map(|left| left.saturating_add(debit.cost));
+        }
+        if released {
+            grant.one_time = None;
+        }
         Ok(())
     }
 
@@ -569,21 +586,7 @@ impl Keygate {
     /// Calling it again for the same grant does nothing. If the meter fails, the grant
     /// keeps its debit so the refund can be retried.
     pub async fn refund(&self, grant: &mut Grant) -> Result<(), AuthError> {
-        let Some(debit) = &grant.debit else {
-            return Ok(());
-        };
-        let refund: CreditDebit<'_> = debit.as_debit();
-        self.inner
-            .meter
-            .refund(&refund)
-            .await
-            .map_err(AuthError::AuthUnavailable)?;
-        let cost = debit.cost;
-        grant.debit = None;
-        grant.credits_remaining = grant
-            .credits_remaining
-            .map(|left| left.saturating_add(cost));
-        Ok(())
+        self.give_back(grant, true, false).await
     }
 }
 
