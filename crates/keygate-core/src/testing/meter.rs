@@ -37,14 +37,15 @@ pub const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
 pub trait MeterFixture {
     /// The meter under test.
     type Meter: Meter + Clone;
-    /// A handle on the meter (clones share counters).
-    fn meter(&self) -> Self::Meter;
+    /// A handle on the meter (clones share counters), or `None` to skip the scenario:
+    /// a backend that is not configured (say why on stderr).
+    fn meter(&self) -> Option<Self::Meter>;
 }
 
 impl<M: Meter + Clone> MeterFixture for M {
     type Meter = M;
-    fn meter(&self) -> M {
-        self.clone()
+    fn meter(&self) -> Option<M> {
+        Some(self.clone())
     }
 }
 
@@ -81,10 +82,11 @@ macro_rules! meter_suite {
                 #[::tokio::test]
                 async fn $scenario() {
                     let fixture = $make.await;
-                    $crate::testing::meter::$scenario(
-                        $crate::testing::meter::MeterFixture::meter(&fixture),
-                    )
-                    .await;
+                    let Some(meter) = $crate::testing::meter::MeterFixture::meter(&fixture)
+                    else {
+                        return;
+                    };
+                    $crate::testing::meter::$scenario(meter).await;
                     drop(fixture);
                 }
             )+
@@ -313,7 +315,8 @@ pub async fn credits_seed_from_the_allowance_and_saturate(meter: impl Meter) {
     assert_eq!(meter.credits(fresh, 10).await.unwrap(), 12);
 }
 
-/// An owner account's balance is its own, whatever the id text.
+/// An owner account's balance is its own, whatever the id text; a balance topped up
+/// above its allowance pays a cost above the allowance.
 pub async fn owner_and_lineage_balances_are_apart(meter: impl Meter) {
     // An owner account and a lineage with the same id text hold different balances.
     let owner = CreditAccount::Owner("acme/ada");

@@ -12,7 +12,6 @@
 )]
 
 pub mod keys;
-pub mod meters;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -39,6 +38,46 @@ pub async fn sqlite() -> SqliteDb {
     let url = format!("sqlite://{}", dir.path().join("keygate.db").display());
     let store = SqlStore::connect(&url).await.unwrap();
     SqliteDb { store, dir }
+}
+
+/// A meter with what it runs on, for `keygate_core::meter_suite!`: `hold` lives (and the
+/// SQLite file or the Postgres schema with it) until the test ends. No meter (the
+/// scenario is skipped) when Postgres is not configured.
+pub struct MeterOn<T> {
+    pub meter: Option<keygate_sqlx::SqlMeter>,
+    pub hold: T,
+}
+
+impl<T> keygate_core::testing::meter::MeterFixture for MeterOn<T> {
+    type Meter = keygate_sqlx::SqlMeter;
+    fn meter(&self) -> Option<keygate_sqlx::SqlMeter> {
+        self.meter.clone()
+    }
+}
+
+/// A `SqlMeter` on a fresh SQLite file.
+pub async fn sqlite_meter() -> MeterOn<SqliteDb> {
+    let db = sqlite().await;
+    MeterOn {
+        meter: Some(db.store.meter()),
+        hold: db,
+    }
+}
+
+/// A `SqlMeter` on a fresh Postgres schema (dropped when the test ends); no meter when
+/// `KEYGATE_TEST_POSTGRES_URL` is unset.
+pub async fn postgres_meter() -> MeterOn<Option<(SqlStore, PgSchema)>> {
+    let Some(schema) = PgSchema::new("the meter suite").await else {
+        return MeterOn {
+            meter: None,
+            hold: None,
+        };
+    };
+    let store = schema.store().await;
+    MeterOn {
+        meter: Some(store.meter()),
+        hold: Some((store, schema)),
+    }
 }
 
 /// A fresh, empty schema on the test Postgres; `None` (and a note on stderr) when
