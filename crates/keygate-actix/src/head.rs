@@ -1,9 +1,13 @@
 //! Step 1 for actix-web: the request's head as a [`RequestHead`].
 
-use actix_web::HttpRequest;
+use std::net::SocketAddr;
+
+use actix_web::{HttpMessage, HttpRequest};
+use keygate_core::credentials::Scheme;
+use keygate_core::extract::Authentication;
 use keygate_core::{HeaderValues, RequestHead};
 
-/// A borrowed view of an actix request's method, path and headers.
+/// A borrowed view of an actix request's method, path, headers and connection.
 pub(crate) struct Head<'a>(pub(crate) &'a HttpRequest);
 
 impl RequestHead for Head<'_> {
@@ -17,5 +21,23 @@ impl RequestHead for Head<'_> {
 
     fn header(&self, name: &'static str) -> HeaderValues<'_> {
         HeaderValues::from_values(self.0.headers().get_all(name).map(|value| value.as_bytes()))
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        // The TCP peer; `connection_info()` would read forwarding headers a client sends.
+        self.0.peer_addr()
+    }
+
+    fn scheme(&self) -> Option<Scheme> {
+        // Whether this server's listener is TLS, not what `X-Forwarded-Proto` claims.
+        Some(if self.0.app_config().secure() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        })
+    }
+
+    fn is_admitted(&self) -> bool {
+        self.0.extensions().get::<Authentication>().is_some()
     }
 }

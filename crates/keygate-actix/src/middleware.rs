@@ -3,14 +3,12 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
-use keygate_core::extract::Authentication;
-use keygate_core::{Access, Keygate};
+use keygate_core::{Access, Gate, Keygate};
 
 use crate::head::Head;
 use crate::rejection::{ProblemJson, Rejection};
@@ -24,25 +22,29 @@ use crate::rejection::{ProblemJson, Rejection};
 /// `X-RateLimit-*` and `X-Credits-Remaining` headers. A refused request never reaches the handler: the middleware's [`Rejection`]
 /// answers it (by default the contract's problem+json).
 ///
-/// One keygate middleware per request path: wrapping a scope and a resource inside it
-/// authenticates twice (a one-time token would be spent by the outer one). Prefer
+/// The middleware is glue around a [`Gate`]: everything it decides is the gate's.
+///
+/// One keygate middleware per request path: wrapping a scope and a resource inside it is
+/// a mistake, and the inner one refuses the request with 500 `keygate_misconfigured`
+/// rather than authenticate (and charge) it twice. Prefer
 /// wrapping routes (`Route::wrap`): a middleware on a scope or resource also runs for
 /// requests actix then answers 404 or 405.
 #[derive(Debug, Clone)]
 pub struct KeygateMiddleware<R = ProblemJson> {
-    keygate: Keygate,
-    access: Arc<Access>,
-    optional: bool,
+    gate: Gate,
     rejection: R,
 }
 
 impl KeygateMiddleware {
     /// Every request must satisfy `access`.
     pub fn new(keygate: &Keygate, access: Access) -> Self {
+        Self::from_gate(Gate::new(keygate, access))
+    }
+
+    /// A middleware around a gate built elsewhere (shared with another adapter, say).
+    pub fn from_gate(gate: Gate) -> Self {
         Self {
-            keygate: keygate.clone(),
-            access: Arc::new(access),
-            optional: false,
+            gate,
             rejection: ProblemJson,
         }
     }
@@ -56,10 +58,7 @@ impl KeygateMiddleware {
     /// the handler without a principal (`Maybe<Principal>` is `None`). A presented
     /// credential is still verified, and an invalid one refused.
     pub fn optional(keygate: &Keygate, access: Access) -> Self {
-        Self {
-            optional: true,
-            ..Self::new(keygate, access)
-        }
+        Self::from_gate(Gate::optional(keygate, access))
     }
 }
 
@@ -67,16 +66,14 @@ impl<R> KeygateMiddleware<R> {
     /// Answers refused requests with `rejection` instead of the default problem+json.
     pub fn with_rejection<R2: Rejection>(self, rejection: R2) -> KeygateMiddleware<R2> {
         KeygateMiddleware {
-            keygate: self.keygate,
-            access: self.access,
-            optional: self.optional,
+            gate: self.gate,
             rejection,
         }
     }
 
     /// The access every request must satisfy.
     pub fn access(&self) -> &Access {
-        &self.access
+        self.gate.access()
     }
 }
 
@@ -121,47 +118,29 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let KeygateMiddleware {
-            keygate,
-            access,
-            optional,
-            rejection,
-        } = self.middleware.clone();
+        let KeygateMiddleware { gate, rejection } = self.middleware.clone();
         Box::pin(async move {
-            let outcome = {
-                let head = Head(request.request());
-                if optional {
-                    keygate.authenticate_optional(&head, &access).await
-                } else {
-                    keygate.authenticate(&head, &access).await.map(Some)
-                }
-            };
-            let mut grant = match outcome {
-                Ok(grant) => grant,
+            let admitted = gate.admit(&Head(request.request())).await;
+            let admission = match admitted {
+                Ok(admission) => admission,
                 Err(error) => {
                     let response = rejection.reject(error, request.request());
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };
-            let principal = grant.as_ref().map(|grant| grant.principal().clone());
-            request
-                .extensions_mut()
-                .insert(Authentication::new(principal, &access));
-
+            request.extensions_mut().insert(admission.authentication());
             let result = service.call(request).await;
-            let Some(grant) = grant.as_mut() else {
-                return result.map(ServiceResponse::map_into_left_body);
-            };
             // A service that failed without an answer (`Err`) did not serve the request.
+            // actix's status type is http 0.2's; keygate speaks http 1: the code is the bridge.
             let status = result
                 .as_ref()
                 .ok()
-                .map(|response| response.status().as_u16());
-            keygate.finish(grant, status).await;
+                .and_then(|response| http::StatusCode::from_u16(response.status().as_u16()).ok());
+            let headers = admission.settle(status).await;
             result.map(|mut response| {
-                let headers = response.headers_mut();
-                for (name, value) in grant.headers() {
-                    headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+                let map = response.headers_mut();
+                for (name, value) in headers.iter() {
+                    map.insert(HeaderName::from_static(name), HeaderValue::from(value));
                 }
                 response.map_into_left_body()
             })

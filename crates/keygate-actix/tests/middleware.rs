@@ -135,3 +135,46 @@ async fn maybe_principal_without_middleware_fails_loudly() {
     let body = std::str::from_utf8(&body).unwrap();
     assert!(body.contains("KeygateMiddleware"), "{body}");
 }
+
+#[actix_web::test]
+async fn two_middlewares_on_one_request_path_answer_500_and_charge_once() {
+    let (keygate, _) = engine();
+    let key = keygate
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            credits: Some(10),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let route = Access::authenticated().cost(1);
+    let app = test::init_service(
+        App::new().service(
+            web::scope("/detect")
+                .wrap(KeygateMiddleware::new(&keygate, route.clone()))
+                .route(
+                    "",
+                    web::post()
+                        .to(reply("detected"))
+                        .wrap(KeygateMiddleware::new(&keygate, route)),
+                ),
+        ),
+    )
+    .await;
+    let request = test::TestRequest::post()
+        .uri("/detect")
+        .insert_header(("x-api-key", key.key.expose()))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status().as_u16(), 500);
+    // The outer middleware settled its own charge with the 500: the credit is back.
+    assert_eq!(
+        response
+            .headers()
+            .get("x-credits-remaining")
+            .map(|value| value.as_bytes()),
+        Some(&b"10"[..])
+    );
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["code"], "keygate_misconfigured");
+}

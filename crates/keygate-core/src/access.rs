@@ -1,6 +1,7 @@
 //! What a route requires: [`Access`], declared once when the route is built.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,7 @@ pub struct Access {
     cost: u64,
     impersonation: bool,
     secret_keys_only: bool,
+    name: Option<Arc<str>>,
 }
 
 impl Access {
@@ -172,6 +174,7 @@ impl Access {
             cost: 0,
             impersonation: true,
             secret_keys_only: false,
+            name: None,
         }
     }
 
@@ -241,6 +244,26 @@ impl Access {
     pub fn secret_keys_only(mut self) -> Self {
         self.secret_keys_only = true;
         self
+    }
+
+    /// Names the route, so its [usage records](crate::usage::UsageRecord) say which
+    /// route they were for (`"detect"`, `"admin.keys.create"`, …). Names are not secret
+    /// and not checked.
+    ///
+    /// ```
+    /// use keygate_core::Access;
+    ///
+    /// let detect = Access::authenticated().cost(1).named("detect");
+    /// assert_eq!(detect.name().map(|name| &**name), Some("detect"));
+    /// ```
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(Arc::from(name));
+        self
+    }
+
+    /// The route's name, if it has one.
+    pub fn name(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
     }
 
     /// Whether only secret keys open this route among API keys.

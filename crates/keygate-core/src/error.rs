@@ -123,6 +123,10 @@ pub enum AuthError {
         /// Seconds until the quota resets (at least 1).
         retry_after_secs: u64,
     },
+    /// 500: keygate is set up wrong for this request (two keygate layers on one request
+    /// path, say). The text says what to fix; it names no credential.
+    #[error("keygate is misconfigured: {0}")]
+    Misconfigured(Cow<'static, str>),
     /// 503: a store or counter backend did not answer. keygate fails closed: the request is
     /// refused, never let through.
     #[error("the authentication backend is unavailable")]
@@ -157,14 +161,16 @@ impl AuthError {
             Self::ImpersonationForbidden => "impersonation_forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::Misconfigured(_) => "keygate_misconfigured",
             Self::AuthUnavailable(_) => "auth_unavailable",
         }
     }
 
     /// The HTTP status code.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
         match self {
-            Self::InvalidRequest(_) => 400,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::MissingCredentials
             | Self::InvalidSecretKey
             | Self::InvalidApiKey
@@ -173,16 +179,17 @@ impl AuthError {
             | Self::InvalidToken
             | Self::TokenExpired
             | Self::TokenUsed
-            | Self::UserTokenRequired => 401,
-            Self::InsufficientCredits { .. } => 402,
+            | Self::UserTokenRequired => StatusCode::UNAUTHORIZED,
+            Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::SecretKeyRequired
             | Self::InsufficientScope { .. }
             | Self::CredentialNotAccepted { .. }
             | Self::TenantRequired
             | Self::TenantMismatch
-            | Self::ImpersonationForbidden => 403,
-            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
-            Self::AuthUnavailable(_) => 503,
+            | Self::ImpersonationForbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -208,6 +215,7 @@ impl AuthError {
             Self::ImpersonationForbidden => "Impersonation forbidden",
             Self::RateLimited { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
+            Self::Misconfigured(_) => "keygate misconfigured",
             Self::AuthUnavailable(_) => "Authentication unavailable",
         }
     }
@@ -229,69 +237,107 @@ impl AuthError {
     /// - 400: `Bearer realm="keygate", error="invalid_request"`;
     /// - 403 for a missing scope: `Bearer error="insufficient_scope", scope="<needed>"`.
     pub fn www_authenticate(&self) -> Option<String> {
+        self.challenge().map(|challenge| challenge.to_string())
+    }
+
+    fn challenge(&self) -> Option<HeaderText<'_>> {
         match self {
-            Self::MissingCredentials => Some(format!("Bearer realm=\"{REALM}\"")),
-            Self::InvalidRequest(_) => Some(format!(
-                "Bearer realm=\"{REALM}\", error=\"invalid_request\""
-            )),
-            Self::InsufficientScope { required } => Some(format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{required}\""
-            )),
-            other if other.status() == 401 => {
-                Some(format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""))
-            }
+            Self::MissingCredentials => Some(HeaderText::Static(CHALLENGE)),
+            Self::InvalidRequest(_) => Some(HeaderText::Static(CHALLENGE_INVALID_REQUEST)),
+            Self::InsufficientScope { required } => Some(HeaderText::ScopeChallenge(required)),
+            other if other.status() == 401 => Some(HeaderText::Static(CHALLENGE_INVALID_TOKEN)),
             _ => None,
         }
     }
 
     /// The RFC 9457 problem document for this error, as JSON text.
     pub fn problem_json(&self) -> String {
-        problem_document(self.status(), self.code(), self.title(), &self.to_string())
+        problem_document(
+            self.status().as_u16(),
+            self.code(),
+            self.title(),
+            &self.to_string(),
+        )
     }
 
     /// Every header the error response carries, in order: `Content-Type`,
     /// `WWW-Authenticate`, `Retry-After`, then the `X-RateLimit-*` headers for
     /// [`AuthError::RateLimited`], and `X-Credits-Remaining` for a key with credits.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("content-type", PROBLEM_JSON.to_owned())];
-        if let Some(challenge) = self.www_authenticate() {
-            headers.push(("www-authenticate", challenge));
-        }
-        if let Some(secs) = self.retry_after_secs() {
-            headers.push(("retry-after", secs.to_string()));
-        }
-        match self {
+    /// Names are lower case. Nothing is allocated until a value is rendered.
+    ///
+    /// ```
+    /// use keygate_core::AuthError;
+    ///
+    /// let names: Vec<&str> = AuthError::TokenUsed.headers().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["content-type", "www-authenticate"]);
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, HeaderText<'_>)> + '_ {
+        let (rate_limit, credits) = match self {
             Self::RateLimited {
                 status,
                 credits_remaining,
-            } => {
-                push_rate_limit(&mut headers, status);
-                if let Some(remaining) = credits_remaining {
-                    headers.push((CREDITS_REMAINING, remaining.to_string()));
-                }
-            }
+            } => (Some(status), *credits_remaining),
             Self::InsufficientCredits {
                 remaining,
                 rate_limit,
-            } => {
-                if let Some(status) = rate_limit {
-                    push_rate_limit(&mut headers, status);
-                }
-                headers.push((CREDITS_REMAINING, remaining.to_string()));
-            }
-            _ => {}
-        }
-        headers
+            } => (rate_limit.as_ref(), Some(*remaining)),
+            _ => (None, None),
+        };
+        std::iter::once(("content-type", HeaderText::Static(PROBLEM_JSON)))
+            .chain(self.challenge().map(|text| ("www-authenticate", text)))
+            .chain(
+                self.retry_after_secs()
+                    .map(|secs| ("retry-after", HeaderText::Number(secs))),
+            )
+            .chain(
+                rate_limit
+                    .into_iter()
+                    .flat_map(RateLimitStatus::headers)
+                    .map(|(name, value)| (name, HeaderText::Number(value))),
+            )
+            .chain(credits.map(|left| (CREDITS_REMAINING, HeaderText::Number(left))))
     }
 }
 
-fn push_rate_limit(headers: &mut Vec<(&'static str, String)>, status: &RateLimitStatus) {
-    headers.extend(
-        status
-            .headers()
-            .into_iter()
-            .map(|(name, value)| (name, value.to_string())),
-    );
+const CHALLENGE: &str = "Bearer realm=\"keygate\"";
+const CHALLENGE_INVALID_TOKEN: &str = "Bearer realm=\"keygate\", error=\"invalid_token\"";
+const CHALLENGE_INVALID_REQUEST: &str = "Bearer realm=\"keygate\", error=\"invalid_request\"";
+
+/// A response header's value as an error renders it: fixed text, an integer, or the
+/// challenge that names a missing scope. Rendered only when written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderText<'a> {
+    /// Fixed text.
+    Static(&'static str),
+    /// A whole number (`Retry-After`, the rate-limit and credit headers).
+    Number(u64),
+    /// `Bearer error="insufficient_scope", scope="<scope>"`.
+    ScopeChallenge(&'a Scope),
+}
+
+impl HeaderText<'_> {
+    /// The value as an `http` header value (fixed text is not copied).
+    pub fn to_header_value(&self) -> http::HeaderValue {
+        match self {
+            Self::Static(text) => http::HeaderValue::from_static(text),
+            Self::Number(value) => http::HeaderValue::from(*value),
+            // A scope is `[A-Za-z0-9:*_.-]`: always a valid header value.
+            Self::ScopeChallenge(_) => http::HeaderValue::try_from(self.to_string())
+                .unwrap_or_else(|_| http::HeaderValue::from_static(CHALLENGE)),
+        }
+    }
+}
+
+impl std::fmt::Display for HeaderText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Static(text) => f.write_str(text),
+            Self::Number(value) => write!(f, "{value}"),
+            Self::ScopeChallenge(scope) => {
+                write!(f, "Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+        }
+    }
 }
 
 impl AuthError {
@@ -304,19 +350,16 @@ impl AuthError {
 
 /// A response of `status` with `headers` (names in lower case) and `body`: how every
 /// keygate refusal is rendered for the `http` crate.
-pub(crate) fn http_response<B: From<String>>(
-    status: u16,
-    headers: Vec<(&'static str, String)>,
+pub(crate) fn http_response<'a, B: From<String>>(
+    status: http::StatusCode,
+    headers: impl Iterator<Item = (&'static str, HeaderText<'a>)>,
     body: String,
 ) -> http::Response<B> {
     let mut response = http::Response::new(B::from(body));
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = status;
     let map = response.headers_mut();
     for (name, value) in headers {
-        if let Ok(value) = http::HeaderValue::try_from(value) {
-            map.insert(http::HeaderName::from_static(name), value);
-        }
+        map.insert(http::HeaderName::from_static(name), value.to_header_value());
     }
     response
 }

@@ -53,7 +53,7 @@
 //!     .body(())?;
 //! assert!(keygate.authenticate(&with_token, &route).await.is_ok());
 //! let again = keygate.authenticate(&with_token, &route).await.unwrap_err();
-//! assert_eq!((again.status(), again.code()), (401, "token_used"));
+//! assert_eq!((again.status().as_u16(), again.code()), (401, "token_used"));
 //!
 //! // Admin routes open only to the platform secret; the token is refused there.
 //! let err = keygate.authenticate(&with_token, &Access::admin()).await.unwrap_err();
@@ -74,6 +74,7 @@ pub mod credentials;
 mod engine;
 pub mod error;
 pub mod extract;
+mod gate;
 #[cfg(feature = "https")]
 pub mod http;
 pub mod jwt;
@@ -87,6 +88,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
+pub mod usage;
 
 pub use access::{Access, AuthMethod, Methods};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -97,7 +99,8 @@ pub use engine::{
     AdminError, BuildError, CreatedKey, Grant, KeyAdmin, KeyPage, Keygate, KeygateBuilder,
     MAX_LIST_LIMIT,
 };
-pub use error::AuthError;
+pub use error::{AuthError, HeaderText};
+pub use gate::{Admission, Gate, ResponseHeaders};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder, UserJwt};
 pub use key::{Environment, KeyKind, KeyRecord};
 pub use meter::{MemoryMeter, Meter};

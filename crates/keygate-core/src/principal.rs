@@ -6,9 +6,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::access::AuthMethod;
-use crate::key::{Environment, KeyId, KeyKind, Metadata, empty_metadata};
+use crate::jwt::UserJwt;
+use crate::key::{Environment, KeyId, KeyKind, KeyRecord, Metadata, empty_metadata};
 use crate::scope::{Scope, ScopeSet};
-use crate::token::TokenKind;
+use crate::token::{TokenKind, VerifiedToken};
 
 /// The authenticated caller of a request. Holds identifiers, never secrets; cheap to
 /// clone. Serializes to the contract's principal JSON.
@@ -113,5 +114,77 @@ impl Principal {
     /// Whether the caller acts on behalf of a user (impersonation).
     pub fn is_impersonating(&self) -> bool {
         self.actor.is_some()
+    }
+}
+
+/// Step 5: the principal each kind of verified credential makes.
+impl Principal {
+    /// An API key's principal: its tenant, id, scopes, environment and metadata.
+    pub(crate) fn of_key(record: &KeyRecord) -> Self {
+        Self {
+            method: AuthMethod::ApiKey,
+            tenant: record.tenant.clone(),
+            subject: Some(record.id.to_shared()),
+            actor: None,
+            key_id: Some(record.id.clone()),
+            scopes: record.granted_scopes(),
+            environment: Some(record.environment),
+            user_reference: None,
+            catalogue_id: None,
+            metadata: Arc::clone(&record.metadata),
+            key_kind: Some(record.kind),
+            token_kind: None,
+            expires_at: match (record.expires_at, record.valid_until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// A user JWT's principal: the user as subject, the claimed tenant and scopes (none
+    /// when the token names none).
+    pub(crate) fn of_user(user: UserJwt) -> Self {
+        Self {
+            tenant: user.tenant,
+            subject: Some(user.subject),
+            scopes: user.scopes.unwrap_or_else(ScopeSet::none),
+            expires_at: Some(user.expires_at),
+            ..Self::new(AuthMethod::Jwt)
+        }
+    }
+
+    /// A publishable key with a user JWT: the key's tenant, environment and metadata, the
+    /// user as subject and the user's scopes (a publishable key grants nothing by itself).
+    pub(crate) fn of_pair(record: &KeyRecord, user: UserJwt) -> Self {
+        let key = Self::of_key(record);
+        Self {
+            method: AuthMethod::PublishableKeyJwt,
+            subject: Some(user.subject),
+            scopes: user.scopes.unwrap_or_else(ScopeSet::none),
+            expires_at: Some(
+                key.expires_at
+                    .map_or(user.expires_at, |at| at.min(user.expires_at)),
+            ),
+            ..key
+        }
+    }
+
+    /// An issued token's principal: the context it was minted with.
+    pub(crate) fn of_token(token: VerifiedToken, method: AuthMethod) -> Self {
+        Self {
+            method,
+            tenant: token.tenant,
+            subject: token.key_id.as_ref().map(KeyId::to_shared),
+            actor: None,
+            key_id: token.key_id,
+            scopes: token.scopes,
+            environment: token.environment,
+            user_reference: token.user_reference,
+            catalogue_id: token.catalogue_id,
+            metadata: token.metadata,
+            key_kind: None,
+            token_kind: Some(token.kind),
+            expires_at: Some(token.expires_at),
+        }
     }
 }

@@ -390,7 +390,7 @@ fn www_authenticate_is_the_exact_challenge_of_the_table() {
 fn www_authenticate_follows_the_rfc_6750_rule() {
     for case in cases() {
         let err = &case.error;
-        let expected = match (err.status(), err.code()) {
+        let expected = match (err.status().as_u16(), err.code()) {
             // contract.md: `error="invalid_token"` whenever a credential was presented.
             (401, "missing_credentials") => Some(REALM_ONLY.to_owned()),
             (401, _) => Some(INVALID_TOKEN.to_owned()),
@@ -418,7 +418,10 @@ fn headers_are_exactly_those_of_the_table_in_order() {
             expected.push(("www-authenticate", challenge));
         }
         expected.extend(case.extra_headers.iter().copied());
-        let headers = err.headers();
+        let headers = err
+            .headers()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect::<Vec<_>>();
         let actual: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         assert_eq!(actual, expected, "{err:?}");
     }
@@ -428,7 +431,10 @@ fn headers_are_exactly_those_of_the_table_in_order() {
 fn headers_carry_what_each_status_needs() {
     for case in cases() {
         let err = &case.error;
-        let headers = err.headers();
+        let headers = err
+            .headers()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect::<Vec<_>>();
         let get = |name: &str| {
             let found: Vec<&String> = headers
                 .iter()
@@ -533,7 +539,12 @@ fn a_quota_never_says_retry_after_zero() {
         retry_after_secs: 0,
     };
     assert_eq!(err.retry_after_secs(), Some(1));
-    assert!(err.headers().contains(&("retry-after", "1".to_owned())));
+    assert!(
+        (err.headers()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect::<Vec<_>>())
+        .contains(&("retry-after", "1".to_owned()))
+    );
 }
 
 #[test]
@@ -543,8 +554,10 @@ fn a_reset_before_the_epoch_is_rendered_as_zero() {
         credits_remaining: None,
     };
     assert!(
-        err.headers()
-            .contains(&("x-ratelimit-reset", "0".to_owned()))
+        (err.headers()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect::<Vec<_>>())
+        .contains(&("x-ratelimit-reset", "0".to_owned()))
     );
 }
 
@@ -563,7 +576,7 @@ fn a_store_failure_does_not_leak_its_source() {
     assert!(!body.contains("postgres://"), "{body}");
     assert!(!body.contains("pool timed out"), "{body}");
     for (name, value) in err.headers() {
-        assert!(!value.contains("hunter2"), "{name}: {value}");
+        assert!(!value.to_string().contains("hunter2"), "{name}: {value}");
     }
     assert_eq!(err.www_authenticate(), None);
     assert_eq!(err.retry_after_secs(), None);
@@ -604,7 +617,12 @@ fn rate_limited_never_says_retry_after_zero() {
         credits_remaining: None,
     };
     assert_eq!(err.retry_after_secs(), Some(1));
-    assert!(err.headers().contains(&("retry-after", "1".to_owned())));
+    assert!(
+        (err.headers()
+            .map(|(n, v)| (n, v.to_string()))
+            .collect::<Vec<_>>())
+        .contains(&("retry-after", "1".to_owned()))
+    );
     assert_eq!(err.to_string(), "rate limit exceeded; retry in 1 s");
 }
 

@@ -204,7 +204,10 @@ async fn without_the_jwks_at_start_verify_is_unavailable_then_recovers() {
     let token = key.sign(&firebase_claims(T0));
 
     let err = verifier.verify(&token, clock.now()).await.unwrap_err();
-    assert_eq!((err.status(), err.code()), (503, "auth_unavailable"));
+    assert_eq!(
+        (err.status().as_u16(), err.code()),
+        (503, "auth_unavailable")
+    );
     let fetched = server.fetches();
     assert!((1..=2).contains(&fetched), "{fetched}");
 

@@ -184,7 +184,7 @@ fn issue(keygate: &Keygate, minter: &Principal, kind: TokenKind) -> IssuedToken 
 /// Everything an error shows: `Display`, `Debug`, the problem document and the headers.
 fn renderings(err: &AuthError) -> Vec<String> {
     let mut shown = vec![err.to_string(), format!("{err:?}"), err.problem_json()];
-    shown.extend(err.headers().into_iter().map(|(_, value)| value));
+    shown.extend(err.headers().map(|(_, value)| value.to_string()));
     shown
 }
 

@@ -64,15 +64,18 @@
 compile_error!("keygate-sqlx needs at least one of its features: sqlite, postgres");
 
 mod backend;
+pub mod deployment;
 mod error;
 mod listen;
 mod meter;
 mod row;
 mod settings;
-pub mod setup;
 mod store;
 
 pub use backend::{Backend, NOTIFY_CHANNEL_PREFIX};
+/// [`deployment`] under its older name: `keygate_sqlx::setup::{Setup, Start, Opened, ...}`
+/// keep working.
+pub use deployment as setup;
 pub use error::ConnectError;
 pub use listen::{LISTEN_HEARTBEAT_INTERVAL, LISTEN_HEARTBEAT_TIMEOUT, SQLITE_POLL_INTERVAL};
 pub use meter::SqlMeter;

@@ -1,5 +1,6 @@
-//! The `KeyStore` suite against memory, SQLite and Postgres: bare, behind the cache, and
-//! behind the cache `SqlStore::cached()` keeps in step with other instances.
+//! keygate-core's published `KeyStore` suite (`keygate_core::testing::key_store`) against
+//! SQLite and Postgres: bare, behind the cache, and behind the cache `SqlStore::cached()`
+//! keeps in step with other instances. (The memory store runs it in keygate-core.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,53 +8,63 @@
     clippy::indexing_slicing
 )]
 
-#[macro_use]
 mod common;
 
-/// Every function of the `KeyStore` suite, against every backend.
-macro_rules! key_store_suite {
-    ($make_memory:expr, $from_store:expr) => {
-        against_every_backend!(keys, $make_memory, $from_store;
-            a_record_round_trips_through_every_lookup,
-            unknown_digests_and_ids_find_nothing,
-            duplicates_are_conflicts,
-            list_filters_by_tenant_oldest_first,
-            revoke_keeps_the_earliest_time,
-            rotation_stores_one_successor_and_says_why_not,
-            racing_rotations_leave_exactly_one_successor,
-        );
-    };
+use keygate_core::key_store_suite;
+use keygate_core::store::CachedKeyStore;
+use keygate_core::testing::key_store::Guarded;
+
+use common::{PgSchema, listening_cache, sqlite};
+
+/// SQLite on a fresh temp file per test, the directory kept as long as the store.
+mod sqlite {
+    use super::*;
+
+    key_store_suite!(bare, async {
+        let db = sqlite().await;
+        Guarded::new(db.store.clone(), db)
+    });
+
+    key_store_suite!(cached, async {
+        let db = sqlite().await;
+        Guarded::new(CachedKeyStore::new(db.store.clone()), db)
+    });
+
+    // Behind the cache `SqlStore::cached()` builds, kept in step by its poller, which
+    // must not disturb what the suite expects.
+    key_store_suite!(listening, async {
+        let db = sqlite().await;
+        Guarded::new(listening_cache(db.store.clone()).await, db)
+    });
 }
 
-mod bare {
-    use keygate_core::MemoryKeyStore;
-    use keygate_sqlx::SqlStore;
+/// The Postgres of `KEYGATE_TEST_POSTGRES_URL`, in a fresh schema per test that is dropped
+/// with the store; skipped, with a note on stderr, when the URL is unset.
+mod postgres {
+    use super::*;
 
-    key_store_suite!(MemoryKeyStore::new(), async |store: SqlStore| store);
-}
+    key_store_suite!(bare, async {
+        let schema = PgSchema::new(module_path!()).await?;
+        Some(Guarded::new(schema.store().await, schema))
+    });
 
-mod cached {
-    use keygate_core::MemoryKeyStore;
-    use keygate_core::store::CachedKeyStore;
-    use keygate_sqlx::SqlStore;
+    key_store_suite!(cached, async {
+        let schema = PgSchema::new(module_path!()).await?;
+        Some(Guarded::new(
+            CachedKeyStore::new(schema.store().await),
+            schema,
+        ))
+    });
 
-    key_store_suite!(
-        CachedKeyStore::new(MemoryKeyStore::new()),
-        async |store: SqlStore| { CachedKeyStore::new(store) }
-    );
-}
-
-/// Behind the cache `SqlStore::cached()` builds: kept in step by its listener (Postgres)
-/// or poller (SQLite), which must not disturb what the suite expects.
-mod listening {
-    use keygate_core::MemoryKeyStore;
-    use keygate_core::store::CachedKeyStore;
-    use keygate_sqlx::SqlStore;
-
-    key_store_suite!(
-        CachedKeyStore::new(MemoryKeyStore::new()),
-        async |store: SqlStore| crate::common::listening_cache(store).await
-    );
+    // Behind the cache `SqlStore::cached()` builds, kept in step by its LISTEN/NOTIFY
+    // listener.
+    key_store_suite!(listening, async {
+        let schema = PgSchema::new(module_path!()).await?;
+        Some(Guarded::new(
+            listening_cache(schema.store().await).await,
+            schema,
+        ))
+    });
 }
 
 /// Postgres listings order ids bytewise (`COLLATE "C"`); the migrations give them indexes

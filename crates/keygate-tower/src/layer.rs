@@ -1,8 +1,6 @@
 //! [`KeygateLayer`]: the route's [`Access`], declared once, applied to a service.
 
-use std::sync::Arc;
-
-use keygate_core::{Access, Keygate};
+use keygate_core::{Access, Gate, Keygate};
 use tower_layer::Layer;
 
 use crate::rejection::ProblemJson;
@@ -12,13 +10,14 @@ use crate::service::KeygateService;
 ///
 /// Put one layer on each route (or router of routes) that shares an access rule: with
 /// axum, `route_layer`; with plain tower, around each route's service. Two keygate layers
-/// on one request path authenticate it twice (a one-time token would be spent by the
-/// first), so nest routers rather than layers.
+/// on one request path are a mistake: the inner one refuses the request with 500
+/// `keygate_misconfigured` rather than authenticate (and charge) it twice, so nest
+/// routers rather than layers.
+///
+/// The layer is glue around a [`Gate`]: everything it decides is the gate's.
 #[derive(Debug, Clone)]
 pub struct KeygateLayer<R = ProblemJson> {
-    pub(crate) keygate: Keygate,
-    pub(crate) access: Arc<Access>,
-    pub(crate) optional: bool,
+    pub(crate) gate: Gate,
     pub(crate) rejection: R,
 }
 
@@ -26,10 +25,13 @@ impl KeygateLayer {
     /// Every request must satisfy `access`; anything else is refused with the contract's
     /// problem+json response.
     pub fn new(keygate: &Keygate, access: Access) -> Self {
+        Self::from_gate(Gate::new(keygate, access))
+    }
+
+    /// A layer around a gate built elsewhere (shared with another adapter, say).
+    pub fn from_gate(gate: Gate) -> Self {
         Self {
-            keygate: keygate.clone(),
-            access: Arc::new(access),
-            optional: false,
+            gate,
             rejection: ProblemJson,
         }
     }
@@ -43,10 +45,7 @@ impl KeygateLayer {
     /// the service without a principal (`Option<Principal>` is `None`). A presented
     /// credential is still verified, and an invalid one is still refused.
     pub fn optional(keygate: &Keygate, access: Access) -> Self {
-        Self {
-            optional: true,
-            ..Self::new(keygate, access)
-        }
+        Self::from_gate(Gate::optional(keygate, access))
     }
 }
 
@@ -54,16 +53,14 @@ impl<R> KeygateLayer<R> {
     /// Answers refused requests with `rejection` instead of the default problem+json.
     pub fn with_rejection<R2>(self, rejection: R2) -> KeygateLayer<R2> {
         KeygateLayer {
-            keygate: self.keygate,
-            access: self.access,
-            optional: self.optional,
+            gate: self.gate,
             rejection,
         }
     }
 
     /// The access every request must satisfy.
     pub fn access(&self) -> &Access {
-        &self.access
+        self.gate.access()
     }
 }
 

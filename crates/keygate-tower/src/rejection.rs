@@ -13,24 +13,21 @@ use keygate_core::AuthError;
 /// headers. Any `Fn(AuthError, &Parts) -> Response<B>` closure is a rejection too:
 ///
 /// ```
-/// use http::{Response, StatusCode};
+/// use http::{HeaderValue, Response};
 /// use keygate_core::{Access, AuthError};
 /// use keygate_tower::KeygateLayer;
 ///
 /// # fn demo(keygate: keygate_core::Keygate) {
-/// // Answer in the application's own error format, keeping the contract's headers.
-/// let layer = KeygateLayer::new(&keygate, Access::admin()).with_rejection(|error: AuthError, _: &http::request::Parts| {
-///     let mut response = Response::new(format!("{{\"error\":\"{}\"}}", error.code()));
-///     *response.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-///     for (name, value) in error.headers() {
-///         if name != "content-type" {
-///             if let Ok(value) = value.parse() {
-///                 response.headers_mut().insert(name, value);
-///             }
+/// // Start from the contract's answer (status, problem+json, challenges) and adjust it.
+/// let layer = KeygateLayer::new(&keygate, Access::admin()).with_rejection(
+///     |error: AuthError, _: &http::request::Parts| {
+///         let mut response: Response<String> = error.to_response();
+///         if error.status().is_server_error() {
+///             response.headers_mut().insert("retry-after", HeaderValue::from_static("5"));
 ///         }
-///     }
-///     response
-/// });
+///         response
+///     },
+/// );
 /// # let _ = layer;
 /// # }
 /// ```

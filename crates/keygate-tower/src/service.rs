@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use keygate_core::extract::Authentication;
 use tower_service::Service;
 
 use crate::layer::KeygateLayer;
@@ -14,12 +13,11 @@ use crate::rejection::Rejection;
 
 /// The service a [`KeygateLayer`] builds around `S`.
 ///
-/// For each request it authenticates the head against the layer's access, inserts an
-/// [`Authentication`] (the principal) into the request's extensions, and calls `S`. Then
-/// it settles the metering with the response status (credits come back for any 4xx or
-/// 5xx answer, a one-time token's use for a 4xx) and adds the `X-RateLimit-*` and
-/// `X-Credits-Remaining` headers. A refused
-/// request never reaches `S`: the layer's [`Rejection`] answers it.
+/// For each request it asks the layer's [`Gate`](keygate_core::Gate) to admit the head,
+/// inserts the admission's [`Authentication`](keygate_core::extract::Authentication) into
+/// the request's extensions, and calls `S`; then it settles the admission with the
+/// response status and adds the headers it hands back. A refused request never reaches
+/// `S`: the layer's [`Rejection`] answers it.
 #[derive(Debug, Clone)]
 pub struct KeygateService<S, R> {
     pub(crate) inner: S,
@@ -70,39 +68,20 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     R: Rejection<ResBody>,
 {
-    let KeygateLayer {
-        keygate,
-        access,
-        optional,
-        rejection,
-    } = layer;
+    let KeygateLayer { gate, rejection } = layer;
     let (mut parts, body) = request.into_parts();
-    let outcome = if optional {
-        keygate.authenticate_optional(&parts, &access).await
-    } else {
-        keygate.authenticate(&parts, &access).await.map(Some)
-    };
-    let mut grant = match outcome {
-        Ok(grant) => grant,
+    let admission = match gate.admit(&parts).await {
+        Ok(admission) => admission,
         Err(error) => return Ok(rejection.reject(error, &parts)),
     };
-    let principal = grant.as_ref().map(|grant| grant.principal().clone());
-    parts
-        .extensions
-        .insert(Authentication::new(principal, &access));
-
+    parts.extensions.insert(admission.authentication());
     let result = inner.call(Request::from_parts(parts, body)).await;
-    let Some(grant) = grant.as_mut() else {
-        return result;
-    };
     // A service that failed without an answer (`Err`) did not serve the request.
-    let status = result
-        .as_ref()
-        .ok()
-        .map(|response| response.status().as_u16());
-    keygate.finish(grant, status).await;
+    let headers = admission
+        .settle(result.as_ref().ok().map(Response::status))
+        .await;
     result.map(|mut response| {
-        grant.apply_headers(response.headers_mut());
+        headers.apply(response.headers_mut());
         response
     })
 }

@@ -105,3 +105,28 @@ fn layers_and_services_are_clone_send_and_sync() {
         >,
     >();
 }
+
+#[tokio::test]
+async fn two_layers_on_one_request_path_answer_500_and_charge_once() {
+    let (keygate, _) = engine();
+    let key = keygate
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            credits: Some(10),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let route = Access::authenticated().cost(1);
+    let inner = KeygateLayer::new(&keygate, route.clone()).layer(service_fn(ok));
+    let service = KeygateLayer::new(&keygate, route).layer(inner);
+    let request = Request::post("/detect")
+        .header("x-api-key", key.key.expose())
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // The outer layer settled its own charge with the 500: the credit is back.
+    assert_eq!(response.headers()["x-credits-remaining"], "10");
+    assert!(response.body().contains("keygate_misconfigured"));
+}

@@ -1,4 +1,5 @@
 use crate::error::CREDITS_REMAINING;
+use crate::gate::ResponseHeaders;
 use crate::key::KeyId;
 use crate::meter::{CreditAccount, CreditDebit, RateLimitStatus};
 use crate::principal::Principal;
@@ -17,6 +18,8 @@ pub struct Grant {
     pub(crate) debit: Option<Debit>,
     /// The id of the one-time token this request consumed, until its use is given back.
     pub(crate) one_time: Option<String>,
+    /// The account (key lineage) the request was metered against.
+    pub(crate) account: Option<KeyId>,
 }
 
 /// Credits taken from an account, so they can be given back.
@@ -45,6 +48,7 @@ impl Grant {
             credits_remaining: None,
             debit: None,
             one_time: None,
+            account: None,
         }
     }
 
@@ -80,23 +84,29 @@ impl Grant {
         self.one_time.is_some()
     }
 
+    /// The response headers as they stand (see [`ResponseHeaders`]).
+    pub fn response_headers(&self) -> ResponseHeaders {
+        ResponseHeaders {
+            rate_limit: self.rate_limit,
+            credits_remaining: self.credits_remaining,
+        }
+    }
+
     /// Writes [`headers`](Self::headers) into an `http` header map (tower, axum).
     pub fn apply_headers(&self, headers: &mut http::HeaderMap) {
-        for (name, value) in self.headers() {
-            headers.insert(
-                http::HeaderName::from_static(name),
-                http::HeaderValue::from(value),
-            );
-        }
+        self.response_headers().apply(headers);
     }
 
     /// The response headers: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
     /// `X-RateLimit-Reset` when a rate limit applies, `X-Credits-Remaining` when credits
     /// do. Names are lower case; values are integers.
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.rate_limit
-            .iter()
-            .flat_map(|status| status.headers())
-            .chain(self.credits_remaining.map(|left| (CREDITS_REMAINING, left)))
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        let headers = self.response_headers();
+        let rate = headers.rate_limit.map(|status| status.headers());
+        rate.into_iter().flatten().chain(
+            headers
+                .credits_remaining
+                .map(|left| (CREDITS_REMAINING, left)),
+        )
     }
 }

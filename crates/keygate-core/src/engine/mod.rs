@@ -2,9 +2,12 @@
 //! adapter and handler.
 
 mod authenticate;
+mod charge;
 mod grant;
 mod keys;
+mod settle;
 mod tokens;
+mod verify;
 
 pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
@@ -16,6 +19,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::access::Access;
 use crate::audit::{AuditEvent, AuditSink, TracingAudit};
 use crate::clock::{Clock, SystemClock};
 use crate::jwt::JwtVerifier;
@@ -24,6 +28,7 @@ use crate::meter::{MemoryMeter, Meter};
 use crate::secret::{Pepper, PlatformSecret};
 use crate::store::{KeyStore, MemoryKeyStore};
 use crate::token::{TokenIssuer, TokenSecret};
+use crate::usage::{Outcome, UsageQueue, UsageRecord};
 
 /// The authentication engine: configuration and stores. Cheap to clone (one `Arc`).
 ///
@@ -61,6 +66,7 @@ struct Inner {
     audit: Arc<dyn AuditSink>,
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
+    usage: Option<UsageQueue>,
 }
 
 impl Keygate {
@@ -94,6 +100,31 @@ impl Keygate {
         &*self.inner.meter
     }
 
+    /// Offers a usage record for a request on `access` to the usage queue, if the engine
+    /// has one: `grant` says who acted (none for a refusal or an anonymous request).
+    pub(crate) fn report_usage(
+        &self,
+        access: &Access,
+        grant: Option<&Grant>,
+        outcome: impl FnOnce() -> Outcome,
+    ) {
+        let Some(queue) = &self.inner.usage else {
+            return;
+        };
+        let principal = grant.map(Grant::principal);
+        queue.offer(UsageRecord {
+            at: self.inner.clock.now(),
+            route: access.name().cloned(),
+            method: principal.map(|p| p.method),
+            tenant: principal.and_then(|p| p.tenant.clone()),
+            subject: principal.and_then(|p| p.subject.clone()),
+            key_id: principal.and_then(|p| p.key_id.clone()),
+            account: grant.and_then(|g| g.account.clone()),
+            outcome: outcome(),
+            credits_spent: grant.and_then(|g| g.debit.as_ref()).map_or(0, |d| d.cost),
+        });
+    }
+
     /// Records `event` in the audit trail: for an application's own admin changes
     /// ([`AuditEvent::AdminChange`]); the engine records its own decisions.
     pub fn audit(&self, event: &AuditEvent<'_>) {
@@ -112,6 +143,7 @@ impl fmt::Debug for Keygate {
             .field("clock", &self.inner.clock)
             .field("jwt", &self.inner.jwt)
             .field("require_tenant", &self.inner.require_tenant)
+            .field("usage", &self.inner.usage)
             .finish()
     }
 }
@@ -131,6 +163,7 @@ pub struct KeygateBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
+    usage: Option<UsageQueue>,
 }
 
 enum PlatformSecretSource {
@@ -225,6 +258,13 @@ impl KeygateBuilder {
         self
     }
 
+    /// Reports every settled request and every refusal to `queue` (see
+    /// [`usage`](crate::usage)), without ever waiting on it.
+    pub fn usage(mut self, queue: UsageQueue) -> Self {
+        self.usage = Some(queue);
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Keygate, BuildError> {
         let pepper = self.pepper.ok_or(BuildError::MissingPepper)?;
@@ -266,6 +306,7 @@ impl KeygateBuilder {
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
                 jwt: self.jwt,
                 require_tenant: self.require_tenant,
+                usage: self.usage,
             }),
         })
     }

@@ -16,7 +16,7 @@ use super::{
     Admin, Authentication, ExtractRejection, Framework, FromAuthentication, Impersonation, Tenant,
     extract, extract_optional,
 };
-use crate::error::AuthError;
+use crate::error::{AuthError, HeaderText};
 use crate::principal::Principal;
 
 /// `Option<T>` for actix-web, for any keygate extractor `T`: `None` on an optional route
@@ -65,12 +65,21 @@ impl<T: FromAuthentication> FromRequest for Maybe<T> {
     }
 }
 
-fn respond(status: u16, headers: Vec<(&'static str, String)>, body: String) -> HttpResponse {
+fn respond<'a>(
+    status: u16,
+    headers: impl Iterator<Item = (&'static str, HeaderText<'a>)>,
+    body: String,
+) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::with_body(status, body);
     let map = response.headers_mut();
     for (name, value) in headers {
-        if let Ok(value) = HeaderValue::try_from(value) {
+        let value = match value {
+            HeaderText::Static(text) => Ok(HeaderValue::from_static(text)),
+            HeaderText::Number(number) => Ok(HeaderValue::from(number)),
+            HeaderText::ScopeChallenge(_) => HeaderValue::try_from(value.to_string()),
+        };
+        if let Ok(value) = value {
             map.insert(HeaderName::from_static(name), value);
         }
     }
@@ -79,20 +88,20 @@ fn respond(status: u16, headers: Vec<(&'static str, String)>, body: String) -> H
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::UNAUTHORIZED)
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::UNAUTHORIZED)
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.status(), self.headers(), self.problem_json())
+        respond(self.status().as_u16(), self.headers(), self.problem_json())
     }
 }
 
 impl ResponseError for ExtractRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.status(), self.headers(), self.problem_json())
+        respond(self.status().as_u16(), self.headers(), self.problem_json())
     }
 }

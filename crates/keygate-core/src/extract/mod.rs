@@ -39,7 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Access;
-use crate::error::{AuthError, PROBLEM_JSON, http_response};
+use crate::error::{AuthError, HeaderText, PROBLEM_JSON, http_response};
 use crate::principal::Principal;
 
 /// What the middleware established for one request: the principal, or nothing under an
@@ -201,19 +201,26 @@ impl ExtractRejection {
     }
 
     /// The HTTP status: the auth error's, or 500 for a misconfigured route.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Auth(error) | Self::Absent(error) => error.status(),
-            Self::Misconfigured(_) => 500,
+            Self::Misconfigured(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The response headers (names in lower case).
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        match self {
-            Self::Auth(error) | Self::Absent(error) => error.headers(),
-            Self::Misconfigured(_) => vec![("content-type", PROBLEM_JSON.to_owned())],
-        }
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, HeaderText<'_>)> + '_ {
+        let (error, misconfigured) = match self {
+            Self::Auth(error) | Self::Absent(error) => (Some(error), None),
+            Self::Misconfigured(_) => (
+                None,
+                Some(("content-type", HeaderText::Static(PROBLEM_JSON))),
+            ),
+        };
+        error
+            .into_iter()
+            .flat_map(AuthError::headers)
+            .chain(misconfigured)
     }
 
     /// The `application/problem+json` body. A misconfigured route gets the code
@@ -375,7 +382,10 @@ mod tests {
             Ok(None)
         ));
         let err = extract::<Principal>(Some(&auth), Framework::Axum).unwrap_err();
-        assert_eq!((err.status(), err.to_string().is_empty()), (401, false));
+        assert_eq!(
+            (err.status().as_u16(), err.to_string().is_empty()),
+            (401, false)
+        );
         assert!(matches!(
             err,
             ExtractRejection::Auth(AuthError::MissingCredentials)

@@ -1,14 +1,15 @@
 //! Persistent key records: the [`KeyStore`] trait, the in-memory [`MemoryKeyStore`], and
 //! [`CachedKeyStore`], a bounded cache in front of any store.
 //!
-//! Store authors implement [`KeyStore`] and run the shared test suite against it. keygate
+//! Store authors implement [`KeyStore`] and run the shared suite against it
+//! (`keygate_core::testing::key_store`, feature `testing`; see `docs/stores.md`). keygate
 //! fails closed: any [`StoreError`] becomes a 503 `auth_unavailable`, never an admission.
 
 pub mod cache;
 mod error;
 mod memory;
 
-pub use cache::{CacheInvalidator, CachedKeyStore, KeyCacheConfig, KeyChange};
+pub use cache::{CacheInvalidator, CachedKeyStore, KeyCacheConfig, KeyCacheStats, KeyChange};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryKeyStore;
 

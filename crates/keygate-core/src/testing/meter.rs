@@ -5,21 +5,26 @@
 //! keygate_core::meter_suite!(memory, async { keygate_core::MemoryMeter::new() });
 //! ```
 //!
-//! expands to a module `memory` with one `#[tokio::test]` per scenario (your crate needs
-//! `tokio` with the `macros` and `rt` features as a dev-dependency). The expression is
-//! evaluated once per test and may be any [`MeterFixture`]: a meter, or a value that
-//! owns a meter's resources (a database schema dropped when the test ends).
+//! expands to a module `memory` with one `#[tokio::test]` per scenario, needing nothing
+//! beyond keygate-core. The expression is evaluated once per test and may yield a meter,
+//! an `Option` of one (`None` skips the test, when the meter's backend is not
+//! configured), or a meter [`Guarded`] by what must outlive it (a database schema its
+//! `Drop` removes).
 //!
 //! Every scenario starts at [`T0`], a fixed instant, and moves time by the request's
 //! `now`: nothing sleeps.
 // Test code: a failed expectation panics, failing the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use time::macros::datetime;
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 mod counters;
 
+pub use super::T0;
+pub use super::key_store::Guarded;
 pub use counters::*;
 
 use crate::Meter;
@@ -28,33 +33,69 @@ use crate::meter::{
     Charge, ChargeStatus, CreditAccount, CreditDebit, Limit, MAX_CREDITS, MeterAccount,
     MeterDecision, MeterRequest, OneTimeUse, Settlement,
 };
+use crate::store::StoreError;
 
-/// The instant every scenario starts from.
-pub const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
+/// What the expression given to [`meter_suite!`](crate::meter_suite) may build: a
+/// [`Meter`], or an `Option` of one, `None` skipping the test (when the database the
+/// meter needs is not configured; print why, so the skip is seen).
+pub trait MeterUnderTest {
+    /// The meter the suite runs against.
+    type Meter: Meter;
 
-/// What a [`meter_suite!`](crate::meter_suite) expression builds: a meter, or something
-/// owning one (and what it needs, until the test ends).
-pub trait MeterFixture {
-    /// The meter under test.
-    type Meter: Meter + Clone;
-    /// A handle on the meter (clones share counters), or `None` to skip the scenario:
-    /// a backend that is not configured (say why on stderr).
-    fn meter(&self) -> Option<Self::Meter>;
+    /// The meter; `None` to skip.
+    fn into_meter(self) -> Option<Self::Meter>;
 }
 
-impl<M: Meter + Clone> MeterFixture for M {
+impl<M: Meter> MeterUnderTest for M {
     type Meter = M;
-    fn meter(&self) -> Option<M> {
-        Some(self.clone())
+
+    fn into_meter(self) -> Option<M> {
+        Some(self)
+    }
+}
+
+impl<M: Meter> MeterUnderTest for Option<M> {
+    type Meter = M;
+
+    fn into_meter(self) -> Option<M> {
+        self
+    }
+}
+
+/// A guarded meter is the meter: `Guarded::new(store.meter(), schema)` keeps the schema
+/// until the test ends.
+#[async_trait]
+impl<M: Meter, G: Send + Sync + 'static> Meter for Guarded<M, G> {
+    async fn meter(&self, request: &MeterRequest<'_>) -> Result<MeterDecision, StoreError> {
+        self.store().meter(request).await
+    }
+    async fn settle(&self, settlement: &Settlement<'_>) -> Result<(), StoreError> {
+        self.store().settle(settlement).await
+    }
+    async fn add_credits(
+        &self,
+        account: CreditAccount<'_>,
+        amount: u64,
+        allowance: u64,
+    ) -> Result<u64, StoreError> {
+        self.store().add_credits(account, amount, allowance).await
+    }
+    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
+        self.store().credits(account, allowance).await
     }
 }
 
 /// Runs every scenario of this module, one `#[tokio::test]` each, in a module named
 /// `$name`, on a fresh meter from `$make` (an expression of a future yielding a
-/// [`MeterFixture`], evaluated once per test).
+/// [`MeterUnderTest`], evaluated once per test).
 ///
 /// ```ignore
-/// keygate_core::meter_suite!(sqlite, async { my_store().await.meter() });
+/// use keygate_core::testing::meter::Guarded;
+///
+/// keygate_core::meter_suite!(postgres, async {
+///     let schema = TestSchema::new().await?; // None: not configured, skip
+///     Some(Guarded::new(schema.store().await.meter(), schema))
+/// });
 /// ```
 #[macro_export]
 macro_rules! meter_suite {
@@ -75,19 +116,20 @@ macro_rules! meter_suite {
         );
     };
     (@tests $name:ident, $make:expr; $($scenario:ident),+ $(,)?) => {
+        #[allow(unused_imports)]
         mod $name {
-            #[allow(unused_imports)]
             use super::*;
+            use $crate::testing::__private::tokio;
+
             $(
-                #[::tokio::test]
+                #[tokio::test]
                 async fn $scenario() {
-                    let fixture = $make.await;
-                    let Some(meter) = $crate::testing::meter::MeterFixture::meter(&fixture)
-                    else {
-                        return;
-                    };
-                    $crate::testing::meter::$scenario(meter).await;
-                    drop(fixture);
+                    let fresh = $make.await;
+                    let meter = $crate::testing::meter::MeterUnderTest::into_meter(fresh);
+                    // `None`: the meter's backend is not here (it said so); skip.
+                    if let Some(meter) = meter {
+                        $crate::testing::meter::$scenario(meter).await;
+                    }
                 }
             )+
         }
@@ -366,10 +408,11 @@ pub async fn a_free_request_reads_the_balance_and_takes_nothing(meter: impl Mete
 }
 
 /// Sixty concurrent debits of a balance of 25: exactly 25 pass.
-pub async fn concurrent_debits_never_oversell(meter: impl Meter + Clone) {
+pub async fn concurrent_debits_never_oversell(meter: impl Meter) {
+    let meter = Arc::new(meter);
     let tasks: Vec<_> = (0..60)
         .map(|_| {
-            let meter = meter.clone();
+            let meter = Arc::clone(&meter);
             tokio::spawn(async move {
                 let req = MeterRequest {
                     credits: Some(debit("shared", 1, 25)),

@@ -1,5 +1,25 @@
-//! Test suites for the authors of stores and meters (feature `testing`): each is a set
-//! of `pub async fn` scenarios and a macro that runs all of them, one `#[tokio::test]`
-//! each, against your implementation. Enable the feature in `[dev-dependencies]` only.
+//! Test suites for the traits store authors implement, published so that every store is
+//! held to the same behaviour as keygate's own (feature `testing`, off by default; enable
+//! it in your `[dev-dependencies]`).
+//!
+//! - [`key_store`]: the [`KeyStore`](crate::KeyStore) suite, as functions and as the
+//!   [`key_store_suite!`](crate::key_store_suite) macro (one `#[tokio::test]` per
+//!   scenario).
+//! - [`meter`]: the [`Meter`](crate::Meter) suite, as functions and as the
+//!   [`meter_suite!`](crate::meter_suite) macro.
+//!
+//! The suites read no clock and never sleep: every time they use is fixed, from [`T0`].
+//! They panic with a message naming what the store got wrong, as tests do.
 
+mod fixtures;
+pub mod key_store;
 pub mod meter;
+
+pub use fixtures::{T0, hasher, record};
+
+/// What the suites' macros expand to, so that their users need no dependency of their
+/// own beyond keygate-core.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio;
+}

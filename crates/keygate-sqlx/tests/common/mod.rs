@@ -1,6 +1,6 @@
-//! Backends for the shared suites: memory, a SQLite temp file, and a fresh schema on the
+//! Backends for the suites: memory, a SQLite temp file, and a fresh schema on the
 //! Postgres of `KEYGATE_TEST_POSTGRES_URL` (tests are skipped, with a message, when it is
-//! unset).
+//! unset). The `KeyStore` suite itself is keygate-core's (`keygate_core::testing`).
 #![allow(
     dead_code,
     unreachable_pub,
@@ -11,20 +11,18 @@
     clippy::print_stderr
 )]
 
-pub mod keys;
-
 use std::str::FromStr;
 use std::sync::Arc;
 
-use keygate_core::key::{KeyHasher, KeyId, KeyRecord};
-use keygate_core::{Environment, KeyKind, Pepper, ScopeSet};
+use keygate_core::key::KeyId;
+/// The records and times of the published suites, shared by these tests (not every test
+/// binary uses each).
+#[allow(unused_imports)]
+pub use keygate_core::testing::{T0, hasher, record};
 use keygate_sqlx::SqlStore;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnectOptions;
-use time::OffsetDateTime;
-use time::macros::datetime;
 
-pub const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
 pub const POSTGRES_URL: &str = "KEYGATE_TEST_POSTGRES_URL";
 
 /// A SQLite store on a fresh temp file; the directory lives as long as the store.
@@ -38,46 +36,6 @@ pub async fn sqlite() -> SqliteDb {
     let url = format!("sqlite://{}", dir.path().join("keygate.db").display());
     let store = SqlStore::connect(&url).await.unwrap();
     SqliteDb { store, dir }
-}
-
-/// A meter with what it runs on, for `keygate_core::meter_suite!`: `hold` lives (and the
-/// SQLite file or the Postgres schema with it) until the test ends. No meter (the
-/// scenario is skipped) when Postgres is not configured.
-pub struct MeterOn<T> {
-    pub meter: Option<keygate_sqlx::SqlMeter>,
-    pub hold: T,
-}
-
-impl<T> keygate_core::testing::meter::MeterFixture for MeterOn<T> {
-    type Meter = keygate_sqlx::SqlMeter;
-    fn meter(&self) -> Option<keygate_sqlx::SqlMeter> {
-        self.meter.clone()
-    }
-}
-
-/// A `SqlMeter` on a fresh SQLite file.
-pub async fn sqlite_meter() -> MeterOn<SqliteDb> {
-    let db = sqlite().await;
-    MeterOn {
-        meter: Some(db.store.meter()),
-        hold: db,
-    }
-}
-
-/// A `SqlMeter` on a fresh Postgres schema (dropped when the test ends); no meter when
-/// `KEYGATE_TEST_POSTGRES_URL` is unset.
-pub async fn postgres_meter() -> MeterOn<Option<(SqlStore, PgSchema)>> {
-    let Some(schema) = PgSchema::new("the meter suite").await else {
-        return MeterOn {
-            meter: None,
-            hold: None,
-        };
-    };
-    let store = schema.store().await;
-    MeterOn {
-        meter: Some(store.meter()),
-        hold: Some((store, schema)),
-    }
 }
 
 /// A fresh, empty schema on the test Postgres; `None` (and a note on stderr) when
@@ -166,34 +124,6 @@ pub async fn listening_cache(store: SqlStore) -> keygate_core::store::CachedKeyS
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     cache
-}
-
-pub fn hasher() -> KeyHasher {
-    KeyHasher::new(&Pepper::from_bytes(vec![7; 32]).unwrap())
-}
-
-/// A record for key text `text`, created at `T0` plus `offset_secs`.
-pub fn record(text: &str, tenant: Option<&str>, offset_secs: i64) -> KeyRecord {
-    let id = KeyId::generate().unwrap();
-    KeyRecord {
-        lineage: id.clone(),
-        id,
-        digest: hasher().digest(text),
-        prefix: "sk_live_".into(),
-        start: "sk_live_abcd".into(),
-        kind: KeyKind::Secret,
-        environment: Environment::Live,
-        tenant: tenant.map(Arc::from),
-        name: None,
-        scopes: ScopeSet::none(),
-        rate_limit: None,
-        credits: None,
-        metadata: Arc::default(),
-        created_at: T0 + time::Duration::seconds(offset_secs),
-        expires_at: None,
-        revoked_at: None,
-        valid_until: None,
-    }
 }
 
 /// Runs one suite function against every backend: a module per suite function, with a

@@ -6,6 +6,15 @@
 //! oversized or repeated credential header is `400 invalid_request`: a bad credential is
 //! never silently skipped. The query string is never read.
 
+mod head;
+mod presented;
+mod syntax;
+
+pub use head::{Connection, HeaderValues, RequestHead, Scheme};
+pub(crate) use presented::{Presented, SecretCredential, classify, classify_secret};
+pub use syntax::is_valid_id;
+use syntax::{bearer_token, is_token_char, is_user_id_char, is_visible, is_visible_or_space, read};
+
 use crate::error::AuthError;
 
 /// `x-client-secret`: the platform secret or a tenant's `sk_` key.
@@ -23,82 +32,6 @@ pub const MAX_SECRET_LEN: usize = 255;
 pub const MAX_TOKEN_LEN: usize = 4096;
 /// Longest `X-On-Behalf-Of` value.
 pub const MAX_USER_ID_LEN: usize = 128;
-
-/// The values a request carries for one header name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderValues<'a> {
-    /// The header is absent.
-    Absent,
-    /// Exactly one value.
-    One(&'a [u8]),
-    /// More than one value (a repeated header).
-    Many,
-}
-
-impl<'a> HeaderValues<'a> {
-    /// Classifies an iterator over a header's values.
-    pub fn from_values<I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
-        let mut values = values.into_iter();
-        match (values.next(), values.next()) {
-            (None, _) => Self::Absent,
-            (Some(one), None) => Self::One(one),
-            (Some(_), Some(_)) => Self::Many,
-        }
-    }
-}
-
-/// A borrowed view of a request's method, path and headers: what an adapter gives the
-/// engine. Header names are asked in lower case.
-pub trait RequestHead {
-    /// The HTTP method.
-    fn method(&self) -> &str;
-    /// The path, without the query string.
-    fn path(&self) -> &str;
-    /// The values of the header `name` (lower case).
-    fn header(&self, name: &'static str) -> HeaderValues<'_>;
-}
-
-/// The credential header names, built once: looking a header up by a ready
-/// `HeaderName` skips parsing and lower-casing the name on every request.
-static NAMES: [(&str, http::HeaderName); 4] = [
-    (CLIENT_SECRET, http::HeaderName::from_static(CLIENT_SECRET)),
-    (AUTHORIZATION, http::HeaderName::from_static(AUTHORIZATION)),
-    (API_KEY, http::HeaderName::from_static(API_KEY)),
-    (ON_BEHALF_OF, http::HeaderName::from_static(ON_BEHALF_OF)),
-];
-
-/// The values of `name` in an `http` header map.
-fn lookup<'a>(headers: &'a http::HeaderMap, name: &'static str) -> HeaderValues<'a> {
-    let values = match NAMES.iter().find(|(known, _)| *known == name) {
-        Some((_, ready)) => headers.get_all(ready),
-        None => headers.get_all(name),
-    };
-    HeaderValues::from_values(values.iter().map(http::HeaderValue::as_bytes))
-}
-
-impl RequestHead for http::request::Parts {
-    fn method(&self) -> &str {
-        self.method.as_str()
-    }
-    fn path(&self) -> &str {
-        self.uri.path()
-    }
-    fn header(&self, name: &'static str) -> HeaderValues<'_> {
-        lookup(&self.headers, name)
-    }
-}
-
-impl<B> RequestHead for http::Request<B> {
-    fn method(&self) -> &str {
-        self.method().as_str()
-    }
-    fn path(&self) -> &str {
-        self.uri().path()
-    }
-    fn header(&self, name: &'static str) -> HeaderValues<'_> {
-        lookup(self.headers(), name)
-    }
-}
 
 /// The credentials a request presented, parsed but not yet trusted. Borrowed from the
 /// request; `Debug` prints which are present, never their values.
@@ -176,81 +109,6 @@ impl std::fmt::Debug for Credentials<'_> {
             .field("on_behalf_of", &self.on_behalf_of)
             .finish()
     }
-}
-
-fn read<'a, H: RequestHead + ?Sized>(
-    head: &'a H,
-    name: &'static str,
-    max_len: usize,
-    allowed: fn(u8) -> bool,
-) -> Result<Option<&'a str>, AuthError> {
-    let value = match head.header(name) {
-        HeaderValues::Absent => return Ok(None),
-        HeaderValues::Many => {
-            return Err(AuthError::invalid_request(format!(
-                "the {name} header appears more than once; send it once"
-            )));
-        }
-        HeaderValues::One(value) => value,
-    };
-    if value.is_empty() || value.len() > max_len {
-        return Err(AuthError::invalid_request(format!(
-            "the {name} header must be 1 to {max_len} characters"
-        )));
-    }
-    if !value.iter().all(|&b| allowed(b)) {
-        return Err(AuthError::invalid_request(format!(
-            "the {name} header contains characters it may not contain"
-        )));
-    }
-    // Every allowed byte is ASCII, so this cannot fail.
-    std::str::from_utf8(value)
-        .map(Some)
-        .map_err(|_| AuthError::invalid_request(format!("the {name} header is not ASCII")))
-}
-
-/// `Bearer <token>`: scheme case-insensitive, one or more spaces, then an RFC 6750
-/// `b64token` (`[A-Za-z0-9-._~+/]+=*`).
-fn bearer_token(value: &str) -> Result<&str, AuthError> {
-    let malformed = || {
-        AuthError::invalid_request(
-            "the authorization header must be `Bearer <token>` with a single token",
-        )
-    };
-    let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(malformed());
-    }
-    let token = rest.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = |b: u8| b != b'=' && is_token_char(b);
-    if body.is_empty() || token.len() > MAX_TOKEN_LEN || !body.bytes().all(b64token) {
-        return Err(malformed());
-    }
-    Ok(token)
-}
-
-fn is_visible(b: u8) -> bool {
-    b.is_ascii_graphic()
-}
-
-fn is_visible_or_space(b: u8) -> bool {
-    b.is_ascii_graphic() || b == b' '
-}
-
-/// RFC 6750 `b64token` characters, plus `=` (only as padding in bearer tokens).
-fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
-}
-
-/// `[A-Za-z0-9._:@-]`, the contract's user-id characters.
-fn is_user_id_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-')
-}
-
-/// Whether `id` is a valid tenant or user id: 1 to 128 of `[A-Za-z0-9._:@-]`.
-pub fn is_valid_id(id: &str) -> bool {
-    (1..=MAX_USER_ID_LEN).contains(&id.len()) && id.bytes().all(is_user_id_char)
 }
 
 #[cfg(test)]

@@ -1,0 +1,111 @@
+//! Step 7: the meter. Everything a verified request needs counted is asked of the
+//! [`Meter`](crate::Meter) in one call, all or nothing.
+
+use time::OffsetDateTime;
+
+use super::Keygate;
+use super::grant::{Debit, Grant};
+use super::verify::Verified;
+use crate::access::Access;
+use crate::error::AuthError;
+use crate::meter::{
+    Charge, CreditAccount, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse,
+};
+
+impl Keygate {
+    pub(super) async fn charge(
+        &self,
+        verified: Verified,
+        access: &Access,
+        now: OffsetDateTime,
+    ) -> Result<Grant, AuthError> {
+        let key = verified.key.as_deref();
+        // A key with credits has its balance read on every request (for
+        // `X-Credits-Remaining`), and debited when the route costs something.
+        let debit = key.filter(|_| verified.credits).and_then(|key| {
+            Some(Debit {
+                account: key.lineage.clone(),
+                cost: access.credit_cost(),
+                allowance: key.credits?,
+            })
+        });
+        // The key's rate limit, counted against its lineage.
+        let charge = key.and_then(|key| {
+            Some(Charge {
+                account: MeterAccount::key_lineage(key.lineage.as_str()),
+                limit: Limit::Rate(key.rate_limit?),
+            })
+        });
+        let request = MeterRequest {
+            now,
+            charges: charge.as_slice(),
+            credits: debit.as_ref().map(Debit::as_debit),
+            one_time: verified
+                .one_time
+                .as_ref()
+                .map(|(token_id, expires_at)| OneTimeUse {
+                    token_id,
+                    expires_at: *expires_at,
+                }),
+        };
+        let mut grant = Grant::new(verified.principal);
+        grant.account = key.map(|key| key.lineage.clone());
+        if request.is_empty() {
+            return Ok(grant);
+        }
+        match self
+            .inner
+            .meter
+            .meter(&request)
+            .await
+            .map_err(AuthError::AuthUnavailable)?
+        {
+            MeterDecision::Allowed {
+                tightest,
+                credits_remaining,
+            } => {
+                grant.rate_limit = tightest.map(|tightest| tightest.status);
+                grant.credits_remaining = credits_remaining;
+                grant.debit = debit.filter(|debit| debit.cost > 0);
+                grant.one_time = verified.one_time.map(|(token_id, _)| token_id);
+                Ok(grant)
+            }
+            MeterDecision::Limited { charge, status } => {
+                // The engine charges only rate limits so far; a refused quota would be
+                // 429 `quota_exceeded`.
+                if let Some(Limit::Window(_)) = request.charges.get(charge).map(|c| c.limit) {
+                    return Err(AuthError::QuotaExceeded {
+                        retry_after_secs: status.retry_after,
+                    });
+                }
+                // The meter stopped at the limit, before the balance; a key with credits
+                // still shows it (one read, and only on this refusal). A failed read
+                // leaves the header out rather than turning the 429 into a 503.
+                let credits_remaining = match &debit {
+                    Some(debit) => self
+                        .inner
+                        .meter
+                        .credits(
+                            CreditAccount::KeyLineage(debit.account.as_str()),
+                            debit.allowance,
+                        )
+                        .await
+                        .ok(),
+                    None => None,
+                };
+                Err(AuthError::RateLimited {
+                    status,
+                    credits_remaining,
+                })
+            }
+            MeterDecision::InsufficientCredits {
+                remaining,
+                tightest,
+            } => Err(AuthError::InsufficientCredits {
+                remaining,
+                rate_limit: tightest.map(|tightest| tightest.status),
+            }),
+            MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
+        }
+    }
+}
