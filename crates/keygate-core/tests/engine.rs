@@ -1649,18 +1649,17 @@ impl keygate_core::Meter for GiveBacksFail {
     ) -> Result<keygate_core::meter::MeterDecision, keygate_core::StoreError> {
         self.0.meter(request).await
     }
-    async fn refund(
+    async fn settle(
         &self,
-        _: &keygate_core::meter::CreditDebit<'_>,
+        _: &keygate_core::meter::Settlement<'_>,
     ) -> Result<(), keygate_core::StoreError> {
-        Err(keygate_core::StoreError::corrupt("refunds are down"))
-    }
-    async fn release_one_time(&self, _: &str) -> Result<(), keygate_core::StoreError> {
-        Err(keygate_core::StoreError::corrupt("releases are down"))
+        Err(keygate_core::StoreError::corrupt(
+            "refunds and releases are down",
+        ))
     }
     async fn add_credits(
         &self,
-        account: &str,
+        account: keygate_core::meter::CreditAccount<'_>,
         amount: u64,
         allowance: u64,
     ) -> Result<u64, keygate_core::StoreError> {
@@ -1668,7 +1667,7 @@ impl keygate_core::Meter for GiveBacksFail {
     }
     async fn credits(
         &self,
-        account: &str,
+        account: keygate_core::meter::CreditAccount<'_>,
         allowance: u64,
     ) -> Result<u64, keygate_core::StoreError> {
         self.0.credits(account, allowance).await

@@ -55,7 +55,10 @@ async fn a_second_gate_on_one_request_is_a_500_and_charges_nothing_twice() {
     let balance = f
         .keygate
         .meter()
-        .credits(record.unwrap().lineage.as_str(), 10)
+        .credits(
+            keygate_core::meter::CreditAccount::KeyLineage(record.unwrap().lineage.as_str()),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(balance, 10, "charged once, refunded once");

@@ -153,7 +153,10 @@ proptest! {
                 );
             }
         }
-        let rested = now + Duration::seconds(i64::from(window));
+        // The burst is back once the TAT is a whole burst (`limit` emission intervals,
+        // the window rounded up to whole microseconds per step) behind.
+        let burst = gcra::emission_interval(rate) * i64::from(limit);
+        let rested = now + Duration::microseconds(burst);
         prop_assert_eq!(gcra::peek(rate, tat, rested).remaining, limit);
     }
 }

@@ -1,12 +1,12 @@
-//! [`SqlMeter`]: credits and one-time tokens in SQL, rate limits in this process.
+//! [`SqlMeter`]: credits and one-time tokens in SQL, rate limits and quotas in this
+//! process.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use keygate_core::meter::{
-    CreditDebit, MAX_CREDITS, MeterDecision, MeterRequest, RateLimitCharge, RateLimitStatus, gcra,
+    CreditAccount, MAX_CREDITS, MeterDecision, MeterRequest, RateTable, SWEEP_EVERY, Settlement,
 };
 use keygate_core::{Meter, StoreError};
 use time::OffsetDateTime;
@@ -16,9 +16,6 @@ use crate::error::store_error;
 use crate::row::micros;
 use crate::store::{SqlStore, db_of};
 
-/// Sweep idle rate-limit entries, and purge expired one-time tokens, every this many
-/// calls.
-const SWEEP_EVERY: u64 = 1024;
 /// Used one-time tokens are kept this long past their expiry. Token verification has no
 /// leeway on expiry (a token is refused from `expires_at` on, by the verifying instance's
 /// clock), so the margin is for clock skew between instances: a row purged by an instance
@@ -30,8 +27,13 @@ const MAX_BALANCE: i64 = i64::MAX;
 
 // Takes `$3` credits from account `$1`, seeding it with `$2` if it is new; returns the
 // new balance, or no row when the balance is short. One statement: the conditional update
-// and the seed are one atomic step on both backends.
-const DEBIT: &str = "INSERT INTO kg_credits (account, balance) SELECT $1, $2 - $3 WHERE $2 >= $3 \
+// and the seed are one atomic step on both backends. The insert is attempted whenever the
+// row exists (rows are never deleted), so a balance topped up above the allowance can pay
+// a cost above the allowance; the proposed row is never negative, so the balance check
+// constraint holds for it too.
+const DEBIT: &str = "INSERT INTO kg_credits (account, balance) \
+     SELECT $1, CASE WHEN $2 >= $3 THEN $2 - $3 ELSE 0 END \
+     WHERE $2 >= $3 OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
      ON CONFLICT (account) DO UPDATE SET balance = kg_credits.balance - $3 \
      WHERE kg_credits.balance >= $3 RETURNING balance";
 const BALANCE: &str = "SELECT balance FROM kg_credits WHERE account = $1";
@@ -48,32 +50,36 @@ const RELEASE_TOKEN: &str = "DELETE FROM kg_used_tokens WHERE token_id = $1";
 const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
 
 /// Counters for a SQL deployment: credit balances and the one-time-token ledger in the
-/// database, shared by every instance; rate limits in this process.
+/// database, shared by every instance; rate limits and quotas in this process.
 ///
 /// - **Credits**: one conditional upsert per request (`… DO UPDATE SET balance = balance -
 ///   cost WHERE balance >= cost RETURNING balance`): concurrent requests on any number of
-///   instances never overspend. The first request of a lineage seeds its row with the
-///   key's allowance.
+///   instances never overspend. The first request of an account seeds its row with the
+///   allowance. Rows are keyed by [`CreditAccount::balance_key`]: a key lineage by its
+///   bare id (as before owner accounts existed), an owner account by
+///   `owner:<tenant>/<owner>`.
 /// - **One-time tokens**: an insert-once ledger (`ON CONFLICT DO NOTHING`): a token is
 ///   used once across every instance. Rows are purged two minutes after the token
-///   expires. [`Meter::release_one_time`] deletes the token's row, so it can be used
-///   again.
-/// - **Rate limits** are GCRA in this process's memory, **per instance**: with `n`
-///   instances behind a load balancer a key can get up to `n` times its limit. Use the
-///   Redis meter for one limit across instances.
+///   expires. [`Meter::settle`] deletes the token's row, so it can be used again.
+/// - **Rate limits and quotas** (fixed windows per UTC day or month) are counted in this
+///   process's memory (a [`RateTable`]), **per instance**: with `n` instances behind a
+///   load balancer an account can get up to `n` times its limit, and `n` times its daily
+///   or monthly quota; a restart forgets them. Use the Redis meter for one count across
+///   instances.
 ///
-/// A request is decided all or nothing, as [`Meter`] requires. The rate-limit slot is
-/// taken first (a rate-limited request never reaches the database); credits and the
-/// token ledger are then one transaction; if that refuses the request or fails, the slot
-/// is given back. So a request refused for credits takes no slot, and a replayed
-/// one-time token costs no credits. The give-back is exact when no other request of the
-/// account took a slot while the database was asked; otherwise it returns only the part
-/// of the request's own slot that has not expired by the latest request time seen, so a
-/// slow database call can never free a slot that another request holds. A request with nothing but a rate limit costs no
-/// database round trip; one with credits or a one-time token costs one statement (two
-/// plus `BEGIN`/`COMMIT` when it has both).
+/// A request is decided all or nothing, as [`Meter`] requires. The charges are taken
+/// first (a request any charge refuses never reaches the database); credits and the
+/// token ledger are then one transaction; if that refuses the request or fails, the
+/// charges are given back. So a request refused for credits takes no charge, and a
+/// replayed one-time token costs no credits. The give-back is exact when no other request
+/// of the account took a slot while the database was asked; otherwise a rate limit gets
+/// back only the part of the request's own slot that has not expired by the latest
+/// request time seen, so a slow database call can never free a slot that another request
+/// holds (a quota gets its unit back while its period lasts). A request with nothing but
+/// charges costs no database round trip; one with credits or a one-time token costs one
+/// statement (two plus `BEGIN`/`COMMIT` when it has both); so does a settlement.
 ///
-/// Clones share the rate-limit state and the pool.
+/// Clones share the in-process counters and the pool.
 #[derive(Clone)]
 pub struct SqlMeter {
     pool: Pool,
@@ -92,171 +98,13 @@ impl std::fmt::Debug for SqlMeter {
 
 impl SqlStore {
     /// A meter on this store's database. Each call makes a meter with its own rate-limit
-    /// state: build one per process and clone it.
+    /// and quota counters: build one per process and clone it.
     pub fn meter(&self) -> SqlMeter {
         SqlMeter {
             pool: self.pool.clone(),
-            rates: Arc::new(Mutex::new(RateTable::default())),
+            rates: Arc::new(Mutex::new(RateTable::new())),
             calls: Arc::new(AtomicU64::new(0)),
         }
-    }
-}
-
-/// account → its GCRA state; see [`gcra`].
-#[derive(Default)]
-struct RateTable {
-    entries: HashMap<String, RateEntry>,
-    /// Stamps every change to an entry, table-wide, so a stamp names one state of one
-    /// entry.
-    changes: u64,
-}
-
-struct RateEntry {
-    /// The scaled TAT.
-    tat: i128,
-    /// The limit `tat` is scaled by.
-    scale: u32,
-    /// The latest request time this entry has seen, scaled.
-    latest: i128,
-    /// The stamp of the entry's creation (or last rescale): a give-back meant for an
-    /// earlier entry under this account does nothing.
-    born: u64,
-    /// The stamp of the entry's last change.
-    changed: u64,
-}
-
-/// What [`RateTable::take`] took, to give it back exactly or in part.
-#[derive(Debug, Clone, Copy)]
-struct Taken {
-    /// The request's time, scaled.
-    now: i128,
-    born: u64,
-    changed: u64,
-}
-
-impl RateTable {
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn stamp(&mut self) -> u64 {
-        self.changes = self.changes.wrapping_add(1);
-        self.changes
-    }
-
-    fn tat(&self, account: &str, limit: u32) -> Option<i128> {
-        let entry = self.entries.get(account)?;
-        Some(if entry.scale == limit {
-            entry.tat
-        } else {
-            entry.tat / i128::from(entry.scale.max(1)) * i128::from(limit)
-        })
-    }
-
-    /// Takes a slot if the limit allows it.
-    fn take(
-        &mut self,
-        charge: &RateLimitCharge<'_>,
-        now: OffsetDateTime,
-    ) -> (gcra::GcraDecision, Option<Taken>) {
-        let limit = charge.limit.limit();
-        let scaled_now = now.unix_timestamp_nanos() * i128::from(limit);
-        let decision = gcra::check(charge.limit, self.tat(charge.account, limit), now);
-        if let Some(entry) = self.entries.get_mut(charge.account)
-            && entry.scale == limit
-        {
-            // Refused requests count too: a later time only shrinks what a give-back
-            // may return.
-            entry.latest = entry.latest.max(scaled_now);
-        }
-        if !decision.allowed {
-            return (decision, None);
-        }
-        let changed = self.stamp();
-        let born = match self.entries.get_mut(charge.account) {
-            Some(entry) if entry.scale == limit => {
-                entry.tat = decision.new_tat;
-                entry.changed = changed;
-                entry.born
-            }
-            Some(entry) => {
-                // A changed limit: a new entry, as far as give-backs are concerned.
-                *entry = RateEntry {
-                    tat: decision.new_tat,
-                    scale: limit,
-                    latest: scaled_now,
-                    born: changed,
-                    changed,
-                };
-                changed
-            }
-            None => {
-                self.entries.insert(
-                    charge.account.to_owned(),
-                    RateEntry {
-                        tat: decision.new_tat,
-                        scale: limit,
-                        latest: scaled_now,
-                        born: changed,
-                        changed,
-                    },
-                );
-                changed
-            }
-        };
-        let taken = Taken {
-            now: scaled_now,
-            born,
-            changed,
-        };
-        (decision, Some(taken))
-    }
-
-    /// Gives back what is left of a slot [`take`](Self::take) took, and never more:
-    ///
-    /// - if the entry has not changed since, the take is undone exactly (one step);
-    /// - otherwise other requests took slots (or gave theirs back) meanwhile, and only the
-    ///   part of this request's slot that is still ahead of every request time the entry
-    ///   has seen is returned: `clamp(now + step - latest, 0, step)`, scaled.
-    ///
-    /// Why that is safe: the slot this request took ends at least one step after its own
-    /// time, whatever came before it, and each later request, at a time no later than
-    /// `latest`, can only have shifted what followed by less than what remained of it.
-    /// So removing the request from the sequence of committed requests lowers their TAT
-    /// by at least this much, and the stored TAT never drops below the one the admitted
-    /// requests alone would give (the property test below checks it).
-    fn give_back(&mut self, charge: &RateLimitCharge<'_>, taken: Taken) {
-        let limit = charge.limit.limit();
-        let step = i128::from(charge.limit.window_seconds()) * 1_000_000_000;
-        let Some(entry) = self.entries.get(charge.account) else {
-            return;
-        };
-        if entry.scale != limit || entry.born != taken.born {
-            return;
-        }
-        let amount = if entry.changed == taken.changed {
-            step
-        } else {
-            (taken.now + step - entry.latest).clamp(0, step)
-        };
-        let changed = self.stamp();
-        if let Some(entry) = self.entries.get_mut(charge.account) {
-            entry.tat -= amount;
-            entry.changed = changed;
-        }
-    }
-
-    fn peek(&self, charge: &RateLimitCharge<'_>, now: OffsetDateTime) -> RateLimitStatus {
-        gcra::peek(
-            charge.limit,
-            self.tat(charge.account, charge.limit.limit()),
-            now,
-        )
-    }
-
-    fn sweep(&mut self, now: OffsetDateTime) {
-        self.entries
-            .retain(|_, entry| !gcra::is_idle(entry.scale, entry.tat, now));
     }
 }
 
@@ -309,7 +157,8 @@ impl SqlMeter {
                 };
                 let mut credits_remaining = None;
                 if let Some(debit) = debit {
-                    let account = debit.account;
+                    let key = debit.account.balance_key();
+                    let account: &str = &key;
                     let allowance = to_i64(debit.allowance);
                     let balance: Option<i64> = if debit.cost == 0 {
                         // Nothing to take: read the balance (or the allowance of a new one).
@@ -379,11 +228,17 @@ impl SqlMeter {
         })
     }
 
-    async fn add(&self, account: &str, amount: u64, allowance: u64) -> Result<u64, StoreError> {
+    async fn add(
+        &self,
+        account: CreditAccount<'_>,
+        amount: u64,
+        allowance: u64,
+    ) -> Result<u64, StoreError> {
         let seed = allowance.saturating_add(amount).min(MAX_CREDITS);
+        let key = account.balance_key();
         let balance: i64 = on_pool!(&self.pool, pool => {
             sqlx::query_scalar(CREDIT)
-                .bind(account)
+                .bind(&*key)
                 .bind(to_i64(seed))
                 .bind(to_i64(amount))
                 .bind(MAX_BALANCE)
@@ -401,44 +256,48 @@ impl Meter for SqlMeter {
         let calls = self.calls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let sweep = calls.is_multiple_of(SWEEP_EVERY);
 
-        // The rate limit first, in memory: a limited request never reaches the database.
-        let rate = match &request.rate_limit {
-            Some(charge) => {
-                let mut table = self.lock();
-                if sweep {
-                    table.sweep(request.now);
-                }
-                let (decision, taken) = table.take(charge, request.now);
-                match taken {
-                    Some(taken) => Some((decision.status, *charge, taken)),
-                    None => return Ok(MeterDecision::RateLimited(decision.status)),
+        // The charges first, in memory: a refused request never reaches the database.
+        let taken = if request.charges.is_empty() && !sweep {
+            None
+        } else {
+            let mut table = self.lock();
+            if sweep {
+                table.sweep(request.now);
+            }
+            match table.take(request.charges, request.now) {
+                Ok(taken) => Some(taken),
+                Err(refused) => {
+                    return Ok(MeterDecision::Limited {
+                        charge: refused.charge,
+                        status: refused.status,
+                    });
                 }
             }
-            None => None,
         };
+        let tightest = taken.and_then(|taken| taken.tightest());
         if request.credits.is_none() && request.one_time.is_none() {
             return Ok(MeterDecision::Allowed {
-                rate_limit: rate.map(|(status, _, _)| status),
+                tightest,
                 credits_remaining: None,
             });
         }
 
         let outcome = self.ledger(request).await;
         let give_back = || {
-            rate.map(|(_, charge, taken)| {
-                let mut table = self.lock();
-                table.give_back(&charge, taken);
-                table.peek(&charge, request.now)
-            })
+            let mut table = self.lock();
+            if let Some(taken) = &taken {
+                table.give_back(request.charges, taken);
+            }
+            table.peek(request.charges, request.now)
         };
         let decision = match outcome {
             Ok(Ledger::Allowed { credits_remaining }) => MeterDecision::Allowed {
-                rate_limit: rate.map(|(status, _, _)| status),
+                tightest,
                 credits_remaining,
             },
             Ok(Ledger::InsufficientCredits { remaining }) => MeterDecision::InsufficientCredits {
                 remaining,
-                rate_limit: give_back(),
+                tightest: give_back(),
             },
             Ok(Ledger::AlreadyUsed) => {
                 give_back();
@@ -458,176 +317,69 @@ impl Meter for SqlMeter {
         Ok(decision)
     }
 
-    async fn refund(&self, debit: &CreditDebit<'_>) -> Result<(), StoreError> {
-        self.add(debit.account, debit.cost, debit.allowance)
-            .await
-            .map(|_| ())
-    }
-
-    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError> {
-        on_pool!(&self.pool, pool => {
-            sqlx::query(RELEASE_TOKEN)
-                .bind(token_id)
-                .execute(pool)
-                .await
-                .map_err(store_error)?;
+    async fn settle(&self, settlement: &Settlement<'_>) -> Result<(), StoreError> {
+        let refund = settlement.credits.map(|debit| {
+            let seed = debit.allowance.saturating_add(debit.cost).min(MAX_CREDITS);
+            (
+                debit.account.balance_key(),
+                to_i64(seed),
+                to_i64(debit.cost),
+            )
         });
-        Ok(())
+        let release = settlement.one_time;
+        on_pool!(&self.pool, pool => {
+            async {
+                // Both in one transaction: given back together, or (on failure) neither.
+                let mut tx = match (&refund, release) {
+                    (Some(_), Some(_)) => Some(pool.begin_with(db_of(pool).begin()).await?),
+                    _ => None,
+                };
+                if let Some((key, seed, cost)) = &refund {
+                    let query = sqlx::query(CREDIT)
+                        .bind(&**key)
+                        .bind(*seed)
+                        .bind(*cost)
+                        .bind(MAX_BALANCE);
+                    match tx.as_mut() {
+                        Some(tx) => query.execute(&mut **tx).await?,
+                        None => query.execute(pool).await?,
+                    };
+                }
+                if let Some(token_id) = release {
+                    let query = sqlx::query(RELEASE_TOKEN).bind(token_id);
+                    match tx.as_mut() {
+                        Some(tx) => query.execute(&mut **tx).await?,
+                        None => query.execute(pool).await?,
+                    };
+                }
+                if let Some(tx) = tx {
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            }
+            .await
+        })
+        .map_err(store_error)
     }
 
     async fn add_credits(
         &self,
-        account: &str,
+        account: CreditAccount<'_>,
         amount: u64,
         allowance: u64,
     ) -> Result<u64, StoreError> {
         self.add(account, amount, allowance).await
     }
 
-    async fn credits(&self, account: &str, allowance: u64) -> Result<u64, StoreError> {
+    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
+        let key = account.balance_key();
         let found: Option<i64> = on_pool!(&self.pool, pool => {
             sqlx::query_scalar(BALANCE)
-                .bind(account)
+                .bind(&*key)
                 .fetch_optional(pool)
                 .await
                 .map_err(store_error)?
         });
         found.map_or(Ok(allowance.min(MAX_CREDITS)), to_u64)
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-mod tests {
-    use super::*;
-    use keygate_core::key::RateLimit;
-    use proptest::prelude::*;
-    use time::Duration;
-    use time::macros::datetime;
-
-    const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
-
-    fn charge(limit: RateLimit) -> RateLimitCharge<'static> {
-        RateLimitCharge {
-            account: "k",
-            limit,
-        }
-    }
-
-    #[test]
-    fn a_give_back_with_nothing_in_between_undoes_the_take() {
-        let limit = RateLimit::new(3, 60).unwrap();
-        let mut table = RateTable::default();
-        let (first, _) = table.take(&charge(limit), T0);
-        assert_eq!(first.status.remaining, 2);
-        let (_, taken) = table.take(&charge(limit), T0 + Duration::seconds(1));
-        table.give_back(&charge(limit), taken.unwrap());
-        let (again, _) = table.take(&charge(limit), T0 + Duration::seconds(1));
-        assert_eq!(
-            again.status.remaining, 1,
-            "the given-back slot is free again"
-        );
-    }
-
-    /// The reviewer's case: A takes at T0 and waits on the database; B takes the refilled
-    /// slot at T0 + 20 s; A gives back. C at T0 + 20 s must be refused.
-    #[test]
-    fn a_late_give_back_returns_nothing_of_an_expired_slot() {
-        let limit = RateLimit::new(1, 10).unwrap();
-        let mut table = RateTable::default();
-        let (_, a) = table.take(&charge(limit), T0);
-        let later = T0 + Duration::seconds(20);
-        let (b, _) = table.take(&charge(limit), later);
-        assert!(b.allowed);
-        table.give_back(&charge(limit), a.unwrap());
-        let (c, _) = table.take(&charge(limit), later);
-        assert!(!c.allowed, "C shared B's window");
-    }
-
-    /// A give-back meant for an entry that was swept (or rescaled) since does nothing.
-    #[test]
-    fn a_give_back_to_a_new_entry_does_nothing() {
-        let limit = RateLimit::new(2, 10).unwrap();
-        let mut table = RateTable::default();
-        let (_, a) = table.take(&charge(limit), T0);
-        table.sweep(T0 + Duration::seconds(30));
-        assert_eq!(table.len(), 0);
-        let later = T0 + Duration::seconds(30);
-        table.take(&charge(limit), later);
-        let (full, _) = table.take(&charge(limit), later);
-        assert_eq!(full.status.remaining, 0);
-        table.give_back(&charge(limit), a.unwrap());
-        assert!(!table.take(&charge(limit), later).0.allowed);
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        /// A request `dt` seconds after the previous one (may be negative: clocks of
-        /// concurrent requests are not ordered).
-        Take(i64),
-        /// The SQL part of pending request `pick` (modulo) decided: `true` refused (give
-        /// back), `false` allowed (keep).
-        Settle(usize, bool),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (-2i64..6).prop_map(Op::Take),
-            (any::<usize>(), any::<bool>()).prop_map(|(pick, refused)| Op::Settle(pick, refused)),
-        ]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4000))]
-
-        /// Whatever the interleaving of takes and give-backs, the requests that stay
-        /// admitted form a sequence the limit allows, and the stored TAT is never below
-        /// the one those requests alone give (so no later request is over-admitted).
-        #[test]
-        fn give_backs_never_admit_more_than_the_limit(
-            limit in 1u32..6,
-            window in 1u32..11,
-            ops in proptest::collection::vec(op(), 1..60),
-        ) {
-            let limit = RateLimit::new(limit, window).unwrap();
-            let charge = charge(limit);
-            let mut table = RateTable::default();
-            let mut now = T0;
-            // Admitted and not given back, in the order they were taken.
-            let mut kept: Vec<(u64, OffsetDateTime)> = Vec::new();
-            let mut pending: Vec<(u64, Taken)> = Vec::new();
-            let mut next = 0u64;
-            for op in ops {
-                match op {
-                    Op::Take(dt) => {
-                        now += Duration::seconds(dt);
-                        if let (_, Some(taken)) = table.take(&charge, now) {
-                            next += 1;
-                            kept.push((next, now));
-                            pending.push((next, taken));
-                        }
-                    }
-                    Op::Settle(pick, refused) => {
-                        if pending.is_empty() {
-                            continue;
-                        }
-                        let (id, taken) = pending.remove(pick % pending.len());
-                        if refused {
-                            table.give_back(&charge, taken);
-                            kept.retain(|(kept_id, _)| *kept_id != id);
-                        }
-                    }
-                }
-                let mut tat = None;
-                for (_, at) in &kept {
-                    let replay = gcra::check(limit, tat, *at);
-                    prop_assert!(replay.allowed, "more admitted than the limit allows");
-                    tat = Some(replay.new_tat);
-                }
-                if let Some(tat) = tat {
-                    prop_assert!(table.tat("k", limit.limit()).unwrap() >= tat);
-                }
-            }
-        }
     }
 }

@@ -16,7 +16,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use common::{PgSchema, T0};
 use keygate_core::key::{KeyKind, NewKey};
-use keygate_core::meter::{CreditDebit, MeterDecision, MeterRequest, OneTimeUse};
+use keygate_core::meter::{
+    CreditAccount, CreditDebit, MeterDecision, MeterRequest, OneTimeUse, Settlement,
+};
 use keygate_core::store::{CachedKeyStore, KeyCacheConfig};
 use keygate_core::{Access, Environment, KeyStore, Keygate, Meter, Pepper, SystemClock};
 use keygate_sqlx::SqlStore;
@@ -30,9 +32,9 @@ fn pepper() -> Pepper {
 fn debit_request(account: &str) -> MeterRequest<'_> {
     MeterRequest {
         now: T0,
-        rate_limit: None,
+        charges: &[],
         credits: Some(CreditDebit {
-            account,
+            account: CreditAccount::KeyLineage(account),
             cost: 1,
             allowance: 50,
         }),
@@ -63,8 +65,20 @@ async fn postgres_two_pools_200_deductions_50_credits_exactly_50_succeed() {
         }
     }
     assert_eq!((allowed, refused), (50, 150));
-    assert_eq!(a.meter().credits("lineage_1", 50).await.unwrap(), 0);
-    assert_eq!(b.meter().credits("lineage_1", 50).await.unwrap(), 0);
+    assert_eq!(
+        a.meter()
+            .credits(CreditAccount::KeyLineage("lineage_1"), 50)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.meter()
+            .credits(CreditAccount::KeyLineage("lineage_1"), 50)
+            .await
+            .unwrap(),
+        0
+    );
     a.close().await;
     b.close().await;
     schema.drop_schema().await;
@@ -107,7 +121,13 @@ async fn postgres_a_one_time_token_raced_from_two_pools_is_used_once() {
         }
         assert_eq!(used, 1, "token {round}");
     }
-    assert_eq!(a.meter().credits("tokens", 50).await.unwrap(), 30);
+    assert_eq!(
+        a.meter()
+            .credits(CreditAccount::KeyLineage("tokens"), 50)
+            .await
+            .unwrap(),
+        30
+    );
     a.close().await;
     b.close().await;
     schema.drop_schema().await;
@@ -124,7 +144,7 @@ async fn postgres_a_one_time_token_released_through_one_pool_is_usable_through_t
     let (a_meter, b_meter) = (a.meter(), b.meter());
     let req = MeterRequest {
         now: T0,
-        rate_limit: None,
+        charges: &[],
         credits: None,
         one_time: Some(OneTimeUse {
             token_id: "jti-released",
@@ -139,7 +159,13 @@ async fn postgres_a_one_time_token_released_through_one_pool_is_usable_through_t
         b_meter.meter(&req).await.unwrap(),
         MeterDecision::AlreadyUsed
     );
-    a_meter.release_one_time("jti-released").await.unwrap();
+    a_meter
+        .settle(&Settlement {
+            credits: None,
+            one_time: Some("jti-released"),
+        })
+        .await
+        .unwrap();
     assert!(matches!(
         b_meter.meter(&req).await.unwrap(),
         MeterDecision::Allowed { .. }

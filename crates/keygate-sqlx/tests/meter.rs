@@ -10,24 +10,28 @@
 #[macro_use]
 mod common;
 
-mod suite {
-    use keygate_core::MemoryMeter;
-    use keygate_sqlx::SqlStore;
-
-    against_every_backend!(meters, MemoryMeter::new(), async |store: SqlStore| store.meter();
-        a_refused_request_commits_nothing,
-        a_replayed_one_time_token_costs_no_credits,
-        a_released_one_time_token_can_be_used_again,
-        rate_limits_burst_then_refuse_with_retry_after,
-        credits_seed_from_the_allowance_and_saturate,
-        a_free_request_reads_the_balance_and_takes_nothing,
-        concurrent_debits_never_oversell,
-    );
-}
+// The published Meter suite, from its one definition in keygate-core: SQLite on a fresh
+// temp file per test, and the Postgres of `KEYGATE_TEST_POSTGRES_URL` in a fresh schema
+// per test that is dropped with the meter (skipped, with a note, when the URL is unset).
+keygate_core::meter_suite!(sqlite, async {
+    let db = common::sqlite().await;
+    keygate_core::testing::meter::Guarded::new(db.store.meter(), db)
+});
+keygate_core::meter_suite!(postgres, async {
+    let schema = common::PgSchema::new(module_path!()).await?;
+    let store = schema.store().await;
+    Some(keygate_core::testing::meter::Guarded::new(
+        store.meter(),
+        (store, schema),
+    ))
+});
 
 use common::T0;
 use keygate_core::Meter;
-use keygate_core::meter::{MeterDecision, MeterRequest, OneTimeUse};
+use keygate_core::meter::{
+    Charge, CreditAccount, CreditDebit, Limit, MeterAccount, MeterDecision, MeterRequest,
+    OneTimeUse,
+};
 use time::Duration;
 
 /// Used tokens are purged once well past their expiry, and not before.
@@ -38,7 +42,7 @@ async fn used_tokens_are_purged_after_their_expiry_and_a_margin() {
     let expires_at = T0 + Duration::minutes(5);
     let req = MeterRequest {
         now: T0,
-        rate_limit: None,
+        charges: &[],
         credits: None,
         one_time: Some(OneTimeUse {
             token_id: "jti",
@@ -75,14 +79,15 @@ async fn a_closed_database_fails_closed() {
     let meter = db.store.meter();
     db.store.close().await;
     let limit = keygate_core::key::RateLimit::new(1, 60).unwrap();
+    let charge = Charge {
+        account: MeterAccount::key_lineage("k"),
+        limit: Limit::Rate(limit),
+    };
     let req = MeterRequest {
         now: T0,
-        rate_limit: Some(keygate_core::meter::RateLimitCharge {
-            account: "k",
-            limit,
-        }),
-        credits: Some(keygate_core::meter::CreditDebit {
-            account: "k",
+        charges: std::slice::from_ref(&charge),
+        credits: Some(CreditDebit {
+            account: CreditAccount::KeyLineage("k"),
             cost: 1,
             allowance: 5,
         }),
@@ -109,16 +114,15 @@ async fn a_closed_database_fails_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
     use keygate_core::key::RateLimit;
-    use keygate_core::meter::{CreditDebit, RateLimitCharge};
     use sqlx::Connection as _;
     use std::time::{Duration as StdDuration, Instant};
 
     let db = common::sqlite().await;
     let meter = db.store.meter();
     let limit = RateLimit::new(1, 10).unwrap();
-    let charge = RateLimitCharge {
-        account: "k",
-        limit,
+    let charge = Charge {
+        account: MeterAccount::key_lineage("k"),
+        limit: Limit::Rate(limit),
     };
     let mut lock = db.store.sqlite_pool().unwrap().acquire().await.unwrap();
     let tx = lock.begin_with("BEGIN IMMEDIATE").await.unwrap();
@@ -127,9 +131,9 @@ async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
         async move {
             let req = MeterRequest {
                 now: T0,
-                rate_limit: Some(charge),
+                charges: std::slice::from_ref(&charge),
                 credits: Some(CreditDebit {
-                    account: "k",
+                    account: CreditAccount::KeyLineage("k"),
                     cost: 1,
                     allowance: 0,
                 }),
@@ -147,7 +151,7 @@ async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
     }
     let later = MeterRequest {
         now: T0 + Duration::seconds(20),
-        rate_limit: Some(charge),
+        charges: std::slice::from_ref(&charge),
         credits: None,
         one_time: None,
     };
@@ -162,7 +166,54 @@ async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
     );
     let c = meter.meter(&later).await.unwrap();
     assert!(
-        matches!(c, MeterDecision::RateLimited(_)),
+        matches!(c, MeterDecision::Limited { charge: 0, .. }),
         "a second request in B's window was admitted: {c:?}"
+    );
+}
+
+/// Balances written before owner accounts existed are rows keyed by the bare lineage id:
+/// a key lineage still reads (and debits) them; an owner account has a row of its own,
+/// `owner:<tenant>/<owner>`, which no lineage id can be.
+#[tokio::test]
+async fn lineage_balances_keep_their_rows_and_owners_get_their_own() {
+    let db = common::sqlite().await;
+    let pool = db.store.sqlite_pool().unwrap();
+    sqlx::query("INSERT INTO kg_credits (account, balance) VALUES ('key_old', 42)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let meter = db.store.meter();
+    let lineage = CreditAccount::KeyLineage("key_old");
+    assert_eq!(meter.credits(lineage, 100).await.unwrap(), 42);
+    let req = MeterRequest {
+        now: T0,
+        charges: &[],
+        credits: Some(CreditDebit {
+            account: lineage,
+            cost: 2,
+            allowance: 100,
+        }),
+        one_time: None,
+    };
+    assert!(matches!(
+        meter.meter(&req).await.unwrap(),
+        MeterDecision::Allowed {
+            credits_remaining: Some(40),
+            ..
+        }
+    ));
+    let owner = CreditAccount::Owner("acme/ada");
+    assert_eq!(meter.add_credits(owner, 5, 10).await.unwrap(), 15);
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account, balance FROM kg_credits ORDER BY account")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("key_old".to_owned(), 40),
+            ("owner:acme/ada".to_owned(), 15)
+        ]
     );
 }

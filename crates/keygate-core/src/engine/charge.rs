@@ -8,7 +8,9 @@ use super::grant::{Debit, Grant};
 use super::verify::Verified;
 use crate::access::Access;
 use crate::error::AuthError;
-use crate::meter::{MeterDecision, MeterRequest, OneTimeUse, RateLimitCharge};
+use crate::meter::{
+    Charge, CreditAccount, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse,
+};
 
 impl Keygate {
     pub(super) async fn charge(
@@ -27,14 +29,16 @@ impl Keygate {
                 allowance: key.credits?,
             })
         });
+        // The key's rate limit, counted against its lineage.
+        let charge = key.and_then(|key| {
+            Some(Charge {
+                account: MeterAccount::key_lineage(key.lineage.as_str()),
+                limit: Limit::Rate(key.rate_limit?),
+            })
+        });
         let request = MeterRequest {
             now,
-            rate_limit: key.and_then(|key| {
-                Some(RateLimitCharge {
-                    account: key.lineage.as_str(),
-                    limit: key.rate_limit?,
-                })
-            }),
+            charges: charge.as_slice(),
             credits: debit.as_ref().map(Debit::as_debit),
             one_time: verified
                 .one_time
@@ -46,7 +50,7 @@ impl Keygate {
         };
         let mut grant = Grant::new(verified.principal);
         grant.account = key.map(|key| key.lineage.clone());
-        if request.rate_limit.is_none() && request.credits.is_none() && request.one_time.is_none() {
+        if request.is_empty() {
             return Ok(grant);
         }
         match self
@@ -57,16 +61,23 @@ impl Keygate {
             .map_err(AuthError::AuthUnavailable)?
         {
             MeterDecision::Allowed {
-                rate_limit,
+                tightest,
                 credits_remaining,
             } => {
-                grant.rate_limit = rate_limit;
+                grant.rate_limit = tightest.map(|tightest| tightest.status);
                 grant.credits_remaining = credits_remaining;
                 grant.debit = debit.filter(|debit| debit.cost > 0);
                 grant.one_time = verified.one_time.map(|(token_id, _)| token_id);
                 Ok(grant)
             }
-            MeterDecision::RateLimited(status) => {
+            MeterDecision::Limited { charge, status } => {
+                // The engine charges only rate limits so far; a refused quota would be
+                // 429 `quota_exceeded`.
+                if let Some(Limit::Window(_)) = request.charges.get(charge).map(|c| c.limit) {
+                    return Err(AuthError::QuotaExceeded {
+                        retry_after_secs: status.retry_after,
+                    });
+                }
                 // The meter stopped at the limit, before the balance; a key with credits
                 // still shows it (one read, and only on this refusal). A failed read
                 // leaves the header out rather than turning the 429 into a 503.
@@ -74,7 +85,10 @@ impl Keygate {
                     Some(debit) => self
                         .inner
                         .meter
-                        .credits(debit.account.as_str(), debit.allowance)
+                        .credits(
+                            CreditAccount::KeyLineage(debit.account.as_str()),
+                            debit.allowance,
+                        )
                         .await
                         .ok(),
                     None => None,
@@ -86,10 +100,10 @@ impl Keygate {
             }
             MeterDecision::InsufficientCredits {
                 remaining,
-                rate_limit,
+                tightest,
             } => Err(AuthError::InsufficientCredits {
                 remaining,
-                rate_limit,
+                rate_limit: tightest.map(|tightest| tightest.status),
             }),
             MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
         }

@@ -1,7 +1,7 @@
 use crate::error::CREDITS_REMAINING;
 use crate::gate::ResponseHeaders;
 use crate::key::KeyId;
-use crate::meter::{CreditDebit, RateLimitStatus};
+use crate::meter::{CreditAccount, CreditDebit, RateLimitStatus};
 use crate::principal::Principal;
 
 /// A request let through: who acts, and what the meter said. Adapters put the
@@ -33,7 +33,7 @@ pub(crate) struct Debit {
 impl Debit {
     pub(crate) fn as_debit(&self) -> CreditDebit<'_> {
         CreditDebit {
-            account: self.account.as_str(),
+            account: CreditAccount::KeyLineage(self.account.as_str()),
             cost: self.cost,
             allowance: self.allowance,
         }

@@ -12,7 +12,7 @@ use crate::key::{
     ApiKey, KeyId, KeyKind, KeyPrefix, KeyRecord, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey,
 };
-use crate::meter::MAX_CREDITS;
+use crate::meter::{CreditAccount, MAX_CREDITS};
 use crate::principal::Principal;
 use crate::random::RandomError;
 use crate::scope::ScopeSet;
@@ -366,7 +366,11 @@ impl Keygate {
         let balance = self
             .inner
             .meter
-            .add_credits(record.lineage.as_str(), amount, allowance)
+            .add_credits(
+                CreditAccount::KeyLineage(record.lineage.as_str()),
+                amount,
+                allowance,
+            )
             .await
             .map_err(AdminError::Unavailable)?;
         self.audit(&AuditEvent::CreditsAdded {
@@ -410,7 +414,10 @@ impl Keygate {
         };
         self.inner
             .meter
-            .credits(record.lineage.as_str(), allowance)
+            .credits(
+                CreditAccount::KeyLineage(record.lineage.as_str()),
+                allowance,
+            )
             .await
             .map(Some)
             .map_err(AdminError::Unavailable)

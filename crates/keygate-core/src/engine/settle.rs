@@ -2,9 +2,9 @@
 //! refused or failed request gets its credits (and a one-time token its use) back.
 
 use super::Keygate;
-use super::grant::Grant;
+use super::grant::{Debit, Grant};
 use crate::error::AuthError;
-use crate::meter::CreditDebit;
+use crate::meter::Settlement;
 
 impl Keygate {
     /// Settles a grant once the response status is known. Adapters call this (or
@@ -23,67 +23,72 @@ impl Keygate {
     ///
     /// Each is done at most once per grant. If the meter fails, the handler's response
     /// still stands (a failed settlement never turns an answered request into an
-    /// error): log the error (the first one, when both fail); the grant keeps what was
-    /// not given back, so the call can be retried.
+    /// error): log the error; the grant keeps what was not given back (credits and
+    /// token are given back in one meter call, both or neither), so the call can be
+    /// retried.
     pub async fn settle(&self, grant: &mut Grant, status: u16) -> Result<(), AuthError> {
-        let (refunded, released) = self.settle_parts(grant, Some(status)).await;
-        refunded.and(released)
+        self.settle_grant(grant, Some(status)).await
     }
 
     /// What an adapter does once the handler has answered: [`settle`](Self::settle) with
     /// the response status, or, when the service failed without an answer (`None`),
     /// treat it as a 5xx: refund the credits and leave a one-time token used (the
-    /// service may have acted). A failed refund or release leaves the answer standing;
-    /// each is logged at `warn` (code and reason, never a credential) so an operator can
+    /// service may have acted). A failed settlement leaves the answer standing; it is
+    /// logged at `warn` (code and reason, never a credential) so an operator can
     /// reconcile, and not retried. Then copy [`Grant::headers`] onto the response.
     pub async fn finish(&self, grant: &mut Grant, status: Option<u16>) {
-        let (refunded, released) = self.settle_parts(grant, status).await;
-        if let Err(error) = refunded {
-            tracing::warn!(code = error.code(), %error, "keygate: refunding credits failed");
-        }
-        if let Err(error) = released {
+        if let Err(error) = self.settle_grant(grant, status).await {
             tracing::warn!(
                 code = error.code(),
                 %error,
-                "keygate: giving back a one-time token's use failed"
+                "keygate: giving back credits or a one-time token's use failed"
             );
         }
     }
 
-    /// The two halves of [`settle`](Self::settle): the refund, then the release. `None`
-    /// is a service that failed without an answer, settled as a 5xx.
-    async fn settle_parts(
-        &self,
-        grant: &mut Grant,
-        status: Option<u16>,
-    ) -> (Result<(), AuthError>, Result<(), AuthError>) {
+    /// [`settle`](Self::settle): one [`Settlement`] with the credits (any 4xx or 5xx) and
+    /// the one-time token (a 4xx). `None` is a service that failed without an answer,
+    /// settled as a 5xx.
+    async fn settle_grant(&self, grant: &mut Grant, status: Option<u16>) -> Result<(), AuthError> {
         let failed = status.is_none_or(|status| status >= 400);
         let refused = status.is_some_and(|status| (400..500).contains(&status));
-        let refunded = if failed {
-            self.refund(grant).await
-        } else {
-            Ok(())
-        };
-        let released = if refused {
-            self.release(grant).await
-        } else {
-            Ok(())
-        };
-        (refunded, released)
+        self.give_back(grant, failed, refused).await
     }
 
-    /// Gives back the one-time token's use an allowed request took, once per grant. If
-    /// the meter fails, the grant keeps the token id.
-    async fn release(&self, grant: &mut Grant) -> Result<(), AuthError> {
-        let Some(token_id) = &grant.one_time else {
-            return Ok(());
+    /// Gives back the grant's credits (when `credits`) and its one-time token's use (when
+    /// `one_time`) in one meter call, each once per grant. If the meter fails, the grant
+    /// keeps both, so the call can be retried.
+    async fn give_back(
+        &self,
+        grant: &mut Grant,
+        credits: bool,
+        one_time: bool,
+    ) -> Result<(), AuthError> {
+        let settlement = Settlement {
+            credits: grant
+                .debit
+                .as_ref()
+                .filter(|_| credits)
+                .map(Debit::as_debit),
+            one_time: grant.one_time.as_deref().filter(|_| one_time),
         };
+        if settlement.is_empty() {
+            return Ok(());
+        }
         self.inner
             .meter
-            .release_one_time(token_id)
+            .settle(&settlement)
             .await
             .map_err(AuthError::AuthUnavailable)?;
-        grant.one_time = None;
+        let (refunded, released) = (settlement.credits.is_some(), settlement.one_time.is_some());
+        if refunded && let Some(debit) = grant.debit.take() {
+            grant.credits_remaining = grant
+                .credits_remaining
+                .map(|left| left.saturating_add(debit.cost));
+        }
+        if released {
+            grant.one_time = None;
+        }
         Ok(())
     }
 
@@ -92,20 +97,6 @@ impl Keygate {
     /// Calling it again for the same grant does nothing. If the meter fails, the grant
     /// keeps its debit so the refund can be retried.
     pub async fn refund(&self, grant: &mut Grant) -> Result<(), AuthError> {
-        let Some(debit) = &grant.debit else {
-            return Ok(());
-        };
-        let refund: CreditDebit<'_> = debit.as_debit();
-        self.inner
-            .meter
-            .refund(&refund)
-            .await
-            .map_err(AuthError::AuthUnavailable)?;
-        let cost = debit.cost;
-        grant.debit = None;
-        grant.credits_remaining = grant
-            .credits_remaining
-            .map(|left| left.saturating_add(cost));
-        Ok(())
+        self.give_back(grant, true, false).await
     }
 }

@@ -4,19 +4,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{CreditDebit, MAX_CREDITS, Meter, MeterDecision, MeterRequest, gcra};
+use super::rate_table::{RateTable, SWEEP_EVERY};
+use super::{CreditAccount, MAX_CREDITS, Meter, MeterDecision, MeterRequest, Settlement};
 use crate::store::StoreError;
-
-/// Sweep idle entries every this many requests.
-const SWEEP_EVERY: u64 = 1024;
 
 /// Counters in process memory: exact for one process, not shared between instances.
 /// Clones share the same counters.
 ///
-/// Memory stays bounded: rate-limit entries are dropped once their account is fully
-/// replenished and one-time-token entries once the token has expired (both are then
-/// indistinguishable from having no entry), in a sweep every 1024 requests. Credit
-/// balances are kept, one per key.
+/// Rate limits and quotas live in a [`RateTable`]; credit balances and used one-time
+/// tokens beside it, under one lock, so a request is decided all or nothing.
+///
+/// Memory stays bounded: rate-limit and quota entries are dropped once idle and
+/// one-time-token entries once the token has expired (both are then indistinguishable
+/// from having no entry), in a sweep every 1024 requests. Credit balances are kept, one
+/// per account.
 #[derive(Clone, Default)]
 pub struct MemoryMeter {
     state: Arc<Mutex<State>>,
@@ -24,9 +25,8 @@ pub struct MemoryMeter {
 
 #[derive(Default)]
 struct State {
-    /// account → (scaled TAT, the limit it is scaled by).
-    rate: HashMap<String, (i128, u32)>,
-    /// account → balance.
+    rates: RateTable,
+    /// balance key (see [`CreditAccount::balance_key`]) → balance.
     credits: HashMap<String, u64>,
     /// token id → expiry in Unix nanoseconds.
     used: HashMap<String, i128>,
@@ -45,11 +45,11 @@ impl MemoryMeter {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Entries currently held (rate limits, balances, used tokens): for tests of the
-    /// memory bound.
+    /// Entries currently held (rate limits and quotas, balances, used tokens): for tests
+    /// of the memory bound.
     pub fn len(&self) -> usize {
         let state = self.lock();
-        state.rate.len() + state.credits.len() + state.used.len()
+        state.rates.len() + state.credits.len() + state.used.len()
     }
 
     /// Whether the meter holds nothing.
@@ -62,7 +62,7 @@ impl std::fmt::Debug for MemoryMeter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
         f.debug_struct("MemoryMeter")
-            .field("rate_limits", &state.rate.len())
+            .field("rate_limits", &state.rates.len())
             .field("balances", &state.credits.len())
             .field("used_tokens", &state.used.len())
             .finish()
@@ -72,32 +72,34 @@ impl std::fmt::Debug for MemoryMeter {
 impl State {
     fn sweep(&mut self, now: OffsetDateTime) {
         let now_nanos = now.unix_timestamp_nanos();
-        self.rate
-            .retain(|_, (tat, scale)| !gcra::is_idle(*scale, *tat, now));
+        self.rates.sweep(now);
         self.used.retain(|_, expires| *expires > now_nanos);
     }
 
-    fn tat(&self, account: &str, limit: u32) -> Option<i128> {
-        let (tat, scale) = *self.rate.get(account)?;
-        // A changed limit rescales the stored time; nothing is lost but rounding.
-        Some(if scale == limit {
-            tat
-        } else {
-            tat / i128::from(scale.max(1)) * i128::from(limit)
-        })
+    fn balance(&self, account: CreditAccount<'_>, allowance: u64) -> u64 {
+        self.credits
+            .get(account.balance_key().as_ref())
+            .copied()
+            .unwrap_or(allowance)
     }
 
-    fn balance(&self, account: &str, allowance: u64) -> u64 {
-        self.credits.get(account).copied().unwrap_or(allowance)
-    }
-
-    fn set_balance(&mut self, account: &str, balance: u64) {
-        match self.credits.get_mut(account) {
+    fn set_balance(&mut self, account: CreditAccount<'_>, balance: u64) {
+        let key = account.balance_key();
+        match self.credits.get_mut(key.as_ref()) {
             Some(slot) => *slot = balance,
             None => {
-                self.credits.insert(account.to_owned(), balance);
+                self.credits.insert(key.into_owned(), balance);
             }
         }
+    }
+
+    fn add(&mut self, account: CreditAccount<'_>, amount: u64, allowance: u64) -> u64 {
+        let balance = self
+            .balance(account, allowance)
+            .saturating_add(amount)
+            .min(MAX_CREDITS);
+        self.set_balance(account, balance);
+        balance
     }
 }
 
@@ -110,16 +112,18 @@ impl Meter for MemoryMeter {
             state.sweep(request.now);
         }
 
-        // Decide everything first…
-        let rate = request.rate_limit.map(|charge| {
-            let tat = state.tat(charge.account, charge.limit.limit());
-            (charge, gcra::check(charge.limit, tat, request.now))
-        });
-        if let Some((_, decision)) = rate
-            && !decision.allowed
-        {
-            return Ok(MeterDecision::RateLimited(decision.status));
-        }
+        // The charges first, taking only when every one allows (under this lock a
+        // give-back below undoes the take exactly)…
+        let taken = match state.rates.take(request.charges, request.now) {
+            Ok(taken) => taken,
+            Err(refused) => {
+                return Ok(MeterDecision::Limited {
+                    charge: refused.charge,
+                    status: refused.status,
+                });
+            }
+        };
+        // …then credits…
         let credits = request.credits.map(|debit| {
             let balance = state.balance(debit.account, debit.allowance);
             (debit, balance)
@@ -127,33 +131,21 @@ impl Meter for MemoryMeter {
         if let Some((debit, balance)) = credits
             && balance < debit.cost
         {
-            let rate_limit = request.rate_limit.map(|charge| {
-                let tat = state.tat(charge.account, charge.limit.limit());
-                gcra::peek(charge.limit, tat, request.now)
-            });
+            state.rates.give_back(request.charges, &taken);
             return Ok(MeterDecision::InsufficientCredits {
                 remaining: balance,
-                rate_limit,
+                tightest: state.rates.peek(request.charges, request.now),
             });
         }
+        // …then the one-time token…
         if let Some(use_) = request.one_time
             && state.used.contains_key(use_.token_id)
         {
+            state.rates.give_back(request.charges, &taken);
             return Ok(MeterDecision::AlreadyUsed);
         }
 
-        // …then commit all of it.
-        if let Some((charge, decision)) = rate {
-            let scale = charge.limit.limit();
-            match state.rate.get_mut(charge.account) {
-                Some(slot) => *slot = (decision.new_tat, scale),
-                None => {
-                    state
-                        .rate
-                        .insert(charge.account.to_owned(), (decision.new_tat, scale));
-                }
-            }
-        }
+        // …then commit the rest.
         let credits_remaining = credits.map(|(debit, balance)| {
             let left = balance - debit.cost;
             state.set_balance(debit.account, left);
@@ -166,51 +158,43 @@ impl Meter for MemoryMeter {
             );
         }
         Ok(MeterDecision::Allowed {
-            rate_limit: rate.map(|(_, decision)| decision.status),
+            tightest: taken.tightest(),
             credits_remaining,
         })
     }
 
-    async fn refund(&self, debit: &CreditDebit<'_>) -> Result<(), StoreError> {
+    async fn settle(&self, settlement: &Settlement<'_>) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let balance = state.balance(debit.account, debit.allowance);
-        state.set_balance(
-            debit.account,
-            balance.saturating_add(debit.cost).min(MAX_CREDITS),
-        );
-        Ok(())
-    }
-
-    async fn release_one_time(&self, token_id: &str) -> Result<(), StoreError> {
-        self.lock().used.remove(token_id);
+        if let Some(debit) = settlement.credits {
+            state.add(debit.account, debit.cost, debit.allowance);
+        }
+        if let Some(token_id) = settlement.one_time {
+            state.used.remove(token_id);
+        }
         Ok(())
     }
 
     async fn add_credits(
         &self,
-        account: &str,
+        account: CreditAccount<'_>,
         amount: u64,
         allowance: u64,
     ) -> Result<u64, StoreError> {
-        let mut state = self.lock();
-        let balance = state
-            .balance(account, allowance)
-            .saturating_add(amount)
-            .min(MAX_CREDITS);
-        state.set_balance(account, balance);
-        Ok(balance)
+        Ok(self.lock().add(account, amount, allowance))
     }
 
-    async fn credits(&self, account: &str, allowance: u64) -> Result<u64, StoreError> {
+    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
         Ok(self.lock().balance(account, allowance))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
     use super::*;
     use crate::key::RateLimit;
-    use crate::meter::{OneTimeUse, RateLimitCharge};
+    use crate::meter::{Charge, Limit, MeterAccount, OneTimeUse};
     use time::Duration;
     use time::macros::datetime;
 
@@ -219,78 +203,25 @@ mod tests {
     fn request(now: OffsetDateTime) -> MeterRequest<'static> {
         MeterRequest {
             now,
-            rate_limit: None,
+            charges: &[],
             credits: None,
             one_time: None,
         }
     }
 
     #[tokio::test]
-    async fn a_refused_request_commits_nothing() {
-        let meter = MemoryMeter::new();
-        let limit = RateLimit::new(2, 60).unwrap();
-        let req = MeterRequest {
-            rate_limit: Some(RateLimitCharge {
-                account: "k",
-                limit,
-            }),
-            credits: Some(CreditDebit {
-                account: "k",
-                cost: 5,
-                allowance: 4,
-            }),
-            one_time: Some(OneTimeUse {
-                token_id: "t",
-                expires_at: T0 + Duration::minutes(5),
-            }),
-            ..request(T0)
-        };
-        let decision = meter.meter(&req).await.unwrap();
-        let MeterDecision::InsufficientCredits {
-            remaining: 4,
-            rate_limit: Some(status),
-        } = decision
-        else {
-            panic!("{decision:?}");
-        };
-        assert_eq!(status.remaining, 2, "no rate-limit slot taken");
-        // The token was not consumed and the slot not taken: a cheaper request passes.
-        let cheaper = MeterRequest {
-            credits: Some(CreditDebit {
-                cost: 4,
-                ..req.credits.unwrap()
-            }),
-            ..req
-        };
-        let MeterDecision::Allowed {
-            rate_limit: Some(status),
-            credits_remaining: Some(0),
-        } = meter.meter(&cheaper).await.unwrap()
-        else {
-            panic!("should pass");
-        };
-        assert_eq!(status.remaining, 1);
-        // Credits are checked before the token: with the balance at 0 the replay is
-        // refused for credits; without a debit, for the used token.
-        let replay = MeterRequest {
-            credits: None,
-            ..req
-        };
-        assert_eq!(
-            meter.meter(&replay).await.unwrap(),
-            MeterDecision::AlreadyUsed
-        );
-    }
-
-    #[tokio::test]
     async fn memory_is_bounded_by_sweeping_idle_entries() {
         let meter = MemoryMeter::new();
-        let limit = RateLimit::new(10, 1).unwrap();
+        let limit = Limit::Rate(RateLimit::new(10, 1).unwrap());
         let accounts: Vec<String> = (0..5000).map(|i| format!("acct{i}")).collect();
         let tokens: Vec<String> = (0..5000).map(|i| format!("tok{i}")).collect();
         for (account, token) in accounts.iter().zip(&tokens) {
+            let charge = Charge {
+                account: MeterAccount::key_lineage(account),
+                limit,
+            };
             let req = MeterRequest {
-                rate_limit: Some(RateLimitCharge { account, limit }),
+                charges: std::slice::from_ref(&charge),
                 one_time: Some(OneTimeUse {
                     token_id: token,
                     expires_at: T0 + Duration::seconds(1),
@@ -306,26 +237,5 @@ mod tests {
             meter.meter(&request(later)).await.unwrap();
         }
         assert_eq!(meter.len(), 0);
-    }
-
-    #[tokio::test]
-    async fn credits_seed_from_the_allowance_and_saturate() {
-        let meter = MemoryMeter::new();
-        assert_eq!(meter.credits("k", 10).await.unwrap(), 10);
-        assert_eq!(meter.add_credits("k", 5, 10).await.unwrap(), 15);
-        assert_eq!(meter.credits("k", 10).await.unwrap(), 15);
-        assert_eq!(
-            meter.add_credits("k", u64::MAX, 0).await.unwrap(),
-            MAX_CREDITS
-        );
-        meter
-            .refund(&CreditDebit {
-                account: "k",
-                cost: 1,
-                allowance: 0,
-            })
-            .await
-            .unwrap();
-        assert_eq!(meter.credits("k", 0).await.unwrap(), MAX_CREDITS);
     }
 }

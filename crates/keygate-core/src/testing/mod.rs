@@ -5,12 +5,15 @@
 //! - [`key_store`]: the [`KeyStore`](crate::KeyStore) suite, as functions and as the
 //!   [`key_store_suite!`](crate::key_store_suite) macro (one `#[tokio::test]` per
 //!   scenario).
+//! - [`meter`]: the [`Meter`](crate::Meter) suite, as functions and as the
+//!   [`meter_suite!`](crate::meter_suite) macro.
 //!
 //! The suites read no clock and never sleep: every time they use is fixed, from [`T0`].
 //! They panic with a message naming what the store got wrong, as tests do.
 
 mod fixtures;
 pub mod key_store;
+pub mod meter;
 
 pub use fixtures::{T0, hasher, record};
 

@@ -11,8 +11,6 @@
     clippy::print_stderr
 )]
 
-pub mod meters;
-
 use std::str::FromStr;
 use std::sync::Arc;
 
