@@ -25,7 +25,7 @@ use keygate_tower::proxy::{BoxError, Proxy, ProxyBody};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use tower::ServiceExt as _;
+use tower::{Layer as _, ServiceExt as _};
 
 const KEY: &str = "upstream-key-0123456789";
 const MIB: u64 = 1024 * 1024;
@@ -362,6 +362,40 @@ async fn the_engines_configured_sources_do_not_go_up() {
         seen(&echo, "cookie").is_empty(),
         "Cookie never goes up: {echo}"
     );
+}
+
+#[tokio::test]
+async fn behind_a_keygate_layer_the_proxy_removes_what_that_engine_reads_unasked() {
+    let upstream = Upstream::start().await;
+    let keygate = keygate_core::Keygate::builder()
+        .pepper(keygate_core::Pepper::generate().unwrap())
+        .credential_sources(
+            keygate_core::CredentialSources::builder()
+                .api_key_header("x-acme-key")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let key = keygate
+        .create_key(keygate_core::key::NewKey::new(
+            keygate_core::KeyKind::Secret,
+            keygate_core::Environment::Live,
+        ))
+        .await
+        .unwrap();
+    // The proxy is not told the engine's sources: the layer in front hands them on.
+    let service = keygate_tower::KeygateLayer::new(&keygate, keygate_core::Access::authenticated())
+        .layer(proxy_to(&upstream.url("/v1")));
+    let request = Request::get("/api/proxy/things")
+        .header("x-acme-key", key.key.expose())
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let echo: Value = serde_json::from_str(&text(response).await).unwrap();
+    assert!(seen(&echo, "x-acme-key").is_empty(), "{echo}");
+    assert!(!echo.to_string().contains(key.key.expose()), "{echo}");
 }
 
 #[tokio::test]

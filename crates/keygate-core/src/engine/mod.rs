@@ -68,7 +68,7 @@ struct Inner {
     jwt: Option<JwtVerifier>,
     require_tenant: bool,
     usage: Option<UsageQueue>,
-    sources: CredentialSources,
+    sources: Arc<CredentialSources>,
 }
 
 impl Keygate {
@@ -132,6 +132,13 @@ impl Keygate {
     /// handshake ([`CredentialSources::websocket_protocol`]).
     pub fn credential_sources(&self) -> &CredentialSources {
         &self.inner.sources
+    }
+
+    /// The sources, shared: a gate hands them to the request's
+    /// [`Authentication`](crate::extract::Authentication), so code behind it (the proxy)
+    /// removes exactly what this engine reads.
+    pub(crate) fn shared_sources(&self) -> Arc<CredentialSources> {
+        Arc::clone(&self.inner.sources)
     }
 
     /// Records `event` in the audit trail: for an application's own admin changes
@@ -337,7 +344,7 @@ impl KeygateBuilder {
                 jwt: self.jwt,
                 require_tenant: self.require_tenant,
                 usage: self.usage,
-                sources: self.sources,
+                sources: Arc::new(self.sources),
             }),
         })
     }

@@ -39,6 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Access;
+use crate::credentials::CredentialSources;
 use crate::error::{AuthError, HeaderText, PROBLEM_JSON, http_response};
 use crate::principal::Principal;
 
@@ -49,6 +50,7 @@ use crate::principal::Principal;
 pub struct Authentication {
     principal: Option<Principal>,
     admin: bool,
+    sources: Option<Arc<CredentialSources>>,
 }
 
 impl Authentication {
@@ -58,7 +60,21 @@ impl Authentication {
         Self {
             principal,
             admin: access.is_admin(),
+            sources: None,
         }
+    }
+
+    /// The same, noting where the engine read the credentials (a gate does this), so
+    /// code behind the middleware can remove them before forwarding the request.
+    pub(crate) fn read_from(mut self, sources: Arc<CredentialSources>) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// Where the engine that admitted the request reads credentials, when a gate
+    /// admitted it: keygate-tower's proxy removes each of them before forwarding.
+    pub fn credential_sources(&self) -> Option<&CredentialSources> {
+        self.sources.as_deref()
     }
 
     /// Who acts, if anyone.

@@ -52,6 +52,7 @@ impl Admission {
     /// What the adapter puts into the request's extensions, for the extractors.
     pub fn authentication(&self) -> Authentication {
         Authentication::new(self.principal().cloned(), &self.access)
+            .read_from(self.keygate.shared_sources())
     }
 
     /// Settles the admission with the route's status, or `None` when the route failed

@@ -121,13 +121,14 @@ impl ProxyBuilder {
         self
     }
 
-    /// Where the engine in front of the proxy reads credentials:
-    /// [`Keygate::credential_sources`](keygate_core::Keygate::credential_sources). Every
-    /// one of them is removed before the request goes upstream (the configured headers,
-    /// the credential cookie, the subprotocol marker and its entry), besides the
-    /// contract's credential headers and `Cookie`, which always go. Default: the
-    /// contract's sources. An engine with other sources needs this, or the proxy would
-    /// forward the caller's credential.
+    /// Where credentials are read, for requests that reach the proxy without a keygate
+    /// layer in front. Behind a keygate layer (as a proxy should always be) the proxy
+    /// removes what the admitting engine reads
+    /// ([`Keygate::credential_sources`](keygate_core::Keygate::credential_sources), handed
+    /// on in the request's `Authentication`), whatever this says. Every one of them is
+    /// removed before the request goes upstream (the configured headers, the credential
+    /// cookie, the subprotocol marker and its entry), besides the contract's credential
+    /// headers and `Cookie`, which always go. Default: the contract's sources.
     ///
     /// ```
     /// use keygate_core::credentials::CredentialSources;

@@ -81,6 +81,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Version};
 use keygate_core::CredentialSources;
+use keygate_core::extract::Authentication;
 use tower_service::Service;
 
 use body::{Progress, RequestBody};
@@ -177,8 +178,15 @@ impl Proxy {
         let progress = Arc::new(Progress::default());
         let mut outgoing = reqwest::Request::new(parts.method, url);
         *outgoing.version_mut() = Version::HTTP_11;
+        // The sources of the engine that admitted the request, when a keygate layer ran in
+        // front (it always should); else the builder's.
+        let sources = parts
+            .extensions
+            .get::<Authentication>()
+            .and_then(Authentication::credential_sources)
+            .unwrap_or(&inner.sources);
         *outgoing.headers_mut() =
-            headers::upstream_request(parts.headers, inner.key.as_ref(), &inner.sources);
+            headers::upstream_request(parts.headers, inner.key.as_ref(), sources);
         *outgoing.body_mut() = Some(reqwest::Body::wrap(RequestBody::new(
             body,
             Arc::clone(&progress),
