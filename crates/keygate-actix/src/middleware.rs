@@ -1,4 +1,5 @@
-//! [`KeygateMiddleware`]: steps 1 and 8 of DESIGN.md for an actix app, scope or resource.
+//! [`KeygateMiddleware`]: the adapter's two steps (reading the request, answering it) for an
+//! actix app, scope or resource; everything between is the [`Gate`](keygate_core::Gate)'s.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;

@@ -400,7 +400,7 @@ fn www_authenticate_follows_the_rfc_6750_rule() {
     for case in cases() {
         let err = &case.error;
         let expected = match (err.status().as_u16(), err.code()) {
-            // contract.md: `error="invalid_token"` whenever a credential was presented.
+            // The HTTP contract: `error="invalid_token"` whenever a credential was presented.
             (401, "missing_credentials") => Some(REALM_ONLY.to_owned()),
             (401, _) => Some(INVALID_TOKEN.to_owned()),
             (400, _) => Some(INVALID_REQUEST.to_owned()),

@@ -1,4 +1,5 @@
-//! [`KeygateService`]: steps 1 and 8 of DESIGN.md around any `http` service.
+//! [`KeygateService`]: the adapter's two steps (reading the request, answering it) around any
+//! `http` service; everything between is the [`Gate`](keygate_core::Gate)'s.
 
 use std::fmt;
 use std::future::Future;

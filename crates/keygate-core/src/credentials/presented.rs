@@ -103,7 +103,7 @@ fn classify_bearer<'a>(issuer: &TokenIssuer, text: &'a str) -> Result<Presented<
             Presented::UserJwt(text)
         })
     } else {
-        // contract.md: a bearer value that is not a well-formed key, token or JWT is
+        // The HTTP contract: a bearer value that is not a well-formed key, token or JWT is
         // `invalid_token`. Only a value shaped like a key whose checksum fails is
         // answered as a key: it was one, mistyped.
         ParsedKey::parse(text)

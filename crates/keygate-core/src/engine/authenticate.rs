@@ -21,8 +21,9 @@ use crate::scope::Scope;
 pub const IMPERSONATE_SCOPE: &str = "users:impersonate";
 
 impl Keygate {
-    /// Authenticates and authorizes one request against `access`: steps 2 to 7 of
-    /// DESIGN.md. On success the [`Grant`] holds the principal and the meter's headers;
+    /// Authenticates and authorizes one request against `access`: steps 2 to 7 of a
+    /// request (credentials, access, verification, principal, authorization, meter).
+    /// Adapters call [`Gate::admit`](crate::Gate::admit), which wraps this. On success the [`Grant`] holds the principal and the meter's headers;
     /// on failure the [`AuthError`] says what to answer.
     ///
     /// Every presented credential is verified and any invalid one fails the request. An
