@@ -46,13 +46,34 @@ pub const SWEEP_EVERY: u64 = 1024;
 /// ```
 #[derive(Debug, Default)]
 pub struct RateTable {
-    /// (account kind, counter) → account id → entry. The outer map has a handful of
-    /// entries; the inner one is looked up by `&str`, without allocating.
-    entries: HashMap<(AccountKind, Counter), HashMap<String, Entry>>,
+    /// Account kind → counter → account id → entry. The first two are fields, found
+    /// without hashing; the map is looked up by `&str`, without allocating.
+    key_lineage: Counters,
+    owner: Counters,
+    user: Counters,
+    tenant: Counters,
     /// Stamps every take and give-back, table-wide, so a stamp names one state of an
     /// entry.
     changes: u64,
     takes: u64,
+}
+
+/// One kind of account's counters: account id → entry, per counter.
+#[derive(Debug, Default)]
+struct Counters {
+    rate: HashMap<String, Entry>,
+    day: HashMap<String, Entry>,
+    month: HashMap<String, Entry>,
+}
+
+impl Counters {
+    fn maps(&self) -> [&HashMap<String, Entry>; 3] {
+        [&self.rate, &self.day, &self.month]
+    }
+
+    fn maps_mut(&mut self) -> [&mut HashMap<String, Entry>; 3] {
+        [&mut self.rate, &mut self.day, &mut self.month]
+    }
 }
 
 /// Which of an account's counters a charge uses.
@@ -171,12 +192,48 @@ impl RateTable {
 
     /// Entries held (one per account and counter).
     pub fn len(&self) -> usize {
-        self.entries.values().map(HashMap::len).sum()
+        self.kinds()
+            .flat_map(Counters::maps)
+            .map(HashMap::len)
+            .sum()
     }
 
     /// Whether the table holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.entries.values().all(HashMap::is_empty)
+        self.kinds().flat_map(Counters::maps).all(HashMap::is_empty)
+    }
+
+    fn kinds(&self) -> impl Iterator<Item = &Counters> {
+        [&self.key_lineage, &self.owner, &self.user, &self.tenant].into_iter()
+    }
+
+    /// The map holding `charge`'s counter.
+    fn map(&self, charge: &Charge<'_>) -> &HashMap<String, Entry> {
+        let kind = match charge.account.kind {
+            AccountKind::KeyLineage => &self.key_lineage,
+            AccountKind::Owner => &self.owner,
+            AccountKind::User => &self.user,
+            AccountKind::Tenant => &self.tenant,
+        };
+        match Counter::of(&charge.limit) {
+            Counter::Rate => &kind.rate,
+            Counter::Window(Period::Day) => &kind.day,
+            Counter::Window(Period::Month) => &kind.month,
+        }
+    }
+
+    fn map_mut(&mut self, charge: &Charge<'_>) -> &mut HashMap<String, Entry> {
+        let kind = match charge.account.kind {
+            AccountKind::KeyLineage => &mut self.key_lineage,
+            AccountKind::Owner => &mut self.owner,
+            AccountKind::User => &mut self.user,
+            AccountKind::Tenant => &mut self.tenant,
+        };
+        match Counter::of(&charge.limit) {
+            Counter::Rate => &mut kind.rate,
+            Counter::Window(Period::Day) => &mut kind.day,
+            Counter::Window(Period::Month) => &mut kind.month,
+        }
     }
 
     fn stamp(&mut self) -> u64 {
@@ -185,15 +242,11 @@ impl RateTable {
     }
 
     fn get(&self, charge: &Charge<'_>) -> Option<&Entry> {
-        self.entries
-            .get(&(charge.account.kind, Counter::of(&charge.limit)))?
-            .get(charge.account.id)
+        self.map(charge).get(charge.account.id)
     }
 
     fn get_mut(&mut self, charge: &Charge<'_>) -> Option<&mut Entry> {
-        self.entries
-            .get_mut(&(charge.account.kind, Counter::of(&charge.limit)))?
-            .get_mut(charge.account.id)
+        self.map_mut(charge).get_mut(charge.account.id)
     }
 
     /// Takes one unit from every charge's counter at `now`, or, if any charge refuses,
@@ -209,6 +262,9 @@ impl RateTable {
             self.sweep(now);
         }
         let micros = gcra::micros(now);
+        if let [charge] = charges {
+            return self.take_one(charge, now, micros);
+        }
         // Decide everything first: each charge from the state the charges before it on
         // the same counter would leave (no allocation: requests carry a few charges)…
         for (index, charge) in charges.iter().enumerate() {
@@ -252,6 +308,58 @@ impl RateTable {
         })
     }
 
+    /// [`take`](Self::take) for the usual request, with one charge: one look-up, one
+    /// step, decided and committed together.
+    fn take_one(
+        &mut self,
+        charge: &Charge<'_>,
+        now: OffsetDateTime,
+        micros: i64,
+    ) -> Result<Taken, ChargeStatus> {
+        let stamp = self.changes.wrapping_add(1);
+        let map = self.map_mut(charge);
+        let status = match map.get_mut(charge.account.id) {
+            Some(entry) => {
+                let (allowed, state, status) = step(charge, Some(entry.state), now);
+                entry.latest = entry.latest.max(micros);
+                if !allowed {
+                    return Err(ChargeStatus { charge: 0, status });
+                }
+                if let (State::Window { end: old, .. }, State::Window { end: new, .. }) =
+                    (entry.state, state)
+                    && old != new
+                {
+                    entry.born = stamp;
+                }
+                entry.state = state;
+                entry.changed = stamp;
+                status
+            }
+            None => {
+                let (allowed, state, status) = step(charge, None, now);
+                if !allowed {
+                    return Err(ChargeStatus { charge: 0, status });
+                }
+                map.insert(
+                    charge.account.id.to_owned(),
+                    Entry {
+                        state,
+                        latest: micros,
+                        born: stamp,
+                        changed: stamp,
+                    },
+                );
+                status
+            }
+        };
+        self.changes = stamp;
+        Ok(Taken {
+            tightest: Some(ChargeStatus { charge: 0, status }),
+            now: micros,
+            stamp,
+        })
+    }
+
     fn commit(
         &mut self,
         charge: &Charge<'_>,
@@ -259,10 +367,7 @@ impl RateTable {
         micros: i64,
         stamp: u64,
     ) -> RateLimitStatus {
-        let slot = self
-            .entries
-            .entry((charge.account.kind, Counter::of(&charge.limit)))
-            .or_default();
+        let slot = self.map_mut(charge);
         match slot.get_mut(charge.account.id) {
             Some(entry) => {
                 let (_, state, status) = step(charge, Some(entry.state), now);
@@ -355,13 +460,18 @@ impl RateTable {
     pub fn sweep(&mut self, now: OffsetDateTime) {
         let micros = gcra::micros(now);
         let secs = now.unix_timestamp();
-        for slot in self.entries.values_mut() {
+        let kinds = [
+            &mut self.key_lineage,
+            &mut self.owner,
+            &mut self.user,
+            &mut self.tenant,
+        ];
+        for slot in kinds.into_iter().flat_map(Counters::maps_mut) {
             slot.retain(|_, entry| match entry.state {
                 State::Tat(tat) => !gcra::is_idle(tat, micros),
                 State::Window { end, .. } => !window::is_idle(end, secs),
             });
         }
-        self.entries.retain(|_, slot| !slot.is_empty());
     }
 
     /// The stored TAT of `charge`'s account, for tests.
