@@ -275,3 +275,60 @@ async fn a_session_token_of_a_cached_key_costs_no_store_round_trip() {
     }
     assert_eq!(counting.lookups(), warm, "served from the key cache");
 }
+
+#[tokio::test]
+async fn a_token_of_a_key_without_credits_cannot_open_a_paid_route() {
+    let f = Fixture::new();
+    let key = f.key(metered_key("acme", 2, 100)).await;
+    let minter = f
+        .principal(&[("x-client-secret", key.key.expose())], &Access::admin())
+        .await;
+    let token = f
+        .keygate
+        .issue_token(&minter, common::scoped(TokenKind::Session, "fill:create"))
+        .unwrap();
+    let request = get(&[("authorization", &bearer(token.expose()))]);
+
+    // A free route reads no balance for a session token: no X-Credits-Remaining.
+    let free = Access::scoped("fill:create").unwrap();
+    let grant = f.keygate.authenticate(&request, &free).await.unwrap();
+    assert_eq!(grant.credits_remaining(), None);
+
+    // A paid route spends the key's credits, and refuses when they run out.
+    let paid = Access::scoped("fill:create").unwrap().cost(1);
+    for left in [1, 0] {
+        let grant = f.keygate.authenticate(&request, &paid).await.unwrap();
+        assert!(grant.is_charged());
+        assert_eq!(grant.credits_remaining(), Some(left));
+    }
+    assert_eq!(
+        code(f.keygate.authenticate(&request, &paid).await),
+        "insufficient_credits"
+    );
+}
+
+#[tokio::test]
+async fn refusals_fill_only_half_the_usage_queue() {
+    let (queue, worker) = usage::queue(16, |_: UsageRecord| {});
+    let f = Fixture::with(|builder| builder.usage(queue.clone()));
+    let key = f.key(metered_key("acme", 10, 100)).await;
+    let gate = Gate::new(&f.keygate, Access::authenticated().cost(1));
+    for _ in 0..16 {
+        let refused = gate.admit(&get(&[("x-api-key", "garbage")])).await;
+        assert_eq!(code(refused), "invalid_api_key");
+    }
+    assert_eq!(queue.dropped(), 8, "refusals past half the queue");
+    let paid = gate
+        .admit(&get(&[("x-api-key", key.key.expose())]))
+        .await
+        .unwrap();
+    let _ = paid.settle(Some(StatusCode::OK)).await;
+    assert_eq!(queue.dropped(), 8, "the served request's record was kept");
+    drop(worker);
+}
+
+#[test]
+fn a_huge_usage_queue_is_clamped_not_a_panic() {
+    let (queue, _worker) = usage::queue(usize::MAX, |_: UsageRecord| {});
+    assert_eq!(queue.dropped(), 0);
+}

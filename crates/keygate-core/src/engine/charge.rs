@@ -21,8 +21,11 @@ impl Keygate {
     ) -> Result<Grant, AuthError> {
         let key = verified.key.as_deref();
         // A key with credits has its balance read on every request (for
-        // `X-Credits-Remaining`), and debited when the route costs something.
-        let debit = key.filter(|_| verified.credits).and_then(|key| {
+        // `X-Credits-Remaining`), and debited when the route costs something. A one-time or
+        // session token reads it only where the route costs something: a key's tokens
+        // never open a paid route the key itself could not pay for.
+        let costs = access.credit_cost() > 0;
+        let debit = key.filter(|_| verified.credits || costs).and_then(|key| {
             Some(Debit {
                 account: key.lineage.clone(),
                 cost: access.credit_cost(),

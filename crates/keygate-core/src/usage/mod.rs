@@ -5,6 +5,8 @@
 //! a bounded [`UsageQueue`]; a [`UsageWorker`], a future the application spawns, hands
 //! them to the [`UsageSink`]. When the queue is full the record is dropped and counted
 //! ([`UsageQueue::dropped`]), so a slow sink can cost records but never a request's time.
+//! Refusals may fill only half the queue, so a flood of bad credentials cannot push out
+//! the records of served requests.
 //!
 //! ```
 //! use keygate_core::usage::{self, UsageRecord};
@@ -29,7 +31,7 @@
 
 mod queue;
 
-pub use queue::{UsageQueue, UsageWorker, queue};
+pub use queue::{MAX_CAPACITY, UsageQueue, UsageWorker, queue};
 
 use std::sync::Arc;
 

@@ -6,14 +6,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
-use super::{UsageRecord, UsageSink};
+use super::{Outcome, UsageRecord, UsageSink};
+
+/// The largest queue [`queue`] makes: about a million records in flight.
+pub const MAX_CAPACITY: usize = 1 << 20;
 
 /// A bounded queue of usage records and the worker that drains it into `sink`. Spawn the
 /// worker's [`run`](UsageWorker::run); give the queue to
-/// [`KeygateBuilder::usage`](crate::KeygateBuilder::usage). `capacity` is clamped to at
-/// least 1.
+/// [`KeygateBuilder::usage`](crate::KeygateBuilder::usage). `capacity` is clamped to
+/// between 1 and [`MAX_CAPACITY`].
+///
+/// Refusals may fill only half the queue: a flood of bad credentials costs its own
+/// records, never the records of served requests (which carry the credits they spent).
 pub fn queue<S: UsageSink>(capacity: usize, sink: S) -> (UsageQueue, UsageWorker<S>) {
-    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    let (sender, receiver) = mpsc::channel(capacity.clamp(1, MAX_CAPACITY));
     (
         UsageQueue {
             sender,
@@ -32,9 +38,11 @@ pub struct UsageQueue {
 
 impl UsageQueue {
     /// Offers a record without waiting: a full queue (or one whose worker has stopped)
-    /// drops it and counts it.
+    /// drops it and counts it. A refusal finds the queue full once it is half full.
     pub(crate) fn offer(&self, record: UsageRecord) {
-        if self.sender.try_send(record).is_err() {
+        let refusal = matches!(record.outcome, Outcome::Refused { .. });
+        let crowded = refusal && self.sender.capacity() <= self.sender.max_capacity() / 2;
+        if crowded || self.sender.try_send(record).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

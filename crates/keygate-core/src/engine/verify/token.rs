@@ -40,7 +40,8 @@ impl Keygate {
         let one_time =
             (token.kind == TokenKind::OneTime).then(|| (token.id.clone(), token.expires_at));
         // Client tokens stand in for their key in a browser, credits included; one-time
-        // and session tokens share the key's rate limit but spend no credits.
+        // and session tokens share the key's rate limit, and spend its credits only on a
+        // route that costs some (see `charge`).
         let credits = method == AuthMethod::ClientToken;
         Ok(Verified {
             principal: Principal::of_token(token, method),
