@@ -134,9 +134,16 @@ async fn the_admitting_engines_credentials_do_not_go_up() {
         let response = test::call_service(&app, request.to_request()).await;
         assert_eq!(response.status(), 200, "{case}");
         let head = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
-        assert!(!head.contains(token), "{case}: the caller's token went up:\n{head}");
+        assert!(
+            !head.contains(token),
+            "{case}: the caller's token went up:\n{head}"
+        );
         assert_eq!(seen(&head, "x-request-id"), [case], "{head}");
-        assert_eq!(seen(&head, "authorization"), ["Bearer upstream-key"], "{head}");
+        assert_eq!(
+            seen(&head, "authorization"),
+            ["Bearer upstream-key"],
+            "{head}"
+        );
         match case {
             // The other subprotocols stay.
             "sec-websocket-protocol" => assert_eq!(seen(&head, case), ["chat"], "{head}"),
