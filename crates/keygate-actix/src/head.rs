@@ -29,6 +29,12 @@ impl RequestHead for Head<'_> {
         )
     }
 
+    fn each_header_value<'s>(&'s self, name: &http::HeaderName, visit: &mut dyn FnMut(&'s [u8])) {
+        for value in self.0.headers().get_all(name.as_str()) {
+            visit(value.as_bytes());
+        }
+    }
+
     fn peer_addr(&self) -> Option<SocketAddr> {
         // The TCP peer; `connection_info()` would read forwarding headers a client sends.
         self.0.peer_addr()

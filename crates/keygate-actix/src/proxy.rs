@@ -32,10 +32,11 @@
 //! ```
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http_body_util::BodyExt as _;
+use keygate_core::extract::Authentication;
 use keygate_tower::proxy::Proxy;
 use tower_service::Service as _;
 
@@ -45,6 +46,12 @@ use tower_service::Service as _;
 /// proxy through a channel of one chunk: reading stops while the upstream is not taking
 /// chunks, and nothing is buffered beyond that chunk. The answer's body streams as it
 /// arrives, with the upstream's `Content-Length` kept when it sent one.
+///
+/// The [`Authentication`] the middleware put in the request goes along in the forwarded
+/// request's extensions: it names the sources of the engine that admitted the request,
+/// so the proxy removes every credential that engine reads (configured header names,
+/// the subprotocol entry), even when the proxy was built without
+/// `credential_sources`.
 pub async fn forward(
     mut proxy: Proxy,
     request: HttpRequest,
@@ -68,6 +75,12 @@ pub async fn forward(
         .uri(request.uri().to_string());
     for (name, value) in request.headers() {
         head = head.header(name.as_str(), value.as_bytes());
+    }
+    // The middleware's Authentication names the sources of the engine that admitted the
+    // request: the proxy removes each of them (a custom header, the subprotocol entry)
+    // before forwarding. Without it the proxy knows only its builder's sources.
+    if let Some(authentication) = request.extensions().get::<Authentication>() {
+        head = head.extension(authentication.clone());
     }
     let Ok(request) = head.body(body) else {
         // actix has parsed the method, URI and headers already: they always convert.

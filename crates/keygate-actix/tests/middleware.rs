@@ -178,3 +178,63 @@ async fn two_middlewares_on_one_request_path_answer_500_and_charge_once() {
     let body: serde_json::Value = test::read_body_json(response).await;
     assert_eq!(body["code"], "keygate_misconfigured");
 }
+
+#[actix_web::test]
+async fn several_cookie_lines_are_read_as_one_list() {
+    let app_origin = "https://app.example.com";
+    let keygate = Keygate::builder()
+        .pepper(Pepper::generate().unwrap())
+        .credential_sources(
+            keygate_core::CredentialSources::builder()
+                .cookie("kg_session")
+                .allowed_origin(app_origin)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let key = keygate
+        .create_key(NewKey::new(KeyKind::Secret, Environment::Live))
+        .await
+        .unwrap();
+    let app = test::init_service(
+        App::new().service(
+            web::resource("/things")
+                .wrap(KeygateMiddleware::new(&keygate, Access::authenticated()))
+                .route(web::get().to(reply("ok"))),
+        ),
+    )
+    .await;
+    let credential = format!("kg_session={}", key.key.expose());
+    let cases = [
+        // Other cookies on two lines, the key in X-API-Key.
+        vec![
+            ("x-api-key", key.key.expose()),
+            ("cookie", "theme=dark"),
+            ("cookie", "_ga=GA1.2.3"),
+        ],
+        // The credential cookie on the second line.
+        vec![
+            ("cookie", "theme=dark"),
+            ("cookie", credential.as_str()),
+            ("origin", app_origin),
+        ],
+    ];
+    for headers in cases {
+        let mut request = test::TestRequest::get().uri("/things");
+        for header in &headers {
+            request = request.append_header(*header);
+        }
+        let response = test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status().as_u16(), 200, "{headers:?}");
+    }
+    // Twice across the lines is still twice.
+    let request = test::TestRequest::get()
+        .uri("/things")
+        .append_header(("cookie", credential.as_str()))
+        .append_header(("cookie", credential.as_str()))
+        .append_header(("origin", app_origin))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status().as_u16(), 400);
+}

@@ -418,9 +418,12 @@ async fn cookie_headers_are_parsed_strictly_and_bounded() {
     let bad_chars = format!("{COOKIE}=a,b");
     let empty = format!("{COOKIE}=");
     let cases: Vec<Vec<(&str, &str)>> = vec![
-        vec![("cookie", &ok), ("cookie", "theme=dark")],
         vec![("cookie", &twice)],
+        // Several Cookie lines are one list: the cookie once across them, capped in each.
+        vec![("cookie", &ok), ("cookie", "theme=dark"), ("cookie", &ok)],
+        vec![("cookie", "theme=dark"), ("cookie", &twice)],
         vec![("cookie", &long)],
+        vec![("cookie", "theme=dark"), ("cookie", &long)],
         vec![("cookie", &bad_chars)],
         vec![("cookie", &empty)],
     ];
@@ -458,6 +461,43 @@ async fn cookie_headers_are_parsed_strictly_and_bounded() {
         ),
         "missing_credentials"
     );
+}
+
+/// HTTP/2 clients may send one `Cookie` line per cookie (RFC 9113 §8.2.3), and hyper
+/// does not join them: the lines are one list, as if joined by `"; "`.
+#[tokio::test]
+async fn several_cookie_lines_are_one_list() {
+    let f = cookie_engine();
+    let token = session(&f).await;
+    let key = f.secret_key("acme").await;
+    let cookie = format!("{COOKIE}={}", token.expose());
+    // Other cookies split over lines do not stop a request that authenticates otherwise.
+    let split = [("cookie", "theme=dark"), ("cookie", "_ga=GA1.2.3")];
+    let mut headers = vec![("x-api-key", key.key.expose())];
+    headers.extend(split);
+    assert!(f.call(&headers, &lens()).await.is_ok());
+    assert_eq!(code(f.call(&split, &lens()).await), "missing_credentials");
+    // The credential cookie is found on any line, with the Origin rule as on one line.
+    for lines in [
+        [("cookie", cookie.as_str()), ("cookie", "theme=dark")],
+        [("cookie", "theme=dark"), ("cookie", cookie.as_str())],
+    ] {
+        let mut headers = lines.to_vec();
+        headers.push(("origin", APP));
+        assert!(f.call(&headers, &lens()).await.is_ok(), "{headers:?}");
+        let mut headers = lines.to_vec();
+        headers.push(("origin", "https://evil.example"));
+        assert_eq!(code(f.call(&headers, &lens()).await), "origin_forbidden");
+    }
+    // Parsed from `http::request::Parts` too.
+    let (parts, ()) = request(
+        "GET",
+        &[("cookie", "a=1"), ("cookie", &cookie), ("origin", APP)],
+    )
+    .into_parts();
+    let sources = f.keygate.credential_sources();
+    let credentials = Credentials::parse_with(&parts, sources).unwrap();
+    assert_eq!(credentials.bearer(), Some(token.expose()));
 }
 
 #[tokio::test]

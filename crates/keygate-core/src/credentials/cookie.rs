@@ -1,4 +1,4 @@
-//! The cookie source: one named cookie of a strictly parsed `Cookie` header, and the
+//! The cookie source: one named cookie of the strictly parsed `Cookie` headers, and the
 //! `Origin` rule it comes with (browsers attach cookies to cross-site requests, so a
 //! cookie alone does not show the request came from the application's pages).
 
@@ -81,33 +81,30 @@ fn is_v6(address: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':' || b == b'.')
 }
 
-/// The value of the cookie `name`, read like a bearer value. One `Cookie` header only,
-/// the cookie in it once; its value 1 to [`MAX_TOKEN_LEN`] `b64token` characters
-/// (optionally in double quotes). Other cookies are not looked at beyond their names.
+/// The value of the cookie `name`, read like a bearer value. Several `Cookie` headers are
+/// one list, as if joined by `"; "` (HTTP/2 clients may send one per cookie, RFC 9113
+/// §8.2.3); the cookie once in all of them; its value 1 to [`MAX_TOKEN_LEN`] `b64token`
+/// characters (optionally in double quotes). Other cookies are not looked at beyond
+/// their names.
 pub(super) fn read<'a, H: RequestHead + ?Sized>(
     head: &'a H,
     name: &str,
 ) -> Result<Option<&'a str>, AuthError> {
-    let header = match head.header(&header::COOKIE) {
-        HeaderValues::Absent => return Ok(None),
-        HeaderValues::Many => {
-            return Err(AuthError::invalid_request(
-                "the Cookie header appears more than once; send the cookies in one Cookie header",
-            ));
-        }
-        HeaderValues::One(header) => header,
-    };
     let mut found = None;
-    for (pair_name, value) in pairs(header) {
-        if pair_name != name.as_bytes() {
-            continue;
+    let mut twice = false;
+    head.each_header_value(&header::COOKIE, &mut |line| {
+        for (pair_name, value) in pairs(line) {
+            if pair_name != name.as_bytes() {
+                continue;
+            }
+            twice |= found.is_some();
+            found = Some(value);
         }
-        if found.is_some() {
-            return Err(AuthError::invalid_request(
-                "the credential cookie appears more than once; send it once",
-            ));
-        }
-        found = Some(value);
+    });
+    if twice {
+        return Err(AuthError::invalid_request(
+            "the credential cookie appears more than once; send it once",
+        ));
     }
     let Some(value) = found else {
         return Ok(None);

@@ -76,6 +76,11 @@ pub trait RequestHead {
     /// The values of the header `name`. An adapter whose framework has its own header
     /// type looks the name up by [`HeaderName::as_str`].
     fn header(&self, name: &HeaderName) -> HeaderValues<'_>;
+    /// Calls `visit` with each value of the header `name`, in the order the request
+    /// carries them, without allocating; not at all when it is absent. For headers that
+    /// are one list however many lines carry it, such as `Cookie` (HTTP/2 clients may
+    /// send one line per cookie, RFC 9113 §8.2.3).
+    fn each_header_value<'s>(&'s self, name: &HeaderName, visit: &mut dyn FnMut(&'s [u8]));
     /// The peer's address, when the server says (`None` when it is unknown).
     fn peer_addr(&self) -> Option<SocketAddr>;
     /// The connection's scheme, when the server says (`None` when it is unknown).
@@ -94,6 +99,13 @@ fn lookup<'a>(headers: &'a http::HeaderMap, name: &HeaderName) -> HeaderValues<'
             .iter()
             .map(http::HeaderValue::as_bytes),
     )
+}
+
+/// Each value of `name` in an `http` header map.
+fn each<'a>(headers: &'a http::HeaderMap, name: &HeaderName, visit: &mut dyn FnMut(&'a [u8])) {
+    for value in headers.get_all(name) {
+        visit(value.as_bytes());
+    }
 }
 
 /// The scheme of an `http` request: from the [`Connection`] the server inserted, else
@@ -119,6 +131,9 @@ impl RequestHead for http::request::Parts {
     fn header(&self, name: &HeaderName) -> HeaderValues<'_> {
         lookup(&self.headers, name)
     }
+    fn each_header_value<'s>(&'s self, name: &HeaderName, visit: &mut dyn FnMut(&'s [u8])) {
+        each(&self.headers, name, visit);
+    }
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.extensions.get::<Connection>().map(|c| c.peer)
     }
@@ -139,6 +154,9 @@ impl<B> RequestHead for http::Request<B> {
     }
     fn header(&self, name: &HeaderName) -> HeaderValues<'_> {
         lookup(self.headers(), name)
+    }
+    fn each_header_value<'s>(&'s self, name: &HeaderName, visit: &mut dyn FnMut(&'s [u8])) {
+        each(self.headers(), name, visit);
     }
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.extensions().get::<Connection>().map(|c| c.peer)

@@ -212,8 +212,14 @@ impl CredentialSourcesBuilder {
 
     /// Reads a bearer-like credential from the cookie `name` (1 to 64 RFC 6265 token
     /// characters, case-sensitive, as cookie names are). Needs at least one
-    /// [`allowed_origin`](Self::allowed_origin). Set the cookie `HttpOnly`, `Secure` and
-    /// `SameSite`.
+    /// [`allowed_origin`](Self::allowed_origin): a request the cookie comes with must
+    /// carry one of them in `Origin`. A same-origin `GET` carries no `Origin` and is
+    /// refused (`origin_forbidden`); send the credential in a header for those.
+    ///
+    /// Set the cookie `HttpOnly`, `Secure` and `SameSite`, and give it the `__Host-`
+    /// prefix (`__Host-kg_session`, set with `Secure; Path=/` and no `Domain`): browsers
+    /// then keep it only as set by the API's own host, so a sibling subdomain cannot
+    /// toss a cookie of that name onto the parent domain for the API to read.
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.cookie = Some(name.into());
         self

@@ -28,8 +28,14 @@
 //! is not, the rounding `δ = T - W / L < 1 µs` also shifts the boundary by up to
 //! `max(L - 1, n) · δ`, where `n` counts the requests since the account was last idle;
 //! the meter is then stricter, never more lenient, than exact arithmetic (up to 1 µs).
-//! The sustained rate is `1 / T`: for a step of a second or more, within one part in a
-//! million of the limit.
+//!
+//! The sustained rate, once the burst is spent, is `1 / T`, and `T` is rounded **up** to
+//! a whole microsecond, so very high limits sustain less than configured: 999 999 per
+//! second is `T = 2 µs`, so 500 000 per second sustained (600 000 per second is
+//! `T = 2 µs` too; 1 000 000 per second is exactly `T = 1 µs`). The shortfall is under
+//! `1 µs / T` of the limit: within one part in a million when `W / L` is a second or
+//! more, and none when `W / L` is a whole number of microseconds. Bursts are exact: a
+//! fresh account gets `L` requests at once whatever the rounding.
 
 use time::OffsetDateTime;
 
@@ -204,6 +210,32 @@ mod tests {
         assert_eq!(peek(limit, Some(tat), rested).remaining, 7);
         assert!(is_idle(tat, micros(rested)));
         assert!(!is_idle(tat, micros(T0 + Duration::seconds(9))));
+    }
+
+    #[test]
+    fn high_limits_sustain_one_request_per_rounded_up_interval() {
+        // 999 999 per second: T = 1.000001 µs rounds up to 2 µs. The burst is exact,
+        // the sustained rate is 1 / T = 500 000 per second (the module's docs).
+        let limit = RateLimit::new(999_999, 1).unwrap();
+        assert_eq!(emission_interval(limit), 2);
+        let now = micros(T0);
+        let mut tat = None;
+        let mut burst = 0;
+        while let d @ GcraDecision { allowed: true, .. } = check_micros(limit, tat, now) {
+            burst += 1;
+            tat = Some(d.new_tat);
+        }
+        assert_eq!(burst, 999_999);
+        // Then one request a microsecond for 100 ms: one in two is admitted.
+        let mut admitted = 0;
+        for step in 1..=100_000 {
+            let d = check_micros(limit, tat, now + step);
+            if d.allowed {
+                admitted += 1;
+                tat = Some(d.new_tat);
+            }
+        }
+        assert_eq!(admitted, 50_000);
     }
 
     #[test]
