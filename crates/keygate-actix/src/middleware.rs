@@ -15,7 +15,7 @@ use crate::head::Head;
 use crate::rejection::{ProblemJson, Rejection};
 
 /// Authenticates every request of the wrapped app, scope or resource against one
-/// [`Access`], and puts the [`Authentication`] into the request's extensions for the
+/// [`Access`], and puts the [`Authentication`](keygate_core::extract::Authentication) into the request's extensions for the
 /// extractors and [guards](crate::guard).
 ///
 /// After the handler answers, it settles the metering with the response status (credits
