@@ -9,8 +9,8 @@
 //! (`Connection` and the headers it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 //! `Transfer-Encoding`, `Upgrade`), the caller's `Authorization`, `X-API-Key`,
 //! `x-client-secret`, `X-On-Behalf-Of` and `Cookie`, every credential the engine's
-//! [`CredentialSources`](keygate_core::CredentialSources) read (given with
-//! [`ProxyBuilder::credential_sources`]: configured headers, the subprotocol entry), and
+//! [`CredentialSources`] read (the admitting engine's, from the request's
+//! `Authentication`; else [`ProxyBuilder::credential_sources`]), and
 //! `Host`; then it adds `Authorization: Bearer <key>`, marked sensitive. On the way down
 //! it removes the hop-by-hop headers.
 //!
