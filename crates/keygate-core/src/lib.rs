@@ -100,7 +100,7 @@ pub use engine::{
     MAX_LIST_LIMIT,
 };
 pub use error::{AuthError, HeaderText};
-pub use gate::{Admission, Gate, ResponseHeaders};
+pub use gate::{Admission, Gate, Lifetime, ResponseHeaders};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder, UserJwt};
 pub use key::{Environment, KeyKind, KeyRecord};
 pub use meter::{MemoryMeter, Meter};

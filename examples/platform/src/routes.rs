@@ -94,6 +94,9 @@ pub enum Endpoint {
     Gateway,
     /// `POST /api/v1/orgs/create`: a signed-in user, with or without a tenant.
     CreateOrg,
+    /// `GET /api/realtime`: the echo WebSocket (see [`crate::realtime`]). Each adapter
+    /// answers its upgrades itself; the handler answers the rest 426.
+    Realtime,
 }
 
 /// What stands in front of a handler.
@@ -275,6 +278,12 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/orgs/create",
             CreateOrg,
             Guard::Required(Access::authenticated().accept(users()).tenant_optional()),
+        ),
+        route(
+            Method::GET,
+            crate::realtime::PATH,
+            Realtime,
+            Guard::Required(crate::realtime::access()),
         ),
     ];
     routes.extend(TOKEN_RESOURCES.iter().map(|resource| {
@@ -472,6 +481,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 11 + 10 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 11 + 11 + TOKEN_RESOURCES.len());
     }
 }

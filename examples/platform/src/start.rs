@@ -102,7 +102,9 @@ pub async fn start() -> Result<Started, StartError> {
     // Shown at once, before anything else can fail; a secret that cannot be shown stops
     // the start, loudly, rather than leave an admin API nobody can open.
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
-    let mut builder = opened.keygate_builder()?;
+    let mut builder = opened
+        .keygate_builder()?
+        .credential_sources(crate::realtime::credential_sources());
     if let Some(verifier) = jwt {
         builder = builder.jwt_verifier(verifier);
     }

@@ -206,6 +206,11 @@ macro_rules! platform_suite {
             proxy_paths_stay_below_the_upstream_base,
             proxy_takes_a_user_jwt,
             proxy_refuses_impersonation_and_trace,
+            realtime_echoes_with_a_client_token,
+            realtime_refusals_are_problem_answers,
+            realtime_subprotocol_is_ignored_without_upgrade,
+            realtime_closes_when_the_parent_key_is_revoked,
+            realtime_closes_when_the_token_expires,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

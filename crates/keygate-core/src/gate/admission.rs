@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use super::Gate;
+use super::{Gate, Lifetime};
 use crate::access::Access;
 use crate::engine::{Grant, Keygate};
 use crate::error::CREDITS_REMAINING;
@@ -47,6 +47,13 @@ impl Admission {
     /// presented.
     pub fn grant(&self) -> Option<&Grant> {
         self.grant.as_ref()
+    }
+
+    /// How long the admitted credential stays good, for a connection that outlives the
+    /// request (a WebSocket): see [`Lifetime`]. `None` when no credential was presented.
+    pub fn lifetime(&self) -> Option<Lifetime> {
+        self.principal()
+            .map(|principal| Lifetime::of(&self.keygate, principal))
     }
 
     /// What the adapter puts into the request's extensions, for the extractors.

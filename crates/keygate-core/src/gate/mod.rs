@@ -38,8 +38,10 @@
 //! ```
 
 mod admission;
+mod lifetime;
 
 pub use admission::{Admission, ResponseHeaders};
+pub use lifetime::Lifetime;
 
 use std::sync::Arc;
 

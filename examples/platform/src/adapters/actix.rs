@@ -8,11 +8,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keygate_actix::{Admin, KeygateMiddleware, Principal};
+use keygate_core::Lifetime;
 
 use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
-use crate::reply::Reply;
+use crate::realtime;
+use crate::reply::{self, Reply};
 use crate::routes::{self, Endpoint, Guard, Route};
 
 /// Adds the platform's routes to an actix `App` (`App::new().configure(configure(&app))`).
@@ -119,6 +121,17 @@ fn actix_route(app: &App, route: &Route) -> actix_web::Route {
                 )
                 .wrap(KeygateMiddleware::admin(&keygate))
         }
+        Guard::Required(access) if endpoint == Endpoint::Realtime => {
+            let keygate = app.keygate().clone();
+            handler
+                .to(
+                    move |principal: Principal, request: HttpRequest, payload: web::Payload| {
+                        let app = app.clone();
+                        async move { realtime(&app, &principal, &request, payload) }
+                    },
+                )
+                .wrap(KeygateMiddleware::new(&keygate, access.clone()))
+        }
         Guard::Required(access) => {
             let keygate = app.keygate().clone();
             handler
@@ -153,6 +166,89 @@ async fn answer(
         body: &body,
     };
     into_actix(app.handle(endpoint, call).await)
+}
+
+/// `GET /api/realtime`, admitted: `actix_ws::handle` answers the handshake, with the
+/// subprotocol `keygate` added when offered (never the token), and the socket echoes on
+/// the worker until the client leaves or the credential ends.
+fn realtime(
+    app: &App,
+    principal: &keygate_core::Principal,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    use actix_web::http::header::{self, HeaderValue};
+    let headers = request.headers();
+    let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    if !realtime::is_upgrade(
+        request.method().as_str(),
+        text(header::CONNECTION),
+        text(header::UPGRADE),
+    ) {
+        return into_actix(realtime::upgrade_required());
+    }
+    let protocol = realtime::answered_protocol(
+        headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .filter_map(|value| value.to_str().ok()),
+    );
+    let (mut response, session, stream) = match actix_ws::handle(request, payload) {
+        Ok(handshake) => handshake,
+        Err(error) => return into_actix(reply::invalid(format!("WebSocket handshake: {error}"))),
+    };
+    if let Some(protocol) = protocol {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(protocol),
+        );
+    }
+    actix_web::rt::spawn(echo(
+        session,
+        stream,
+        Lifetime::of(app.keygate(), principal),
+    ));
+    response
+}
+
+/// Echoes text and binary frames until the client closes, or closes with 1008 when the
+/// credential ends (checked every [`realtime::CHECK_EVERY`]).
+async fn echo(
+    mut session: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+    lifetime: Lifetime,
+) {
+    use actix_ws::{CloseCode, CloseReason, Message};
+    use futures_util::StreamExt as _;
+    let ended = lifetime.ended(realtime::CHECK_EVERY);
+    let mut ended = std::pin::pin!(ended);
+    loop {
+        tokio::select! {
+            ended = &mut ended => {
+                let reason = CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some(realtime::close_reason(&ended).to_owned()),
+                };
+                let _ = session.close(Some(reason)).await;
+                return;
+            }
+            received = stream.next() => {
+                let sent = match received {
+                    Some(Ok(Message::Text(text))) => session.text(text).await,
+                    Some(Ok(Message::Binary(bytes))) => session.binary(bytes).await,
+                    Some(Ok(Message::Ping(bytes))) => session.pong(&bytes).await,
+                    Some(Ok(Message::Pong(_) | Message::Continuation(_) | Message::Nop)) => Ok(()),
+                    Some(Ok(Message::Close(reason))) => {
+                        let _ = session.close(reason).await;
+                        return;
+                    }
+                    Some(Err(_)) | None => return,
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn into_actix(reply: Reply) -> HttpResponse {

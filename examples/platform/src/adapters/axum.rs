@@ -5,15 +5,18 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use keygate_axum::{Admin, KeygateLayer, Principal};
+use keygate_core::Lifetime;
 use tower::Layer as _;
 
 use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
-use crate::reply::Reply;
+use crate::realtime;
+use crate::reply::{self, Reply};
 use crate::routes::{self, ADMIN_PREFIX, Endpoint, Guard, PROXY_PREFIX, Route};
 
 /// The platform as an axum router.
@@ -81,6 +84,12 @@ fn handler(app: &App, route: &Route) -> MethodRouter {
                 answer(&app, endpoint, Some(&principal), request).await
             },
         ),
+        Guard::Required(_) if endpoint == Endpoint::Realtime => on(
+            filter,
+            move |principal: Principal, request: Request| async move {
+                realtime(&app, &principal, request).await
+            },
+        ),
         Guard::Required(_) => on(
             filter,
             move |principal: Principal, request: Request| async move {
@@ -108,6 +117,69 @@ async fn answer(
         body: &body,
     };
     into_axum(app.handle(endpoint, call).await)
+}
+
+/// `GET /api/realtime`, admitted: axum's `WebSocketUpgrade` answers the handshake with
+/// the subprotocol `keygate` (when offered, never the token), and the socket echoes until
+/// the client leaves or the credential ends.
+async fn realtime(app: &App, principal: &keygate_core::Principal, request: Request) -> Response {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, _) = request.into_parts();
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value: &http::HeaderValue| value.to_str().ok())
+    };
+    let asked = realtime::is_upgrade(
+        parts.method.as_str(),
+        header(http::header::CONNECTION),
+        header(http::header::UPGRADE),
+    );
+    if !asked {
+        return into_axum(realtime::upgrade_required());
+    }
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return into_axum(reply::invalid(format!("WebSocket handshake: {rejection}")));
+        }
+    };
+    let lifetime = Lifetime::of(app.keygate(), principal);
+    upgrade
+        .protocols([realtime::PROTOCOL])
+        .on_upgrade(move |socket| echo(socket, lifetime))
+}
+
+/// Echoes text and binary frames until the client closes, or closes with 1008 when the
+/// credential ends (checked every [`realtime::CHECK_EVERY`]).
+async fn echo(mut socket: WebSocket, lifetime: Lifetime) {
+    let ended = lifetime.ended(realtime::CHECK_EVERY);
+    let mut ended = std::pin::pin!(ended);
+    loop {
+        tokio::select! {
+            ended = &mut ended => {
+                let close = CloseFrame {
+                    code: realtime::POLICY_VIOLATION,
+                    reason: realtime::close_reason(&ended).into(),
+                };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
+            received = socket.recv() => {
+                let echoed = match received {
+                    Some(Ok(Message::Text(text))) => Message::Text(text),
+                    Some(Ok(Message::Binary(bytes))) => Message::Binary(bytes),
+                    // Pings are answered by the socket itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                };
+                if socket.send(echoed).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn into_axum(reply: Reply) -> Response {

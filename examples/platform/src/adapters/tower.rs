@@ -11,17 +11,23 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use keygate_core::Principal;
 use keygate_core::extract::{Admin, from_extensions};
+use keygate_core::{Lifetime, Principal};
 use keygate_tower::KeygateLayer;
 use keygate_tower::proxy::ProxyBody;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{Message, Role};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer as _, ServiceExt as _, service_fn};
 
 use crate::access_log;
 use crate::app::{App, Call};
 use crate::body;
-use crate::reply::Reply;
+use crate::realtime;
+use crate::reply::{self, Reply};
 use crate::routes::{self, Endpoint, Guard};
 
 /// A route's response body.
@@ -133,6 +139,9 @@ fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> RouteService {
                     Err(rejection) => return Ok(rejection.to_response()),
                 }
             };
+            if let (Endpoint::Realtime, Some(principal)) = (endpoint, &principal) {
+                return Ok(realtime(&app, principal, request));
+            }
             let (parts, body) = request.into_parts();
             let body = match body::read(body).await {
                 Ok(body) => body,
@@ -149,6 +158,106 @@ fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> RouteService {
     }))
 }
 
+/// `GET /api/realtime`, admitted: the WebSocket handshake by hand (RFC 6455: a `GET`
+/// upgrade, version 13, the accept key derived from the client's), answered 101 with the
+/// subprotocol `keygate` when offered (never the token); hyper hands over the connection
+/// once the 101 is sent, and tokio-tungstenite speaks WebSocket on it.
+fn realtime(
+    app: &App,
+    principal: &Principal,
+    mut request: Request<Incoming>,
+) -> Response<RouteBody> {
+    use http::header::{
+        CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+        SEC_WEBSOCKET_VERSION, UPGRADE,
+    };
+    let headers = request.headers();
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    if !realtime::is_upgrade(
+        request.method().as_str(),
+        header(CONNECTION),
+        header(UPGRADE),
+    ) {
+        return into_tower(realtime::upgrade_required());
+    }
+    if header(SEC_WEBSOCKET_VERSION) != Some("13") {
+        return into_tower(reply::invalid(
+            "WebSocket handshake: Sec-WebSocket-Version must be 13",
+        ));
+    }
+    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
+        return into_tower(reply::invalid(
+            "WebSocket handshake: Sec-WebSocket-Key is missing",
+        ));
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let protocol = realtime::answered_protocol(
+        headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+    );
+    let lifetime = Lifetime::of(app.keygate(), principal);
+    let upgrading = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                echo(socket, lifetime).await;
+            }
+            Err(error) => tracing::debug!(%error, "the WebSocket upgrade did not complete"),
+        }
+    });
+    let mut response = Response::new(RouteBody::default());
+    *response.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+    let answer = response.headers_mut();
+    answer.insert(CONNECTION, http::HeaderValue::from_static("upgrade"));
+    answer.insert(UPGRADE, http::HeaderValue::from_static("websocket"));
+    if let Ok(accept) = http::HeaderValue::from_str(&accept) {
+        answer.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(protocol) = protocol {
+        answer.insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            http::HeaderValue::from_static(protocol),
+        );
+    }
+    response
+}
+
+/// Echoes text and binary frames until the client closes, or closes with 1008 when the
+/// credential ends (checked every [`realtime::CHECK_EVERY`]).
+async fn echo(mut socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, lifetime: Lifetime) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let ended = lifetime.ended(realtime::CHECK_EVERY);
+    let mut ended = std::pin::pin!(ended);
+    loop {
+        tokio::select! {
+            ended = &mut ended => {
+                let close = CloseFrame {
+                    code: CloseCode::from(realtime::POLICY_VIOLATION),
+                    reason: realtime::close_reason(&ended).into(),
+                };
+                let _ = socket.close(Some(close)).await;
+                return;
+            }
+            received = socket.next() => {
+                let echoed = match received {
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
+                    // Pings are answered by the socket itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                };
+                if socket.send(echoed).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 fn into_tower(reply: Reply) -> Response<RouteBody> {
     reply.map(RouteBody::from)
 }
@@ -157,7 +266,10 @@ fn into_tower(reply: Reply) -> Response<RouteBody> {
 /// SIGTERM; connections in flight finish.
 pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // hyper-util's `GracefulShutdown` does not watch upgradeable HTTP/1 connections, so
+    // each connection watches a stop signal itself and the loop waits for them all.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(crate::start::shutdown_signal());
     loop {
         tokio::select! {
@@ -169,20 +281,34 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
                         continue;
                     }
                 };
-                let connection = hyper::server::conn::http1::Builder::new().serve_connection(
-                    TokioIo::new(stream),
-                    TowerToHyperService::new(service.clone()),
-                );
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                // With upgrades: `GET /api/realtime` hands its connection to a WebSocket.
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        TowerToHyperService::new(service.clone()),
+                    )
+                    .with_upgrades();
+                let mut stopping = stopping.clone();
+                connections.spawn(async move {
+                    let mut connection = std::pin::pin!(connection);
+                    let served = tokio::select! {
+                        served = connection.as_mut() => served,
+                        _ = stopping.changed() => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    };
+                    if let Err(error) = served {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                 });
+                // Forget the connections that have ended.
+                while connections.try_join_next().is_some() {}
             }
             () = &mut shutdown => break,
         }
     }
-    graceful.shutdown().await;
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
     Ok(())
 }

@@ -52,6 +52,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         Me => resources::me(principal),
         Gateway => resources::gateway(call.path, principal),
         CreateOrg => resources::resource("orgs", "create", principal),
+        Realtime => crate::realtime::upgrade_required(),
         Health | Ready => reply::internal(),
     }
 }

@@ -68,6 +68,7 @@ impl Platform {
         let keygate = opened
             .keygate_builder()
             .expect("the engine's builder")
+            .credential_sources(platform::realtime::credential_sources())
             .jwt_verifier(users.verifier())
             .build()
             .expect("the engine");

@@ -326,7 +326,6 @@ pub async fn later_routes_do_not_exist<A: PlatformAdapter, D: Database>() {
         (Method::GET, "/oauth/authorize"),
         (Method::POST, "/oauth/token"),
         (Method::POST, "/detect"),
-        (Method::GET, "/api/realtime"),
         (Method::GET, usage.as_str()),
     ] {
         let reply = p.admin(method.clone(), path).json(&json!({})).send().await;

@@ -8,6 +8,7 @@ mod credentials;
 mod keys;
 mod metered;
 mod proxy;
+mod realtime;
 mod running;
 mod tenants;
 mod token_routes;
@@ -20,6 +21,7 @@ pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
 pub use proxy::*;
+pub use realtime::*;
 pub use running::*;
 pub use tenants::*;
 pub use token_routes::*;
@@ -27,13 +29,14 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 11] = [
+pub const FILES: [&str; 12] = [
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
     include_str!("proxy.rs"),
+    include_str!("realtime.rs"),
     include_str!("running.rs"),
     include_str!("tenants.rs"),
     include_str!("token_routes.rs"),
