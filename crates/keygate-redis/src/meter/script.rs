@@ -108,6 +108,11 @@ pub(crate) struct Taken {
     pub(crate) stored: Vec<Option<Counter>>,
 }
 
+/// How long a counter key outlives its idle time (the skew margin, as take.lua does).
+fn counter_margin_millis() -> i64 {
+    i64::try_from(LEDGER_SKEW.as_millis()).unwrap_or(i64::MAX) + 1
+}
+
 fn millis_between(from_micros: i64, to_micros: i64) -> i64 {
     (to_micros - from_micros).div_euclid(1000).max(1)
 }
@@ -216,9 +221,9 @@ pub(crate) fn give_back(
             (Some(Counter::Tat(written)), before) => {
                 call.key(key).arg("r").arg(written);
                 match before {
-                    Some(Counter::Tat(tat)) if tat > now => {
-                        call.arg(tat).arg(millis_between(now, tat) + 1000)
-                    }
+                    Some(Counter::Tat(tat)) if tat > now => call
+                        .arg(tat)
+                        .arg(millis_between(now, tat) + counter_margin_millis()),
                     _ => call.arg("").arg(0),
                 };
             }

@@ -90,18 +90,20 @@ if ARGV[3] == '1' then
   end
 end
 
--- Commit: every counter once, with a TTL so idle keys leave memory.
+-- Commit: every counter once, with a TTL so idle keys leave memory: the time until the
+-- counter is idle (a TAT in the past, a period that ended) plus the skew margin, so an
+-- instance whose clock lags still finds it.
+local margin = math.floor(tonumber(ARGV[6]) / 1000) + 1
 for i = 1, n do
   local key = KEYS[i + 2]
   if not written[key] then
     written[key] = true
     local s = state[key]
     if s.kind == 'r' then
-      local ttl = math.floor((s.tat - now) / 1000) + 1001
+      local ttl = math.floor((s.tat - now) / 1000) + margin
       redis.call('SET', key, string.format('%d', s.tat), 'PX', string.format('%d', ttl))
     else
-      local ttl = math.floor((s.e * 1000000 - now) / 1000)
-      if ttl < 1 then ttl = 1 end
+      local ttl = math.floor((s.e * 1000000 - now) / 1000) + margin
       redis.call('HSET', key, 'e', string.format('%d', s.e), 'u', string.format('%d', s.u))
       redis.call('PEXPIRE', key, string.format('%d', ttl))
     end
