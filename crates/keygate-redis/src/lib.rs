@@ -7,7 +7,8 @@
 //!   store's meter): a request with credits costs one Redis call and one SQL statement.
 //! - A one-time token cannot be replayed after Redis lost its ledger (`FLUSHALL`, a
 //!   restart without persistence): see [`LEDGER_SKEW`].
-//! - Revocation notices over pub/sub: see the `notify` module (to come).
+//! - [`KeyChangePublisher`] and [`RedisConnection::cached`] carry key revocations and
+//!   rotations between instances over Redis pub/sub.
 //! - Redis unreachable or slower than [`RedisConfig::timeout`] is a
 //!   [`StoreError`](keygate_core::StoreError): the engine answers 503 `auth_unavailable`,
 //!   never allows and never charges; the connection manager reconnects when Redis is back.
@@ -31,10 +32,11 @@ mod config;
 mod connection;
 mod error;
 mod meter;
-// mod notify;
+mod notify;
 
 pub use config::{ConfigError, RedisConfig};
 pub use connection::RedisConnection;
 pub use error::ConnectError;
 pub use meter::{LEDGER_SKEW, RedisMeter, USED_TOKEN_MARGIN};
+pub use notify::{KeyChangePublisher, NOTIFY_HEARTBEAT_INTERVAL};
 
