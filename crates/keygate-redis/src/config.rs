@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn prefixes_that_would_break_the_hash_tag_are_refused() {
         for bad in ["", "a{b", "a}b", "a b"] {
-            assert!(RedisConfig::new("redis://x").prefix(bad).is_err(), "{bad:?}");
+            assert!(
+                RedisConfig::new("redis://x").prefix(bad).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(RedisConfig::new("redis://x").prefix("kg-test_1").is_ok());
     }

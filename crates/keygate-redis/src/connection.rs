@@ -65,12 +65,11 @@ impl RedisConnection {
     pub fn connect_lazy(config: RedisConfig) -> Result<Self, ConnectError> {
         tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let url = redact(&config.url);
-        let client = redis::Client::open(config.url.as_str()).map_err(|source| {
-            ConnectError::Url {
+        let client =
+            redis::Client::open(config.url.as_str()).map_err(|source| ConnectError::Url {
                 url: url.clone(),
                 source,
-            }
-        })?;
+            })?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(config.timeout))
             .set_connection_timeout(Some(config.connect_timeout))
@@ -102,9 +101,9 @@ impl RedisConnection {
 
     /// Whether Redis answers a `PING` within the timeout: what `/readyz` asks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call(|mut conn| async move {
-            redis::cmd("PING").query_async::<String>(&mut conn).await
-        })
+        self.call(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
         .await
         .map(drop)
     }

@@ -9,9 +9,7 @@ use keygate_core::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The URL is not one the `redis` crate reads.
-    #[error(
-        "the Redis URL {url} is not valid ({source}): use redis://[:password@]host:port[/db]"
-    )]
+    #[error("the Redis URL {url} is not valid ({source}): use redis://[:password@]host:port[/db]")]
     Url {
         /// The URL, password redacted.
         url: String,

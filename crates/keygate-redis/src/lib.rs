@@ -39,4 +39,3 @@ pub use connection::RedisConnection;
 pub use error::ConnectError;
 pub use meter::{LEDGER_SKEW, RedisMeter, USED_TOKEN_MARGIN};
 pub use notify::{KeyChangePublisher, NOTIFY_HEARTBEAT_INTERVAL};
-

@@ -12,8 +12,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use keygate_core::key::RateLimit;
 use keygate_core::meter::{Charge, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse};
-use keygate_core::testing::T0;
 use keygate_core::store::StoreErrorKind;
+use keygate_core::testing::T0;
 use keygate_core::{MemoryMeter, Meter};
 use keygate_redis::{ConnectError, LEDGER_SKEW, RedisConfig, RedisConnection};
 use time::Duration;
@@ -21,7 +21,11 @@ use time::Duration;
 /// A dedicated logical database, so the test can `FLUSHDB` it.
 const FLUSHED_DB: u32 = 9;
 
-fn use_token(token_id: &str, issued_at: time::OffsetDateTime, now: time::OffsetDateTime) -> MeterRequest<'_> {
+fn use_token(
+    token_id: &str,
+    issued_at: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+) -> MeterRequest<'_> {
     MeterRequest {
         now,
         charges: &[],
@@ -51,8 +55,14 @@ async fn a_token_used_before_a_flush_is_refused_after_it() {
     let redis = common::TestRedis::on(&db_url(&base, FLUSHED_DB), module_path!()).await;
     let meter = redis.meter(MemoryMeter::new()).await;
     let used = use_token("jti-before", T0, T0 + Duration::seconds(10));
-    assert!(matches!(meter.meter(&used).await.unwrap(), MeterDecision::Allowed { .. }));
-    assert_eq!(meter.meter(&used).await.unwrap(), MeterDecision::AlreadyUsed);
+    assert!(matches!(
+        meter.meter(&used).await.unwrap(),
+        MeterDecision::Allowed { .. }
+    ));
+    assert_eq!(
+        meter.meter(&used).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
 
     // Redis loses everything (FLUSHALL, or a restart without persistence).
     let client = redis::Client::open(redis.url.as_str()).unwrap();
@@ -63,21 +73,36 @@ async fn a_token_used_before_a_flush_is_refused_after_it() {
     // (the ledger cannot tell them apart).
     let flushed_at = T0 + Duration::minutes(1);
     let replay = use_token("jti-before", T0, flushed_at);
-    assert_eq!(meter.meter(&replay).await.unwrap(), MeterDecision::AlreadyUsed);
+    assert_eq!(
+        meter.meter(&replay).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
     let unused = use_token("jti-unused", T0 + Duration::seconds(30), flushed_at);
-    assert_eq!(meter.meter(&unused).await.unwrap(), MeterDecision::AlreadyUsed);
+    assert_eq!(
+        meter.meter(&unused).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
     // A token issued up to the skew margin after the new epoch is refused too; one
     // issued later is used once, as always.
     let skew = Duration::try_from(LEDGER_SKEW).unwrap();
     let edge = flushed_at + skew - Duration::seconds(1);
     assert_eq!(
-        meter.meter(&use_token("jti-edge", edge, edge)).await.unwrap(),
+        meter
+            .meter(&use_token("jti-edge", edge, edge))
+            .await
+            .unwrap(),
         MeterDecision::AlreadyUsed
     );
     let fresh_at = flushed_at + skew;
     let fresh = use_token("jti-after", fresh_at, fresh_at);
-    assert!(matches!(meter.meter(&fresh).await.unwrap(), MeterDecision::Allowed { .. }));
-    assert_eq!(meter.meter(&fresh).await.unwrap(), MeterDecision::AlreadyUsed);
+    assert!(matches!(
+        meter.meter(&fresh).await.unwrap(),
+        MeterDecision::Allowed { .. }
+    ));
+    assert_eq!(
+        meter.meter(&fresh).await.unwrap(),
+        MeterDecision::AlreadyUsed
+    );
 }
 
 static LIMIT: std::sync::LazyLock<Charge<'static>> = std::sync::LazyLock::new(|| Charge {
@@ -102,7 +127,9 @@ async fn an_unreachable_redis_is_a_quick_store_error_never_an_admission() {
     assert!(err.to_string().contains("KEYGATE_REDIS_URL"), "{err}");
 
     // A lazily connected meter answers every request with an error, within the timeout.
-    let meter = RedisConnection::connect_lazy(config).unwrap().meter(MemoryMeter::new());
+    let meter = RedisConnection::connect_lazy(config)
+        .unwrap()
+        .meter(MemoryMeter::new());
     let requests = [
         MeterRequest {
             now: T0,
@@ -116,7 +143,11 @@ async fn an_unreachable_redis_is_a_quick_store_error_never_an_admission() {
         for _ in 0..3 {
             let started = Instant::now();
             let err = meter.meter(request).await.unwrap_err();
-            assert!(started.elapsed() < StdDuration::from_millis(1000), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() < StdDuration::from_millis(1000),
+                "{:?}",
+                started.elapsed()
+            );
             assert_eq!(err.kind(), StoreErrorKind::Unavailable);
             assert!(!err.to_string().contains("hunter2"), "{err}");
         }

@@ -15,8 +15,8 @@ mod common;
 
 use keygate_core::key::RateLimit;
 use keygate_core::meter::{
-    Charge, CreditAccount, CreditDebit, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse,
-    Settlement, WindowLimit,
+    Charge, CreditAccount, CreditDebit, Limit, MeterAccount, MeterDecision, MeterRequest,
+    OneTimeUse, Settlement, WindowLimit,
 };
 use keygate_core::testing::T0;
 use keygate_core::{MemoryMeter, Meter};

@@ -46,7 +46,10 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_other() {
     let second = redis.second().await;
     let cache_a = first.cached(first.publisher(Arc::clone(&store))).unwrap();
     let cache_b = second.cached(second.publisher(Arc::clone(&store))).unwrap();
-    within(Duration::from_secs(5), async || serving(&cache_a) && serving(&cache_b)).await;
+    within(Duration::from_secs(5), async || {
+        serving(&cache_a) && serving(&cache_b)
+    })
+    .await;
 
     // B caches the live key: a change behind its back (straight in the store, no notice)
     // is not seen.
@@ -124,7 +127,9 @@ impl Proxy {
 fn redis_address(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split('/').next().unwrap();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     host.to_owned()
 }
 
@@ -156,7 +161,10 @@ async fn a_cache_serves_nothing_while_its_subscription_is_down_and_starts_empty_
     // A change made meanwhile (its notice, if any, would be lost) is seen at once.
     store.revoke(&key.id, T0).await.unwrap();
     let seen = cache.find_by_hash(&key.digest).await.unwrap().unwrap();
-    assert!(seen.revoked_at.is_some(), "lookups go to the store while suspended");
+    assert!(
+        seen.revoked_at.is_some(),
+        "lookups go to the store while suspended"
+    );
 
     // Back: serving again, from an empty cache.
     proxy.set_cut(false);

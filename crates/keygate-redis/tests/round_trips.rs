@@ -31,9 +31,7 @@ fn script_calls(url: &str) -> u64 {
         .query(&mut conn)
         .unwrap();
     info.lines()
-        .filter(|line| {
-            line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:")
-        })
+        .filter(|line| line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:"))
         .map(|line| {
             let calls = line
                 .split([':', ','])
@@ -56,7 +54,10 @@ async fn calls_per_request(
     let before = script_calls(&redis.url);
     for i in 0..REQUESTS {
         let decision = meter.meter(&request(i)).await.unwrap();
-        assert!(matches!(decision, MeterDecision::Allowed { .. }), "{decision:?}");
+        assert!(
+            matches!(decision, MeterDecision::Allowed { .. }),
+            "{decision:?}"
+        );
     }
     let after = script_calls(&redis.url);
     (after - before) as f64 / REQUESTS as f64

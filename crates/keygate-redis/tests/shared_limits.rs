@@ -68,11 +68,10 @@ async fn a_one_time_token_raced_by_64_tasks_on_2_connections_is_used_once() {
     assert_eq!(admitted, 1);
 }
 
-static TEN_PER_MINUTE: std::sync::LazyLock<Charge<'static>> =
-    std::sync::LazyLock::new(|| Charge {
-        account: MeterAccount::key_lineage("key_raced"),
-        limit: Limit::Rate(RateLimit::new(10, 60).unwrap()),
-    });
+static TEN_PER_MINUTE: std::sync::LazyLock<Charge<'static>> = std::sync::LazyLock::new(|| Charge {
+    account: MeterAccount::key_lineage("key_raced"),
+    limit: Limit::Rate(RateLimit::new(10, 60).unwrap()),
+});
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_10_per_minute_limit_raced_by_64_tasks_on_2_connections_admits_exactly_10() {

@@ -204,7 +204,9 @@ impl<C: Meter> Meter for RedisMeter<C> {
             Outcome::Allowed => {
                 let steps = replay.steps(request.charges.len().saturating_sub(1));
                 if steps.iter().any(|step| !step.allowed) {
-                    return Err(bad_reply("an admission the core's arithmetic does not make"));
+                    return Err(bad_reply(
+                        "an admission the core's arithmetic does not make",
+                    ));
                 }
                 let tightest = if request.charges.is_empty() {
                     None
@@ -271,7 +273,10 @@ impl<C: Meter> Meter for RedisMeter<C> {
             let key = script::token_key(self.redis.key_prefix(), token_id);
             self.redis
                 .call(|mut conn| async move {
-                    redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await
+                    redis::cmd("DEL")
+                        .arg(&key)
+                        .query_async::<i64>(&mut conn)
+                        .await
                 })
                 .await?;
         }

@@ -35,8 +35,7 @@ use super::{LEDGER_SKEW, USED_TOKEN_MARGIN};
 use crate::error::bad_reply;
 
 static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("take.lua")));
-static GIVE_BACK: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("give_back.lua")));
+static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("give_back.lua")));
 
 /// The latest window end the script is given: Lua computes with doubles, exact below
 /// 2^53 µs (the year 2255; the core clamps clocks there too).
@@ -215,7 +214,7 @@ pub(crate) fn give_back(
             .zip(steps)
             .filter(|(first, _)| **first == index)
             .map(|(_, step)| step.after)
-            .last();
+            .next_back();
         let units = keys.first.iter().filter(|first| **first == index).count();
         match (last, stored.get(index).copied().flatten()) {
             (Some(Counter::Tat(written)), before) => {
