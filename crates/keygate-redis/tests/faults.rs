@@ -154,3 +154,63 @@ async fn an_unreachable_redis_is_a_quick_store_error_never_an_admission() {
     }
     assert!(meter.connection().ping().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meter_refuses_while_redis_is_away_and_serves_again_when_it_is_back() {
+    let Some(redis) = common::TestRedis::new(module_path!()).await else {
+        return;
+    };
+    let proxy = common::Proxy::start(common::redis_address(&redis.url)).await;
+    let connection = RedisConnection::connect(
+        RedisConfig::new(format!("redis://127.0.0.1:{}", proxy.port))
+            .prefix(&redis.prefix)
+            .unwrap()
+            .timeout(StdDuration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let meter = connection.meter(MemoryMeter::new());
+    meter
+        .declare_ledger_complete_since(time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let charge = Charge {
+        account: MeterAccount::key_lineage("key_away"),
+        limit: Limit::Rate(RateLimit::new(3, 60).unwrap()),
+    };
+    let request = MeterRequest {
+        now: T0,
+        charges: std::slice::from_ref(&charge),
+        credits: None,
+        one_time: None,
+    };
+    let remaining = |decision| match decision {
+        MeterDecision::Allowed { tightest, .. } => tightest.unwrap().status.remaining,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(remaining(meter.meter(&request).await.unwrap()), 2);
+
+    proxy.set_cut(true);
+    // The proxy closes its connections within 10 ms.
+    tokio::time::sleep(StdDuration::from_millis(50)).await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        meter.meter(&request).await.unwrap_err();
+        assert!(started.elapsed() < StdDuration::from_secs(1));
+    }
+
+    // Back, without a new connection or meter: the requests refused meanwhile took
+    // nothing.
+    proxy.set_cut(false);
+    let started = Instant::now();
+    let decision = loop {
+        match meter.meter(&request).await {
+            Ok(decision) => break decision,
+            Err(_) if started.elapsed() < StdDuration::from_secs(10) => {
+                tokio::time::sleep(StdDuration::from_millis(20)).await;
+            }
+            Err(err) => panic!("not back after 10 s: {err}"),
+        }
+    };
+    assert_eq!(remaining(decision), 1);
+}

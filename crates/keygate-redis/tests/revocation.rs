@@ -11,13 +11,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use keygate_core::store::{CachedKeyStore, KeyStore, MemoryKeyStore};
 use keygate_core::testing::{T0, record};
 use keygate_redis::{RedisConfig, RedisConnection};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Waits until `done` holds, for at most `limit`; how long it took.
 async fn within(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> Duration {
@@ -73,72 +71,12 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_other() {
     );
 }
 
-/// A TCP proxy to Redis that can be cut (every connection closed, new ones refused) and
-/// restored.
-struct Proxy {
-    port: u16,
-    cut: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let cut = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&cut);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if flag.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let flag = Arc::clone(&flag);
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
-                    tokio::pin!(copy);
-                    loop {
-                        tokio::select! {
-                            _ = &mut copy => return,
-                            () = tokio::time::sleep(Duration::from_millis(10)) => {
-                                if flag.load(Ordering::SeqCst) {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Self { port, cut }
-    }
-
-    fn set_cut(&self, cut: bool) {
-        self.cut.store(cut, Ordering::SeqCst);
-    }
-}
-
-/// `host:port` of the test Redis URL.
-fn redis_address(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap();
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    host.to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_serves_nothing_while_its_subscription_is_down_and_starts_empty_after() {
     let Some(redis) = common::TestRedis::new(module_path!()).await else {
         return;
     };
-    let proxy = Proxy::start(redis_address(&redis.url)).await;
+    let proxy = common::Proxy::start(common::redis_address(&redis.url)).await;
     let through_proxy = RedisConnection::connect(
         RedisConfig::new(format!("redis://127.0.0.1:{}", proxy.port))
             .prefix(&redis.prefix)

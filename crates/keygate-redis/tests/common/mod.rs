@@ -12,12 +12,14 @@
     clippy::print_stderr
 )]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use keygate_redis::{RedisConfig, RedisConnection, RedisMeter};
 use keygate_sqlx::SqlStore;
 use time::OffsetDateTime;
+use tokio::net::{TcpListener, TcpStream};
 
 pub const REDIS_URL: &str = "KEYGATE_TEST_REDIS_URL";
 pub const POSTGRES_URL: &str = "KEYGATE_TEST_POSTGRES_URL";
@@ -150,4 +152,64 @@ pub async fn sqlite() -> SqliteDb {
     let url = format!("sqlite://{}", dir.path().join("keygate.db").display());
     let store = SqlStore::connect(&url).await.unwrap();
     SqliteDb { store, dir }
+}
+
+/// A TCP proxy to Redis that can be cut (every connection closed, new ones refused) and
+/// restored.
+pub struct Proxy {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cut);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let flag = Arc::clone(&flag);
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    tokio::pin!(copy);
+                    loop {
+                        tokio::select! {
+                            _ = &mut copy => return,
+                            () = tokio::time::sleep(Duration::from_millis(10)) => {
+                                if flag.load(Ordering::SeqCst) {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+    }
+}
+
+/// `host:port` of the test Redis URL.
+pub fn redis_address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    host.to_owned()
 }
