@@ -20,7 +20,8 @@ use crate::error::bad_reply;
 ///
 /// Redis keeps the used tokens in memory; a `FLUSHALL`, or a restart without
 /// persistence, forgets them. So the first script call that finds the ledger's epoch key
-/// missing writes the caller's time into it: the ledger is complete from then on. A
+/// missing (any metered request not refused by a limit) writes the caller's time into it:
+/// the ledger is complete from then on. A
 /// token used before the loss was issued before the loss, on some instance's clock; with
 /// instance clocks within this margin of each other, it was issued before `epoch +
 /// LEDGER_SKEW`. Such a token is refused as used (401 `token_used`), whatever the
@@ -30,7 +31,9 @@ use crate::error::bad_reply;
 /// just before a flush could be used once more.
 ///
 /// The epoch key has no TTL (one small key per prefix): expiring it would only refuse
-/// more tokens.
+/// more tokens. A brand-new deployment can record that its empty Redis is complete with
+/// [`RedisMeter::declare_ledger_complete_since`] (or `SET '{<prefix>}:epoch' 0 NX`), so
+/// its first tokens are not refused.
 pub const LEDGER_SKEW: Duration = Duration::from_secs(120);
 
 /// How long a used token's key outlives the token's expiry: a clock-skew margin, as the
@@ -68,10 +71,10 @@ pub const USED_TOKEN_MARGIN: Duration = Duration::from_secs(120);
 /// 2^53, so Lua's doubles compute them exactly; remaining, reset and retry-after are
 /// computed in Rust by the same functions the memory and SQL meters use, from the stored
 /// values the script reports. Every key has a TTL: a rate limit's when it is idle (its
-/// TAT passed, plus a second), a window's at its period's end, a used token's at its
-/// expiry plus [`USED_TOKEN_MARGIN`]; only the epoch key ([`LEDGER_SKEW`]) stays. Memory
-/// is therefore one small key per active account and counter, and one per live used
-/// token.
+/// TAT passed) and a window's at its period's end, each plus [`LEDGER_SKEW`] (so an
+/// instance whose clock lags still finds it), a used token's at its expiry plus
+/// [`USED_TOKEN_MARGIN`]; only the epoch key ([`LEDGER_SKEW`]) stays. Memory is therefore
+/// one small key per active account and counter, and one per live used token.
 ///
 /// # Failures
 ///

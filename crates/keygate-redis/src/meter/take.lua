@@ -70,16 +70,19 @@ for i = 1, n do
   s.kind = kind
 end
 
--- The one-time token: refused if used, or issued before the ledger was complete.
+-- The ledger's epoch, on every call that gets this far, so that after a loss it is
+-- written as early as traffic allows: the ledger is complete from then on (a new Redis,
+-- or one that lost its data).
+local epoch = redis.call('GET', KEYS[1])
+if epoch then
+  epoch = tonumber(epoch)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = now
+end
+
+-- The one-time token: refused if issued before the ledger was complete, or used.
 if ARGV[3] == '1' then
-  local epoch = redis.call('GET', KEYS[1])
-  if epoch then
-    epoch = tonumber(epoch)
-  else
-    -- The ledger is complete from now on (a new Redis, or one that lost its data).
-    redis.call('SET', KEYS[1], ARGV[1])
-    epoch = now
-  end
   if tonumber(ARGV[4]) < epoch + tonumber(ARGV[6]) then
     reply[1] = 3
     return reply
