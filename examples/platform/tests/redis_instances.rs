@@ -16,10 +16,12 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Barrier;
 
 /// The logical database of the test Redis this test owns (and empties).
@@ -310,4 +312,158 @@ fn http_client() -> reqwest::Client {
         .expect("keygate's HTTP client builder")
         .build()
         .expect("an HTTP client")
+}
+
+/// A TCP proxy to Redis that can be cut (every connection closed, new ones dropped) and
+/// restored: Redis "stopped" and "started" without touching the shared server.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cut);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let (upstream, flag) = (upstream.clone(), Arc::clone(&flag));
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    tokio::pin!(copy);
+                    loop {
+                        tokio::select! {
+                            _ = &mut copy => return,
+                            () = tokio::time::sleep(Duration::from_millis(5)) => {
+                                if flag.load(Ordering::SeqCst) {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+}
+
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap();
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned()
+}
+
+/// Redis stopped in the middle of a burst: only 503s while it is down, no credit lost or
+/// overspent, and service back when it is back, without restarting the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopped_mid_burst_answers_503_and_loses_no_credit() {
+    let (Ok(postgres), Ok(redis)) = (
+        std::env::var("KEYGATE_TEST_POSTGRES_URL"),
+        std::env::var("KEYGATE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!("skipping: set KEYGATE_TEST_POSTGRES_URL and KEYGATE_TEST_REDIS_URL");
+        return;
+    };
+    let redis_db = db_url(&redis, REDIS_DB + 1);
+    if !redis_cli(&redis_db, &["FLUSHDB"]) {
+        eprintln!("skipping: redis-cli is not on the PATH or cannot reach {redis_db}");
+        return;
+    }
+    assert!(redis_cli(&redis_db, &["SET", "{keygate}:epoch", "0"]));
+    let proxy = Proxy::start(host_port(&redis)).await;
+    let through_proxy = format!("redis://127.0.0.1:{}/{}", proxy.port, REDIS_DB + 1);
+    let schema = format!("kg_redis_fault_{}", std::process::id());
+    sqlx_exec(&postgres, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    sqlx_exec(&postgres, &format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let database_url = format!("{postgres}?options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("KEYGATE_DATABASE_URL", database_url.as_str()),
+        ("KEYGATE_REDIS_URL", through_proxy.as_str()),
+        ("KEYGATE_ADMIN_SECRET", SECRET),
+    ];
+    let platform = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
+    let base = platform.base.clone();
+    // Metered on Redis (a rate limit) and in SQL (credits).
+    let (id, key) = create_key(
+        &base,
+        json!({"kind": "secret", "environment": "live", "tenant": "acme", "credits": 1000,
+               "rate_limit": {"limit": 100000, "window_seconds": 60}}),
+    )
+    .await;
+    let client = http_client();
+    let detect = || {
+        client
+            .post(format!("{base}/api/detect"))
+            .header("x-api-key", &key)
+    };
+    let mut served = 0;
+    // Up: served.
+    for _ in 0..20 {
+        let (status, body) = send(detect()).await;
+        assert_eq!(status, 200, "{body}");
+        served += 1;
+    }
+    // Down: 503 auth_unavailable, and nothing else.
+    proxy.cut.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    for _ in 0..20 {
+        let (status, body) = send(detect()).await;
+        assert_eq!((status, &body["code"]), (503, &json!("auth_unavailable")), "{body}");
+    }
+    let (status, _) = send(client.get(format!("{base}/readyz"))).await;
+    assert_eq!(status, 503, "/readyz while Redis is down");
+    // Back: served again, same process.
+    proxy.cut.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    loop {
+        let (status, body) = send(detect()).await;
+        match status {
+            200 => {
+                served += 1;
+                break;
+            }
+            503 if back.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ => panic!("{status} {body} {:?} after Redis came back", back.elapsed()),
+        }
+    }
+    for _ in 0..20 {
+        let (status, body) = send(detect()).await;
+        assert_eq!(status, 200, "{body}");
+        served += 1;
+    }
+    let (status, _) = send(client.get(format!("{base}/readyz"))).await;
+    assert_eq!(status, 200);
+    // The balance read back equals the successes.
+    let (status, shown) = send(
+        client
+            .get(format!("{base}/api/v1/admin/keys/{id}"))
+            .header("x-client-secret", SECRET),
+    )
+    .await;
+    assert_eq!((status, &shown["credits"]), (200, &json!(1000 - served)), "{shown}");
+
+    drop(platform);
+    redis_cli(&redis_db, &["FLUSHDB"]);
+    sqlx_exec(&postgres, &format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
 }
