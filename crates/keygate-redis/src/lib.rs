@@ -12,6 +12,9 @@
 //! - Redis unreachable or slower than [`RedisConfig::timeout`] is a
 //!   [`StoreError`](keygate_core::StoreError): the engine answers 503 `auth_unavailable`,
 //!   never allows and never charges; the connection manager reconnects when Redis is back.
+//! - A `redis+cluster://host:port,host:port` URL selects the Redis Cluster client: every
+//!   key of one meter shares the hash tag `{<prefix>}`, so each script call runs in one
+//!   slot.
 //!
 //! ```no_run
 //! use keygate_core::MemoryMeter;

@@ -185,9 +185,12 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     // A new deployment: its empty Redis is declared complete, so the first tokens count.
     assert!(redis_cli(&redis, &["SET", "{keygate}:epoch", "0"]));
     let schema = format!("kg_redis_{}", std::process::id());
-    sqlx_exec(&postgres, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
+    sqlx_exec(
+        &postgres,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+    )
+    .await
+    .unwrap();
     sqlx_exec(&postgres, &format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
@@ -295,10 +298,16 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
             assert_eq!(body["code"], "key_revoked");
             break;
         }
-        assert!(revoked.elapsed() < Duration::from_secs(1), "still {status} after 1 s");
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "still {status} after 1 s"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    eprintln!("revoked on axum, refused by actix after {:?}", revoked.elapsed());
+    eprintln!(
+        "revoked on axum, refused by actix after {:?}",
+        revoked.elapsed()
+    );
 
     drop((axum, actix));
     redis_cli(&redis, &["FLUSHDB"]);
@@ -362,7 +371,10 @@ impl Proxy {
 fn host_port(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split('/').next().unwrap();
-    authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned()
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_owned()
 }
 
 /// Redis stopped in the middle of a burst: only 503s while it is down, no credit lost or
@@ -385,9 +397,12 @@ async fn redis_stopped_mid_burst_answers_503_and_loses_no_credit() {
     let proxy = Proxy::start(host_port(&redis)).await;
     let through_proxy = format!("redis://127.0.0.1:{}/{}", proxy.port, REDIS_DB + 1);
     let schema = format!("kg_redis_fault_{}", std::process::id());
-    sqlx_exec(&postgres, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .await
-        .unwrap();
+    sqlx_exec(
+        &postgres,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+    )
+    .await
+    .unwrap();
     sqlx_exec(&postgres, &format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
@@ -425,7 +440,11 @@ async fn redis_stopped_mid_burst_answers_503_and_loses_no_credit() {
     tokio::time::sleep(Duration::from_millis(30)).await;
     for _ in 0..20 {
         let (status, body) = send(detect()).await;
-        assert_eq!((status, &body["code"]), (503, &json!("auth_unavailable")), "{body}");
+        assert_eq!(
+            (status, &body["code"]),
+            (503, &json!("auth_unavailable")),
+            "{body}"
+        );
     }
     let (status, _) = send(client.get(format!("{base}/readyz"))).await;
     assert_eq!(status, 503, "/readyz while Redis is down");
@@ -459,7 +478,11 @@ async fn redis_stopped_mid_burst_answers_503_and_loses_no_credit() {
             .header("x-client-secret", SECRET),
     )
     .await;
-    assert_eq!((status, &shown["credits"]), (200, &json!(1000 - served)), "{shown}");
+    assert_eq!(
+        (status, &shown["credits"]),
+        (200, &json!(1000 - served)),
+        "{shown}"
+    );
 
     drop(platform);
     redis_cli(&redis_db, &["FLUSHDB"]);
