@@ -11,7 +11,7 @@ use crate::connection::RedisConnection;
 use crate::error::ConnectError;
 
 /// How often a listening cache checks that its subscription still answers (`PING` on
-/// the subscribed connection, within [`NOTIFY_HEARTBEAT_TIMEOUT`]). A subscription that
+/// the subscribed connection, within 500 ms). A subscription that
 /// misses one counts as down: the cache stops serving at once and reconnects. So a
 /// notice lost on a silent connection is covered within 750 ms of it going silent.
 pub const NOTIFY_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
