@@ -103,6 +103,7 @@ async fn postgres_a_one_time_token_raced_from_two_pools_is_used_once() {
                     let req = MeterRequest {
                         one_time: Some(OneTimeUse {
                             token_id: &token,
+                            issued_at: T0,
                             expires_at: T0 + Duration::minutes(5),
                         }),
                         ..debit_request("tokens")
@@ -148,6 +149,7 @@ async fn postgres_a_one_time_token_released_through_one_pool_is_usable_through_t
         credits: None,
         one_time: Some(OneTimeUse {
             token_id: "jti-released",
+            issued_at: T0,
             expires_at: T0 + Duration::minutes(5),
         }),
     };

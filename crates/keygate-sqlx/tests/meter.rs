@@ -46,6 +46,7 @@ async fn used_tokens_are_purged_after_their_expiry_and_a_margin() {
         credits: None,
         one_time: Some(OneTimeUse {
             token_id: "jti",
+            issued_at: T0,
             expires_at,
         }),
     };

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use keygate_core::{Keygate, Principal, StoreError};
+use keygate_redis::RedisConnection;
 use keygate_sqlx::SqlStore;
 use keygate_tower::proxy::Proxy;
 
@@ -19,6 +20,8 @@ pub struct App {
     inner: Arc<Inner>,
     /// `ANY /api/proxy/{*path}`'s service (cheap to clone).
     proxy: Proxy,
+    /// Redis, when the meter's counters are there (`/readyz` asks it too).
+    redis: Option<RedisConnection>,
 }
 
 #[derive(Debug)]
@@ -53,6 +56,7 @@ impl App {
                 catalogues,
             }),
             proxy: Proxy::unconfigured(),
+            redis: None,
         })
     }
 
@@ -62,6 +66,17 @@ impl App {
     pub fn with_proxy(mut self, proxy: Proxy) -> Self {
         self.proxy = proxy;
         self
+    }
+
+    /// The app with its meter's Redis, which `/readyz` then checks too.
+    pub fn with_redis(mut self, redis: Option<RedisConnection>) -> Self {
+        self.redis = redis;
+        self
+    }
+
+    /// Redis, if the meter uses it.
+    pub fn redis(&self) -> Option<&RedisConnection> {
+        self.redis.as_ref()
     }
 
     /// The proxy service, without keygate in front: adapters put it behind

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use keygate_core::jwt::{JwtConfigError, JwtVerifier};
+use keygate_redis::RedisConfig;
 use keygate_tower::proxy::Proxy;
 
 /// The default listen address.
@@ -19,6 +20,9 @@ pub struct Config {
     /// The proxy to `KEYGATE_UPSTREAM_URL` with `KEYGATE_UPSTREAM_KEY`; without a URL,
     /// one that answers 502.
     pub proxy: Proxy,
+    /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas and one-time tokens are
+    /// counted there, shared by every instance; credits stay in the SQL store.
+    pub redis: Option<RedisConfig>,
 }
 
 /// Where user JWTs come from: `KEYGATE_JWT_ISSUER`, `KEYGATE_JWT_AUDIENCE`,
@@ -88,7 +92,7 @@ pub enum ConfigError {
 impl Config {
     /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]), the user-JWT settings, and
     /// `KEYGATE_UPSTREAM_URL` and `KEYGATE_UPSTREAM_KEY` (both unset by default: the
-    /// proxy then answers 502).
+    /// proxy then answers 502), and `KEYGATE_REDIS_URL` (unset: counters per instance).
     pub fn from_env() -> Result<Self, ConfigError> {
         let addr = setting("KEYGATE_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
         let jwt = JwtSettings {
@@ -115,6 +119,7 @@ impl Config {
                 setting("KEYGATE_UPSTREAM_URL"),
                 setting("KEYGATE_UPSTREAM_KEY"),
             )?,
+            redis: setting("KEYGATE_REDIS_URL").map(RedisConfig::new),
         })
     }
 }

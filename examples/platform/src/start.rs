@@ -5,6 +5,7 @@
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
 
+use keygate_redis::RedisConnection;
 use keygate_sqlx::setup::{Opened, Setup, SetupError, Start};
 
 use crate::app::App;
@@ -31,6 +32,9 @@ pub enum StartError {
     /// The database, pepper or secrets could not be opened.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The Redis URL is not usable.
+    #[error(transparent)]
+    Redis(#[from] keygate_redis::ConnectError),
     /// The engine could not be built.
     #[error("the engine could not be built: {0}")]
     Build(#[from] keygate_core::BuildError),
@@ -85,7 +89,6 @@ pub async fn start() -> Result<Started, StartError> {
         .as_ref()
         .map(crate::config::JwtSettings::verifier)
         .transpose()?;
-    warn_about_later_settings();
     // Bind first: a start that fails after the admin secret was generated would lose it
     // for good (only its hash is stored), and a taken port is the likeliest failure.
     let listener = TcpListener::bind(config.addr)
@@ -108,30 +111,29 @@ pub async fn start() -> Result<Started, StartError> {
     if let Some(verifier) = jwt {
         builder = builder.jwt_verifier(verifier);
     }
+    // With Redis, the counters every instance shares live there; credits stay in SQL.
+    let redis = match config.redis {
+        Some(redis) => {
+            let redis = RedisConnection::connect_lazy(redis)?;
+            if let Err(error) = redis.ping().await {
+                tracing::warn!(%error, "Redis does not answer yet: metered requests get 503 until it does");
+            }
+            builder = builder.meter(redis.meter(opened.store().meter()));
+            Some(redis)
+        }
+        None => None,
+    };
     let keygate = builder.build()?;
     let app = App::new(keygate, opened.store().clone())
         .await?
-        .with_proxy(config.proxy);
+        .with_proxy(config.proxy)
+        .with_redis(redis);
     announce_listening(addr);
     Ok(Started {
         app,
         listener,
         addr,
     })
-}
-
-/// The settings of contract.md sections that are not built yet: set, they would be
-/// silently ignored, so the start says so.
-fn warn_about_later_settings() {
-    const LATER: [&str; 1] = ["KEYGATE_REDIS_URL"];
-    for name in LATER {
-        if std::env::var_os(name).is_some() {
-            tracing::warn!(
-                setting = name,
-                "this setting is for a feature this platform does not have yet: it is ignored"
-            );
-        }
-    }
 }
 
 /// On first start, the admin secret (shown once) and a curl line, on stdout.

@@ -46,8 +46,9 @@ impl Keygate {
             one_time: verified
                 .one_time
                 .as_ref()
-                .map(|(token_id, expires_at)| OneTimeUse {
+                .map(|(token_id, issued_at, expires_at)| OneTimeUse {
                     token_id,
+                    issued_at: *issued_at,
                     expires_at: *expires_at,
                 }),
         };
@@ -70,7 +71,7 @@ impl Keygate {
                 grant.rate_limit = tightest.map(|tightest| tightest.status);
                 grant.credits_remaining = credits_remaining;
                 grant.debit = debit.filter(|debit| debit.cost > 0);
-                grant.one_time = verified.one_time.map(|(token_id, _)| token_id);
+                grant.one_time = verified.one_time.map(|(token_id, _, _)| token_id);
                 Ok(grant)
             }
             MeterDecision::Limited { charge, status } => {

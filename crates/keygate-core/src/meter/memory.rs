@@ -224,6 +224,7 @@ mod tests {
                 charges: std::slice::from_ref(&charge),
                 one_time: Some(OneTimeUse {
                     token_id: token,
+                    issued_at: T0,
                     expires_at: T0 + Duration::seconds(1),
                 }),
                 ..request(T0)

@@ -287,6 +287,10 @@ impl<'a> From<CreditAccount<'a>> for MeterAccount<'a> {
 pub struct OneTimeUse<'a> {
     /// The token's `jti`.
     pub token_id: &'a str,
+    /// When the token was issued (its `iat`). A meter whose ledger can lose entries (a
+    /// Redis flushed or restarted without persistence) refuses a token issued before its
+    /// ledger was last known complete, rather than let it be used twice.
+    pub issued_at: OffsetDateTime,
     /// When the token expires; the meter may forget it after that.
     pub expires_at: OffsetDateTime,
 }

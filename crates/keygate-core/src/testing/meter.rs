@@ -163,6 +163,7 @@ pub(super) fn rate(account: MeterAccount<'_>, limit: u32, window: u32) -> Charge
 pub(super) fn use_once(token_id: &str) -> Option<OneTimeUse<'_>> {
     Some(OneTimeUse {
         token_id,
+        issued_at: T0,
         expires_at: T0 + Duration::minutes(5),
     })
 }

@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (its store answers too).
+//! `GET /healthz` (the process answers) and `GET /readyz` (its store, and Redis if
+//! configured, answer too).
 
 use http::StatusCode;
 use keygate_core::AuthError;
@@ -12,11 +13,15 @@ pub(super) fn health() -> Reply {
 }
 
 pub(super) async fn ready(app: &App) -> Reply {
-    match app.store().ping().await {
-        Ok(()) => reply::json(StatusCode::OK, &json!({ "status": "ready" })),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: the store does not answer");
-            AuthError::AuthUnavailable(error).to_response()
-        }
+    if let Err(error) = app.store().ping().await {
+        tracing::warn!(%error, "not ready: the store does not answer");
+        return AuthError::AuthUnavailable(error).to_response();
     }
+    if let Some(redis) = app.redis()
+        && let Err(error) = redis.ping().await
+    {
+        tracing::warn!(%error, "not ready: Redis does not answer");
+        return AuthError::AuthUnavailable(error).to_response();
+    }
+    reply::json(StatusCode::OK, &json!({ "status": "ready" }))
 }

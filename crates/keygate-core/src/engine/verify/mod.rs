@@ -22,8 +22,8 @@ pub(super) struct Verified {
     pub(super) key: Option<Arc<KeyRecord>>,
     /// Whether the key's credits are read and spent.
     pub(super) credits: bool,
-    /// A one-time token to consume.
-    pub(super) one_time: Option<(String, OffsetDateTime)>,
+    /// A one-time token to consume: its id, issue time and expiry.
+    pub(super) one_time: Option<(String, OffsetDateTime, OffsetDateTime)>,
 }
 
 impl Verified {

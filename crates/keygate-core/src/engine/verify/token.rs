@@ -37,8 +37,8 @@ impl Keygate {
             }
             None => None,
         };
-        let one_time =
-            (token.kind == TokenKind::OneTime).then(|| (token.id.clone(), token.expires_at));
+        let one_time = (token.kind == TokenKind::OneTime)
+            .then(|| (token.id.clone(), token.issued_at, token.expires_at));
         // Client tokens stand in for their key in a browser, credits included; one-time
         // and session tokens share the key's rate limit, and spend its credits only on a
         // route that costs some (see `charge`).

@@ -1,0 +1,25 @@
+//! The published `Meter` suite, unchanged, on the Redis of `KEYGATE_TEST_REDIS_URL`: a
+//! prefix per test whose keys are deleted afterwards; credits in memory and in SQLite.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use keygate_core::testing::meter::Guarded;
+
+keygate_core::meter_suite!(redis_with_sqlite_credits, async {
+    let redis = common::TestRedis::new(module_path!()).await?;
+    let db = common::sqlite().await;
+    let meter = redis.meter(db.store.meter()).await;
+    Some(Guarded::new(meter, (redis, db)))
+});
+
+keygate_core::meter_suite!(redis_with_memory_credits, async {
+    let redis = common::TestRedis::new(module_path!()).await?;
+    let meter = redis.meter(keygate_core::MemoryMeter::new()).await;
+    Some(Guarded::new(meter, redis))
+});
