@@ -83,8 +83,9 @@
 //! # }
 //! ```
 //!
-//! One keygate layer per request path: nesting a layered router inside another layered
-//! router authenticates twice (a one-time token would be spent by the outer layer).
+//! One keygate layer per request path: a layered router nested inside another layered
+//! router is a mistake, and the inner layer answers 500 `keygate_misconfigured` rather
+//! than authenticate (and charge) the request twice.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

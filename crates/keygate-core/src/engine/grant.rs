@@ -4,10 +4,12 @@ use crate::key::KeyId;
 use crate::meter::{CreditAccount, CreditDebit, RateLimitStatus};
 use crate::principal::Principal;
 
-/// A request let through: who acts, and what the meter said. Adapters put the
-/// [`Principal`] into the request, call [`Keygate::settle`](crate::Keygate::settle) with
-/// the response status (it refunds credits for any 4xx or 5xx, and gives a one-time
-/// token's use back for a 4xx), then put [`headers`](Self::headers) onto the response.
+/// A request let through: who acts, and what the meter said. Adapters hold it inside an
+/// [`Admission`](crate::Admission), which settles it once with the response status.
+/// Code that calls [`Keygate::authenticate`](crate::Keygate::authenticate) itself settles
+/// with [`Keygate::settle`](crate::Keygate::settle) (it refunds credits for any 4xx or
+/// 5xx, and gives a one-time token's use back for a 4xx), then puts
+/// [`headers`](Self::headers) onto the response.
 ///
 /// Settle a grant once, not a clone of it too: each copy would give back again.
 #[derive(Debug, Clone)]
