@@ -1322,7 +1322,7 @@ async fn settling_refunds_every_rejected_response_and_nothing_else() {
     }
 }
 
-/// contract.md: "a ONE_TIME token is consumed only by a request it is allowed to serve".
+/// The HTTP contract: "a ONE_TIME token is consumed only by a request it is allowed to serve".
 /// A request the handler refuses (any 4xx) did not spend it: settling gives the use back.
 #[tokio::test]
 async fn settling_a_4xx_gives_a_one_time_token_back() {

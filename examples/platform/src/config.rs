@@ -1,4 +1,4 @@
-//! The platform's own settings, from the environment (contract.md, "Running"). The
+//! The platform's own settings, from the environment (the HTTP contract's "Running"). The
 //! store, pepper and secrets are read by [`keygate_sqlx::setup::Setup::from_env`].
 
 use std::net::SocketAddr;

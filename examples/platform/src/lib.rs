@@ -1,6 +1,6 @@
 //! # platform
 //!
-//! The reference API platform of `contract.md`, built on keygate: admin routes that only
+//! The reference API platform of keygate's HTTP contract, built on keygate: admin routes that only
 //! the platform secret opens, API keys with rotation, rate limits and credits, one-time
 //! and session tokens, and the routes they open.
 //!

@@ -1,5 +1,5 @@
-//! `GET /api/realtime`: a WebSocket that echoes text (and binary) frames (contract.md,
-//! "Realtime"). What the three adapters share is here; each adapter does the handshake
+//! `GET /api/realtime`: a WebSocket that echoes text (and binary) frames (the HTTP
+//! contract's "Realtime"). What the three adapters share is here; each adapter does the handshake
 //! and the frames with its framework's WebSocket support.
 //!
 //! - The engine reads a client token from `Sec-WebSocket-Protocol: keygate, ek_…` on

@@ -1,5 +1,5 @@
 //! `POST /api/v1/token`: mints a one-time or session token for one resource and action.
-//! Every rule of contract.md's "Issued tokens" is checked here; the engine then makes
+//! Every rule of the HTTP contract's "Issued tokens" is checked here; the engine then makes
 //! sure the token is no broader and lives no longer than what mints it.
 
 use http::StatusCode;
