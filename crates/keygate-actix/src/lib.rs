@@ -108,7 +108,7 @@ pub mod proxy;
 mod rejection;
 
 pub use keygate_core::extract::{
-    Admin, Authentication, ExtractRejection, Impersonation, Maybe, Tenant,
+    Admin, Authentication, ExtractRejection, Impersonation, Maybe, Operator, Tenant,
 };
 pub use keygate_core::{Access, AuthError, Keygate, Principal};
 pub use middleware::{KeygateMiddleware, KeygateService};

@@ -55,6 +55,34 @@ impl KeygateMiddleware {
         Self::new(keygate, Access::admin())
     }
 
+    /// An operator-only route: [`Access::operator`], opened only by the platform secret
+    /// (a tenant's `sk_` key → 403 `operator_required`, any other credential → 403
+    /// `secret_key_required`), answered as problem+json. Prefer it to
+    /// [`guard::operator`](crate::guard::operator), which only routes: a request it does
+    /// not pass falls through to the next route (or a bare 404).
+    ///
+    /// ```
+    /// use actix_web::{web, App, HttpResponse};
+    /// use keygate_actix::{KeygateMiddleware, Operator};
+    /// use keygate_core::{Keygate, Pepper};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// let app = App::new().service(
+    ///     web::scope("/api/v1/operator")
+    ///         .wrap(KeygateMiddleware::operator(&keygate))
+    ///         .route("/tenants", web::get().to(|Operator(_): Operator| async {
+    ///             HttpResponse::Ok().body("every tenant")
+    ///         })),
+    /// );
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn operator(keygate: &Keygate) -> Self {
+        Self::from_gate(Gate::operator(keygate))
+    }
+
     /// Authentication is optional: a request that presents no credential at all reaches
     /// the handler without a principal (`Maybe<Principal>` is `None`). A presented
     /// credential is still verified, and an invalid one refused.

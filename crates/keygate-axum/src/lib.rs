@@ -95,6 +95,8 @@
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
-pub use keygate_core::extract::{Admin, Authentication, ExtractRejection, Impersonation, Tenant};
+pub use keygate_core::extract::{
+    Admin, Authentication, ExtractRejection, Impersonation, Operator, Tenant,
+};
 pub use keygate_core::{Access, AuthError, Keygate, Principal};
 pub use keygate_tower::{KeygateLayer, KeygateService, ProblemJson, Rejection};

@@ -154,6 +154,7 @@ enum TenantRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     admin: bool,
+    operator: bool,
     scope: Option<Scope>,
     methods: Methods,
     tenant: TenantRule,
@@ -168,6 +169,7 @@ impl Access {
     pub fn authenticated() -> Self {
         Self {
             admin: false,
+            operator: false,
             scope: None,
             methods: Methods::ALL,
             tenant: TenantRule::Default,
@@ -187,6 +189,39 @@ impl Access {
             methods: Methods::from([AuthMethod::SecretKey]),
             impersonation: false,
             ..Self::authenticated()
+        }
+    }
+
+    /// An operator-only route: an [admin route](Self::admin) that only the platform
+    /// secret opens. A tenant's `sk_` key in `x-client-secret` is verified and then
+    /// refused with 403 `operator_required`; any other credential is refused with 403
+    /// `secret_key_required`, unverified and unconsumed, as on every admin route.
+    ///
+    /// ```
+    /// use keygate_core::{Access, Keygate, Pepper, PlatformSecret};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = PlatformSecret::generate()?;
+    /// let keygate = Keygate::builder()
+    ///     .pepper(Pepper::generate()?)
+    ///     .platform_secret(&secret)
+    ///     .build()?;
+    /// let operator_only = Access::operator();
+    /// assert!(operator_only.is_admin() && operator_only.is_operator_only());
+    ///
+    /// let request = http::Request::builder()
+    ///     .header("x-client-secret", secret.expose())
+    ///     .body(())?;
+    /// let grant = keygate.authenticate(&request, &operator_only).await?;
+    /// assert!(grant.principal().is_operator());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn operator() -> Self {
+        Self {
+            operator: true,
+            ..Self::admin()
         }
     }
 
@@ -271,9 +306,14 @@ impl Access {
         self.secret_keys_only
     }
 
-    /// Whether this is an admin route.
+    /// Whether this is an admin route (operator-only routes are admin routes too).
     pub fn is_admin(&self) -> bool {
         self.admin
+    }
+
+    /// Whether only the platform secret opens this route ([`Access::operator`]).
+    pub fn is_operator_only(&self) -> bool {
+        self.operator
     }
 
     /// The scope the route needs, if any.

@@ -86,6 +86,29 @@ pub enum AuthError {
     /// 403: an admin route reached without `x-client-secret`.
     #[error("this route needs the platform secret or an sk_ key in x-client-secret")]
     SecretKeyRequired,
+    /// 403: an action only the platform secret may take, attempted with a tenant's key:
+    /// anything that creates credits (top-ups, `credits` at key creation) and operator-only
+    /// routes ([`Access::operator`](crate::Access::operator)). Checked before
+    /// [`ExpiringCredential`](Self::ExpiringCredential).
+    #[error(
+        "only the platform secret may do this (it creates credits or is operator-only); send the platform secret in x-client-secret"
+    )]
+    OperatorRequired,
+    /// 403: an admin change (create, revoke, rotate, top up) by a key in its rotation
+    /// grace, or a rotation by a key with an expiry: a leaked key that was rotated cannot
+    /// lock out its successor, and no key hands out a key that outlives it.
+    #[error(
+        "a key in its rotation grace cannot change keys, and a key that expires cannot rotate keys; use the key's successor, a key without an expiry, or the platform secret"
+    )]
+    ExpiringCredential,
+    /// 403: a tenant's key acting on another tenant (or on keys of no tenant).
+    #[error(
+        "a tenant's secret key manages that tenant only; use the platform secret for other tenants"
+    )]
+    TenantForbidden,
+    /// 403: a tenant's test key creating or changing a live key.
+    #[error("a test key cannot create or change live keys; use a live key or the platform secret")]
+    EnvironmentForbidden,
     /// 403: the credential is valid but lacks the route's scope.
     #[error("this request needs the scope {required}")]
     InsufficientScope {
@@ -162,6 +185,10 @@ impl AuthError {
             Self::UserTokenRequired => "user_token_required",
             Self::InsufficientCredits { .. } => "insufficient_credits",
             Self::SecretKeyRequired => "secret_key_required",
+            Self::OperatorRequired => "operator_required",
+            Self::ExpiringCredential => "expiring_credential",
+            Self::TenantForbidden => "tenant_forbidden",
+            Self::EnvironmentForbidden => "environment_forbidden",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::CredentialNotAccepted { .. } => "credential_not_accepted",
             Self::TenantRequired => "tenant_required",
@@ -191,6 +218,10 @@ impl AuthError {
             | Self::UserTokenRequired => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::SecretKeyRequired
+            | Self::OperatorRequired
+            | Self::ExpiringCredential
+            | Self::TenantForbidden
+            | Self::EnvironmentForbidden
             | Self::InsufficientScope { .. }
             | Self::CredentialNotAccepted { .. }
             | Self::TenantRequired
@@ -218,6 +249,10 @@ impl AuthError {
             Self::UserTokenRequired => "User token required",
             Self::InsufficientCredits { .. } => "Insufficient credits",
             Self::SecretKeyRequired => "Secret key required",
+            Self::OperatorRequired => "Operator required",
+            Self::ExpiringCredential => "Expiring credential",
+            Self::TenantForbidden => "Tenant forbidden",
+            Self::EnvironmentForbidden => "Environment forbidden",
             Self::InsufficientScope { .. } => "Insufficient scope",
             Self::CredentialNotAccepted { .. } => "Credential not accepted",
             Self::TenantRequired => "Tenant required",

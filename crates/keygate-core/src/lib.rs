@@ -69,6 +69,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod body;
 pub mod clock;
 pub mod credentials;
 mod engine;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::access::AuthMethod;
+use crate::error::AuthError;
 use crate::jwt::UserJwt;
 use crate::key::{Environment, KeyId, KeyKind, KeyRecord, Metadata, empty_metadata};
 use crate::scope::{Scope, ScopeSet};
@@ -104,6 +105,55 @@ impl Principal {
     /// manage every tenant, anyone else only their own.
     pub fn may_manage(&self, tenant: Option<&str>) -> bool {
         self.is_operator() || (self.tenant.is_some() && self.tenant.as_deref() == tenant)
+    }
+
+    /// The tenant an admin request acts in, for an application's own tenant-scoped
+    /// resources: the operator names any tenant (or none); anyone else acts in their
+    /// own tenant (the default when `requested` is `None`), and naming another — or
+    /// having none — is 403 `tenant_forbidden`. Keys themselves go through
+    /// [`Keygate::admin`](crate::Keygate::admin), which applies this rule and the others.
+    ///
+    /// ```
+    /// use keygate_core::{AuthMethod, Principal};
+    ///
+    /// let mut acme = Principal::new(AuthMethod::SecretKey);
+    /// acme.key_id = Some(keygate_core::key::KeyId::new("key_1"));
+    /// acme.tenant = Some("acme".into());
+    /// assert_eq!(acme.acting_tenant(None).unwrap(), Some("acme"));
+    /// assert_eq!(acme.acting_tenant(Some("acme")).unwrap(), Some("acme"));
+    /// assert_eq!(acme.acting_tenant(Some("globex")).unwrap_err().code(), "tenant_forbidden");
+    /// assert_eq!(Principal::operator().acting_tenant(Some("globex")).unwrap(), Some("globex"));
+    /// ```
+    pub fn acting_tenant<'a>(
+        &'a self,
+        requested: Option<&'a str>,
+    ) -> Result<Option<&'a str>, AuthError> {
+        if self.is_operator() {
+            return Ok(requested);
+        }
+        match (self.tenant.as_deref(), requested) {
+            (Some(own), None) => Ok(Some(own)),
+            (Some(own), Some(requested)) if own == requested => Ok(Some(own)),
+            _ => Err(AuthError::TenantForbidden),
+        }
+    }
+
+    /// Whether a token bound to a catalogue may read catalogue `id`: a principal minted
+    /// with a `catalogueId` reads only that catalogue; one without reads any its scopes
+    /// allow. A route serving catalogue `id` answers a `false` with 403
+    /// `insufficient_scope`, as the contract says.
+    ///
+    /// ```
+    /// use keygate_core::{AuthMethod, Principal};
+    ///
+    /// let mut bound = Principal::new(AuthMethod::Token);
+    /// bound.catalogue_id = Some("cat_abc".into());
+    /// assert!(bound.may_read_catalogue("cat_abc"));
+    /// assert!(!bound.may_read_catalogue("cat_other"));
+    /// assert!(Principal::new(AuthMethod::Token).may_read_catalogue("cat_other"));
+    /// ```
+    pub fn may_read_catalogue(&self, id: &str) -> bool {
+        self.catalogue_id.as_deref().is_none_or(|bound| bound == id)
     }
 
     /// Whether the caller's scopes allow `scope`.

@@ -211,6 +211,22 @@ impl ScopeSet {
         self.0.iter().any(|granted| granted.allows(required))
     }
 
+    /// Whether the set lists `scope` itself, not through a wildcard: for permissions that
+    /// must be granted by name, such as [`users:impersonate`](crate::IMPERSONATE_SCOPE),
+    /// which neither `*` nor `users:*` grants.
+    ///
+    /// ```
+    /// use keygate_core::{Scope, ScopeSet};
+    ///
+    /// let impersonate = Scope::new("users:impersonate").unwrap();
+    /// assert!(ScopeSet::parse(["users:impersonate"]).unwrap().lists(&impersonate));
+    /// assert!(!ScopeSet::parse(["users:*"]).unwrap().lists(&impersonate));
+    /// assert!(!ScopeSet::all().lists(&impersonate));
+    /// ```
+    pub fn lists(&self, scope: &Scope) -> bool {
+        self.0.iter().any(|listed| listed == scope)
+    }
+
     /// Whether every scope of `other` is allowed by this set (this set is at least as
     /// broad as `other`).
     pub fn covers(&self, other: &ScopeSet) -> bool {

@@ -41,6 +41,29 @@ impl KeygateLayer {
         Self::new(keygate, Access::admin())
     }
 
+    /// An operator-only route: [`Access::operator`], opened only by the platform secret
+    /// (a tenant's `sk_` key → 403 `operator_required`, any other credential → 403
+    /// `secret_key_required`).
+    ///
+    /// ```
+    /// use keygate_core::{Keygate, Pepper};
+    /// use keygate_tower::KeygateLayer;
+    /// use tower_layer::Layer as _;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// let service = tower::service_fn(|_: http::Request<String>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("operator only")))
+    /// });
+    /// let guarded = KeygateLayer::operator(&keygate).layer(service);
+    /// # let _ = guarded;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn operator(keygate: &Keygate) -> Self {
+        Self::from_gate(Gate::operator(keygate))
+    }
+
     /// Authentication is optional: a request that presents no credential at all reaches
     /// the service without a principal (`Option<Principal>` is `None`). A presented
     /// credential is still verified, and an invalid one is still refused.

@@ -105,7 +105,7 @@ mod rejection;
 mod service;
 
 pub use keygate_core::extract::{
-    Admin, Authentication, ExtractRejection, Impersonation, Tenant, from_extensions,
+    Admin, Authentication, ExtractRejection, Impersonation, Operator, Tenant, from_extensions,
     optional_from_extensions,
 };
 pub use layer::KeygateLayer;

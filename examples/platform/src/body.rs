@@ -11,41 +11,15 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// `body` as a `T`; an empty body reads as `{}` when `empty_is_object` (for routes whose
 /// every field is optional). A malformed body is 400 `invalid_request`, and the detail
-/// names the field.
+/// names the field and the expected type, never a value the caller sent
+/// ([`keygate_core::body::parse_json`]).
 pub fn parse<T: DeserializeOwned>(body: &[u8], empty_is_object: bool) -> Result<T, Reply> {
     let body: &[u8] = if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let what = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "the body is not valid JSON".to_owned()
-            }
-            _ => strip_position(&inner.to_string()),
-        };
-        if path == "." || path == "?" || path.is_empty() {
-            reply::invalid(format!("body: {what}"))
-        } else {
-            reply::invalid(format!("{path}: {what}"))
-        }
-    })?;
-    deserializer
-        .end()
-        .map_err(|_| reply::invalid("body: trailing characters after the JSON value"))?;
-    Ok(value)
-}
-
-/// serde_json's message without its " at line 1 column 7".
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message.get(..at).unwrap_or(message).to_owned(),
-        None => message.to_owned(),
-    }
+    keygate_core::body::parse_json(body).map_err(|error| reply::invalid(error.to_string()))
 }
 
 /// Reads `body` whole, refusing more than [`BODY_LIMIT`] bytes (413) and a body the client
@@ -113,7 +87,14 @@ mod tests {
         let err = parse::<Example>(br#"{"count": 1}"#, false).unwrap_err();
         assert!(detail(err).ends_with("body: missing field `name`"));
         let err = parse::<Example>(br#"{"name": "a", "nme": 1}"#, false).unwrap_err();
-        assert!(detail(err).contains("unknown field `nme`"));
+        let text = detail(err);
+        assert!(text.contains("unknown field"), "{text}");
+        assert!(
+            !text.contains("nme"),
+            "the caller's own key is not repeated: {text}"
+        );
+        let err = parse::<Example>(br#"{"name": "a", "count": "sk_test_x"}"#, false).unwrap_err();
+        assert_eq!(detail(err), "count: invalid type, expected u32");
         let err = parse::<Example>(b"{", false).unwrap_err();
         let text = detail(err);
         assert!(text.ends_with("body: the body is not valid JSON"), "{text}");

@@ -66,37 +66,6 @@ pub fn not_found(what: &str) -> Reply {
     )
 }
 
-/// 403 `tenant_forbidden`: a tenant's secret key reaching for another tenant.
-pub fn tenant_forbidden() -> Reply {
-    problem(
-        StatusCode::FORBIDDEN,
-        "tenant_forbidden",
-        "Tenant forbidden",
-        "a tenant's secret key manages that tenant only; use the platform secret for other tenants",
-    )
-}
-
-/// 403 `environment_forbidden`: a tenant's test key creating or changing a live key.
-pub fn environment_forbidden() -> Reply {
-    problem(
-        StatusCode::FORBIDDEN,
-        "environment_forbidden",
-        "Environment forbidden",
-        "a tenant's test key cannot create or change live keys; use a live key or the platform secret",
-    )
-}
-
-/// 403 `expiring_credential`: a key that expires (or is in its rotation grace) rotating a
-/// key, which would hand out a key that outlives it.
-pub fn expiring_credential() -> Reply {
-    problem(
-        StatusCode::FORBIDDEN,
-        "expiring_credential",
-        "Expiring credential",
-        "a key that expires cannot rotate keys: the new key would outlive it; use the platform secret or a key without an expiry",
-    )
-}
-
 /// 413 `payload_too_large`.
 pub fn too_large(limit: usize) -> Reply {
     problem(
@@ -130,6 +99,7 @@ pub fn admin_error(error: AdminError) -> Reply {
     match error {
         AdminError::Invalid(detail) => invalid(detail),
         AdminError::NotFound => not_found("key"),
+        AdminError::Refused(refusal) => refused(&refusal),
         AdminError::Conflict(source) => {
             tracing::error!(error = %source, "a generated key id or digest collided");
             internal()

@@ -13,7 +13,7 @@ use crate::access::{Access, AuthMethod};
 use crate::audit::AuditEvent;
 use crate::credentials::{Credentials, RequestHead, classify, classify_secret};
 use crate::error::AuthError;
-use crate::key::KeyId;
+use crate::key::{KeyId, KeyKind};
 use crate::principal::Principal;
 use crate::scope::Scope;
 
@@ -136,7 +136,9 @@ impl Keygate {
         }
         let now = self.inner.clock.now();
         if access.is_admin() {
-            return self.authenticate_admin(&credentials, now).await;
+            return self
+                .authenticate_admin(&credentials, access.is_operator_only(), now)
+                .await;
         }
 
         // Syntax first: nothing below touches a store until every credential is
@@ -194,6 +196,7 @@ impl Keygate {
     async fn authenticate_admin(
         &self,
         credentials: &Credentials<'_>,
+        operator_only: bool,
         now: OffsetDateTime,
     ) -> Result<Grant, AuthError> {
         let Some(secret) = credentials.client_secret() else {
@@ -201,6 +204,9 @@ impl Keygate {
             return Err(AuthError::SecretKeyRequired);
         };
         let verified = self.verify_secret(classify_secret(secret)?, now).await?;
+        if operator_only && !verified.principal.is_operator() {
+            return Err(AuthError::OperatorRequired);
+        }
         if credentials.on_behalf_of().is_some() {
             return Err(AuthError::ImpersonationForbidden);
         }
@@ -208,20 +214,25 @@ impl Keygate {
     }
 }
 
-/// `X-On-Behalf-Of`: only a key (an `sk_` key, or one with `users:impersonate`) may act
-/// as a user, and only where the route allows it.
+/// `X-On-Behalf-Of`: only a key may act as a user — an `sk_` key, or a restricted or
+/// custom key that lists `users:impersonate` by name (a wildcard such as `*` or `users:*`
+/// does not grant it) — and only where the route allows it.
 fn impersonate(principal: &mut Principal, user: &str, access: &Access) -> Result<(), AuthError> {
     let by_key = matches!(principal.method, AuthMethod::ApiKey | AuthMethod::SecretKey)
         && principal.key_id.is_some();
-    if !access.allows_impersonation()
-        || !by_key
-        || !principal.allows(&Scope::trusted(IMPERSONATE_SCOPE))
-    {
+    if !access.allows_impersonation() || !by_key || !may_impersonate(principal) {
         return Err(AuthError::ImpersonationForbidden);
     }
     principal.actor = principal.key_id.as_ref().map(KeyId::to_shared);
     principal.subject = Some(Arc::from(user));
     Ok(())
+}
+
+/// Whether the key behind `principal` may impersonate: a secret key always; any other key
+/// only when its scopes list [`IMPERSONATE_SCOPE`] itself.
+fn may_impersonate(principal: &Principal) -> bool {
+    principal.key_kind == Some(KeyKind::Secret)
+        || principal.scopes.lists(&Scope::trusted(IMPERSONATE_SCOPE))
 }
 
 fn authorize(

@@ -8,6 +8,7 @@ use time::Duration;
 use super::Keygate;
 use crate::audit::AuditEvent;
 use crate::credentials::is_valid_id;
+use crate::error::AuthError;
 use crate::key::{
     ApiKey, KeyId, KeyKind, KeyPrefix, KeyRecord, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey,
@@ -48,6 +49,17 @@ pub enum AdminError {
     /// The request is invalid; the text names the field and the rule.
     #[error("{0}")]
     Invalid(Cow<'static, str>),
+    /// The principal acting through [`KeyAdmin`](super::KeyAdmin) may not do this; the
+    /// error says why, with its contract code: 403 `operator_required` (only the platform
+    /// secret creates credits), `expiring_credential` (a key in its rotation grace
+    /// changing keys, or a key with an expiry rotating), `tenant_forbidden` (another
+    /// tenant), `environment_forbidden` (a test key touching a live key),
+    /// `secret_key_required` (not the operator nor a tenant's `sk_` key),
+    /// `impersonation_forbidden` (acting on behalf of a user); or 401 `key_revoked` /
+    /// `key_expired` / `invalid_secret_key` when the acting key is no longer active.
+    /// Render it as any refusal: [`AuthError::to_response`].
+    #[error(transparent)]
+    Refused(AuthError),
     /// No key has this id.
     #[error("no key has this id")]
     NotFound,
@@ -98,7 +110,7 @@ impl Keygate {
         self.create_key_by(new, None).await
     }
 
-    async fn create_key_by(
+    pub(super) async fn create_key_by(
         &self,
         new: NewKey,
         by: Option<&Principal>,
@@ -250,7 +262,7 @@ impl Keygate {
         self.revoke_key_by(id, None).await
     }
 
-    async fn revoke_key_by(
+    pub(super) async fn revoke_key_by(
         &self,
         id: &KeyId,
         by: Option<&Principal>,
@@ -278,7 +290,7 @@ impl Keygate {
         self.rotate_key_by(id, grace, None).await
     }
 
-    async fn rotate_key_by(
+    pub(super) async fn rotate_key_by(
         &self,
         id: &KeyId,
         grace: Duration,
@@ -350,7 +362,7 @@ impl Keygate {
         self.add_credits_by(id, amount, None).await
     }
 
-    async fn add_credits_by(
+    pub(super) async fn add_credits_by(
         &self,
         id: &KeyId,
         amount: u64,
@@ -382,31 +394,6 @@ impl Keygate {
         Ok(balance)
     }
 
-    /// The key changes of [`create_key`](Self::create_key) and its siblings, made by
-    /// `by`, the principal of an admin request: the audit trail names who acted. The
-    /// caller checks first that `by` may manage the key's tenant
-    /// ([`Principal::may_manage`]).
-    ///
-    /// ```
-    /// use keygate_core::key::{KeyKind, NewKey};
-    /// use keygate_core::{Environment, Keygate, Pepper, Principal};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
-    /// let operator = Principal::operator();
-    /// let created = keygate
-    ///     .admin(&operator)
-    ///     .create_key(NewKey::new(KeyKind::Secret, Environment::Test))
-    ///     .await?;
-    /// keygate.admin(&operator).revoke_key(&created.record.id).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn admin<'a>(&'a self, by: &'a Principal) -> KeyAdmin<'a> {
-        KeyAdmin { keygate: self, by }
-    }
-
     /// The current credit balance of `record`'s key; `None` when it is unlimited.
     pub async fn credits(&self, record: &KeyRecord) -> Result<Option<u64>, AdminError> {
         let Some(allowance) = record.credits else {
@@ -421,36 +408,6 @@ impl Keygate {
             .await
             .map(Some)
             .map_err(AdminError::Unavailable)
-    }
-}
-
-/// Key changes made by a known principal, recorded in the audit trail with it: from
-/// [`Keygate::admin`].
-#[derive(Debug, Clone, Copy)]
-pub struct KeyAdmin<'a> {
-    keygate: &'a Keygate,
-    by: &'a Principal,
-}
-
-impl KeyAdmin<'_> {
-    /// [`Keygate::create_key`], by this principal.
-    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
-        self.keygate.create_key_by(new, Some(self.by)).await
-    }
-
-    /// [`Keygate::revoke_key`], by this principal.
-    pub async fn revoke_key(&self, id: &KeyId) -> Result<Arc<KeyRecord>, AdminError> {
-        self.keygate.revoke_key_by(id, Some(self.by)).await
-    }
-
-    /// [`Keygate::rotate_key`], by this principal.
-    pub async fn rotate_key(&self, id: &KeyId, grace: Duration) -> Result<CreatedKey, AdminError> {
-        self.keygate.rotate_key_by(id, grace, Some(self.by)).await
-    }
-
-    /// [`Keygate::add_credits`], by this principal.
-    pub async fn add_credits(&self, id: &KeyId, amount: u64) -> Result<u64, AdminError> {
-        self.keygate.add_credits_by(id, amount, Some(self.by)).await
     }
 }
 

@@ -4,6 +4,7 @@
 mod authenticate;
 mod charge;
 mod grant;
+mod key_admin;
 mod keys;
 mod settle;
 mod tokens;
@@ -11,7 +12,8 @@ mod verify;
 
 pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
-pub use keys::{AdminError, CreatedKey, KeyAdmin, KeyPage, MAX_LIST_LIMIT};
+pub use key_admin::KeyAdmin;
+pub use keys::{AdminError, CreatedKey, KeyPage, MAX_LIST_LIMIT};
 pub use tokens::TOKEN_CREATE_SCOPE;
 
 use std::fmt;

@@ -13,8 +13,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use super::{
-    Admin, Authentication, ExtractRejection, Framework, FromAuthentication, Impersonation, Tenant,
-    extract, extract_optional,
+    Admin, Authentication, ExtractRejection, Framework, FromAuthentication, Impersonation,
+    Operator, Tenant, extract, extract_optional,
 };
 use crate::error::{AuthError, HeaderText};
 use crate::principal::Principal;
@@ -52,7 +52,7 @@ macro_rules! actix_extractor {
     )*};
 }
 
-actix_extractor!(Principal, Admin, Tenant, Impersonation);
+actix_extractor!(Principal, Admin, Operator, Tenant, Impersonation);
 
 impl<T: FromAuthentication> FromRequest for Maybe<T> {
     type Error = ExtractRejection;

@@ -6,7 +6,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use super::{
-    Admin, Authentication, ExtractRejection, Framework, Impersonation, Tenant, extract,
+    Admin, Authentication, ExtractRejection, Framework, Impersonation, Operator, Tenant, extract,
     extract_optional,
 };
 use crate::error::AuthError;
@@ -38,7 +38,7 @@ macro_rules! axum_extractor {
     )*};
 }
 
-axum_extractor!(Principal, Admin, Tenant, Impersonation);
+axum_extractor!(Principal, Admin, Operator, Tenant, Impersonation);
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {

@@ -1,5 +1,6 @@
 //! What an adapter's middleware leaves in a request, and the types handlers extract from
-//! it: [`Principal`], `Option<Principal>`, [`Admin`], [`Tenant`] and [`Impersonation`].
+//! it: [`Principal`], `Option<Principal>`, [`Admin`], [`Operator`], [`Tenant`] and
+//! [`Impersonation`].
 //!
 //! The middleware (keygate-tower's layer, which keygate-axum reuses, or keygate-actix's
 //! middleware) authenticates the request and inserts one [`Authentication`] into its
@@ -94,7 +95,7 @@ impl Authentication {
 }
 
 /// A type an extractor builds from the request's [`Authentication`]. Implemented by
-/// [`Principal`], [`Admin`], [`Tenant`] and [`Impersonation`].
+/// [`Principal`], [`Admin`], [`Operator`], [`Tenant`] and [`Impersonation`].
 pub trait FromAuthentication: Sized {
     /// The type's name, for the message of a misconfigured route.
     const NAME: &'static str;
@@ -317,6 +318,59 @@ impl FromAuthentication for Admin {
             ));
         }
         authenticated(auth).cloned().map(Admin)
+    }
+}
+
+/// The platform operator: the platform secret in `x-client-secret`. A handler taking
+/// `Operator` refuses everyone else with the usual problem+json — a tenant's `sk_` key
+/// with 403 `operator_required`, any other credential with 403 `secret_key_required` —
+/// on any route, so it also makes one route of a wider group operator-only. To refuse
+/// before the handler runs (and before the body is read), declare the route with
+/// [`Access::operator`] instead.
+///
+/// ```
+/// use keygate_core::extract::{Authentication, Operator};
+/// use keygate_core::{Access, AuthMethod, Principal};
+///
+/// let auth = Authentication::new(Some(Principal::operator()), &Access::admin());
+/// assert!(auth.extract::<Operator>().is_ok());
+///
+/// // A tenant's secret key, on the same admin route.
+/// let mut tenant_key = Principal::new(AuthMethod::SecretKey);
+/// tenant_key.key_id = Some(keygate_core::key::KeyId::new("key_1"));
+/// tenant_key.key_kind = Some(keygate_core::KeyKind::Secret);
+/// let auth = Authentication::new(Some(tenant_key), &Access::admin());
+/// let refused = auth.extract::<Operator>().unwrap_err();
+/// assert_eq!(refused.status(), 403);
+/// assert!(refused.problem_json().contains("operator_required"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Operator(pub Principal);
+
+impl FromAuthentication for Operator {
+    const NAME: &'static str = "Operator";
+
+    fn from_authentication(auth: &Authentication) -> Result<Self, ExtractRejection> {
+        let principal = authenticated(auth)?;
+        operator_check(principal)?;
+        Ok(Operator(principal.clone()))
+    }
+}
+
+/// Whether `principal` is the operator; if not, the refusal: `operator_required` for a
+/// tenant's secret key, `secret_key_required` for anything else.
+fn operator_check(principal: &Principal) -> Result<(), AuthError> {
+    if principal.is_operator() {
+        Ok(())
+    } else if principal.key_kind == Some(crate::key::KeyKind::Secret)
+        && matches!(
+            principal.method,
+            crate::access::AuthMethod::SecretKey | crate::access::AuthMethod::ApiKey
+        )
+    {
+        Err(AuthError::OperatorRequired)
+    } else {
+        Err(AuthError::SecretKeyRequired)
     }
 }
 

@@ -75,6 +75,11 @@ impl Gate {
         Self::new(keygate, Access::admin())
     }
 
+    /// An operator-only route: [`Access::operator`], opened only by the platform secret.
+    pub fn operator(keygate: &Keygate) -> Self {
+        Self::new(keygate, Access::operator())
+    }
+
     /// Authentication is optional: a request that presents no credential at all is
     /// admitted without a principal. A presented credential is still verified, and an
     /// invalid one is still refused.

@@ -1,8 +1,7 @@
 //! `/api/v1/admin/keys`: create, list, show, revoke, rotate, top up. The platform secret
 //! acts on every tenant; a tenant's `sk_` key in `x-client-secret` on its own tenant only
-//! (another tenant's key is 404, creating for another tenant 403).
-
-use std::sync::Arc;
+//! (another tenant's key is 404, creating for another tenant 403). Every rule is
+//! keygate-core's `KeyAdmin`'s: these handlers read the request and write the answer.
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::StatusCode;
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{acting_tenant, listing};
+use super::list_query;
 use crate::app::App;
 use crate::body;
 use crate::reply::{self, Reply};
@@ -66,41 +65,10 @@ async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
     Ok(KeyView::new(record, credits, app.keygate().clock().now()))
 }
 
-/// Whether `principal` may create or change a key of `environment`: a tenant's test key
-/// may not touch live keys (test keys go to developers and CI; a live key does not come
-/// from them). The operator and live keys may touch both.
-fn may_touch(principal: &Principal, environment: Environment) -> bool {
-    principal.is_operator()
-        || !(principal.environment == Some(Environment::Test) && environment == Environment::Live)
-}
-
-/// The key the path names, if the caller may change it: [`visible`], and not a live key
-/// for a tenant's test key (403 `environment_forbidden`).
-async fn changeable(app: &App, principal: &Principal, path: &str) -> Result<Arc<KeyRecord>, Reply> {
-    let record = visible(app, principal, path).await?;
-    if !may_touch(principal, record.environment) {
-        return Err(reply::environment_forbidden());
-    }
-    Ok(record)
-}
-
-/// The key the path names, if the caller may see it; 404 otherwise (another tenant's key
-/// is not found, so its existence does not leak).
-async fn visible(app: &App, principal: &Principal, path: &str) -> Result<Arc<KeyRecord>, Reply> {
+/// The key id the path names; `None` for one no key could have (404).
+fn key_id(path: &str) -> Option<KeyId> {
     let id = id_after(path, "/keys/").unwrap_or_default();
-    if id.is_empty() || id.len() > 64 {
-        return Err(reply::not_found("key"));
-    }
-    let record = app
-        .keygate()
-        .get_key(&KeyId::new(id))
-        .await
-        .map_err(reply::admin_error)?;
-    if principal.may_manage(record.tenant.as_deref()) {
-        Ok(record)
-    } else {
-        Err(reply::not_found("key"))
-    }
+    (!id.is_empty() && id.len() <= 64).then(|| KeyId::new(id))
 }
 
 pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Reply {
@@ -108,13 +76,9 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let tenant = match acting_tenant(principal, request.tenant.as_deref()) {
-        Ok(tenant) => tenant,
-        Err(reply) => return reply,
-    };
-    // A tenant's key makes keys of its own environment unless told otherwise, never a live
-    // key from a test key, and none that outlives it: a key about to expire (or in its
-    // rotation grace, after a leak) cannot make one without end.
+    // A tenant's key makes keys of its own environment unless told otherwise. The tenant
+    // rules (own tenant only, no live key from a test key, none that outlives the key
+    // that makes it, no credits but from the platform secret) are `KeyAdmin`'s.
     let own_environment = (!principal.is_operator())
         .then_some(principal.environment)
         .flatten();
@@ -122,21 +86,14 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         .environment
         .or(own_environment)
         .unwrap_or(Environment::Test);
-    if !may_touch(principal, environment) {
-        return reply::environment_forbidden();
-    }
-    let expires_at = match (principal.is_operator(), principal.expires_at) {
-        (false, Some(limit)) => Some(request.expires_at.map_or(limit, |asked| asked.min(limit))),
-        _ => request.expires_at,
-    };
     let new = NewKey {
         prefix: request.prefix,
-        tenant,
+        tenant: request.tenant,
         name: request.name,
         scopes: request.scopes,
         rate_limit: request.rate_limit,
         credits: request.credits,
-        expires_at,
+        expires_at: request.expires_at,
         metadata: request.metadata,
         ..NewKey::new(request.kind, environment)
     };
@@ -150,7 +107,7 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
 }
 
 pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) -> Reply {
-    let query = match listing(principal, query) {
+    let query = match list_query(query) {
         Ok(query) => query,
         Err(reply) => return reply,
     };
@@ -158,6 +115,7 @@ pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) 
     let after = query.starting_after.map(KeyId::new);
     let page = match app
         .keygate()
+        .admin(principal)
         .list_keys(
             tenant.as_deref(),
             after.as_ref(),
@@ -186,9 +144,12 @@ pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) 
 }
 
 pub(super) async fn show(app: &App, principal: &Principal, path: &str) -> Reply {
-    let record = match visible(app, principal, path).await {
+    let Some(id) = key_id(path) else {
+        return reply::not_found("key");
+    };
+    let record = match app.keygate().admin(principal).get_key(&id).await {
         Ok(record) => record,
-        Err(reply) => return reply,
+        Err(error) => return reply::admin_error(error),
     };
     match view(app, &record).await {
         Ok(view) => reply::json(StatusCode::OK, &view),
@@ -197,11 +158,10 @@ pub(super) async fn show(app: &App, principal: &Principal, path: &str) -> Reply 
 }
 
 pub(super) async fn revoke(app: &App, principal: &Principal, path: &str) -> Reply {
-    let record = match changeable(app, principal, path).await {
-        Ok(record) => record,
-        Err(reply) => return reply,
+    let Some(id) = key_id(path) else {
+        return reply::not_found("key");
     };
-    match app.keygate().admin(principal).revoke_key(&record.id).await {
+    match app.keygate().admin(principal).revoke_key(&id).await {
         Ok(_) => reply::no_content(),
         Err(error) => reply::admin_error(error),
     }
@@ -212,20 +172,11 @@ pub(super) async fn rotate(app: &App, principal: &Principal, path: &str, body: &
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let record = match changeable(app, principal, path).await {
-        Ok(record) => record,
-        Err(reply) => return reply,
+    let Some(id) = key_id(path) else {
+        return reply::not_found("key");
     };
-    if !principal.is_operator() && principal.expires_at.is_some() {
-        return reply::expiring_credential();
-    }
     let grace = time::Duration::seconds(i64::from(request.grace_seconds));
-    let created = match app
-        .keygate()
-        .admin(principal)
-        .rotate_key(&record.id, grace)
-        .await
-    {
+    let created = match app.keygate().admin(principal).rotate_key(&id, grace).await {
         Ok(created) => created,
         Err(error) => return reply::admin_error(error),
     };
@@ -245,17 +196,16 @@ pub(super) async fn add_credits(
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let record = match changeable(app, principal, path).await {
-        Ok(record) => record,
-        Err(reply) => return reply,
+    let Some(id) = key_id(path) else {
+        return reply::not_found("key");
     };
-    let balance = match app
-        .keygate()
-        .admin(principal)
-        .add_credits(&record.id, request.add)
-        .await
-    {
+    let admin = app.keygate().admin(principal);
+    let balance = match admin.add_credits(&id, request.add).await {
         Ok(balance) => balance,
+        Err(error) => return reply::admin_error(error),
+    };
+    let record = match admin.get_key(&id).await {
+        Ok(record) => record,
         Err(error) => return reply::admin_error(error),
     };
     let now = app.keygate().clock().now();

@@ -46,7 +46,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         IssueToken => tokens::issue(app, principal, call.body),
         IssueClientToken => client_tokens::issue(app, principal, call.body),
         Resource(resource) => resources::resource(resource, "create", principal),
-        ReadCatalogue => resources::resource("catalogue", "read", principal),
+        ReadCatalogue => resources::read_catalogue(call.path, principal),
         Detect => resources::resource("detect", "create", principal),
         Upload => resources::resource("upload", "create", principal),
         Me => resources::me(principal),
@@ -57,17 +57,14 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
     }
 }
 
-/// The tenant a request acts in: the operator may name any tenant (or none); anyone else
-/// acts in their own, and naming another is 403 `tenant_forbidden`.
+/// The tenant a request acts in ([`Principal::acting_tenant`]): the operator may name any
+/// tenant (or none); anyone else acts in their own, and naming another is 403
+/// `tenant_forbidden`.
 fn acting_tenant(principal: &Principal, requested: Option<&str>) -> Result<Option<String>, Reply> {
-    if principal.is_operator() {
-        return Ok(requested.map(str::to_owned));
-    }
-    match (principal.tenant.as_deref(), requested) {
-        (Some(own), None) => Ok(Some(own.to_owned())),
-        (Some(own), Some(requested)) if own == requested => Ok(Some(own.to_owned())),
-        _ => Err(reply::tenant_forbidden()),
-    }
+    principal
+        .acting_tenant(requested)
+        .map(|tenant| tenant.map(str::to_owned))
+        .map_err(|refusal| reply::refused(&refusal))
 }
 
 /// The query of a list route: `?tenant=acme&limit=50&starting_after=<id>`, decoded.

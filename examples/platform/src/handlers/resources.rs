@@ -2,7 +2,7 @@
 //! the LLM gateway and organisation creation.
 
 use http::StatusCode;
-use keygate_core::{Environment, Principal};
+use keygate_core::{AuthError, Environment, Principal, Scope};
 use serde_json::json;
 
 use crate::reply::{self, Reply};
@@ -12,6 +12,18 @@ pub(super) fn resource(resource: &str, action: &str, principal: &Principal) -> R
         StatusCode::OK,
         &json!({ "resource": resource, "action": action, "principal": principal }),
     )
+}
+
+/// `GET /api/v1/catalogues/{id}`: a token minted with a `catalogueId` reads only that
+/// catalogue; another id is 403 `insufficient_scope`, as if the scope were missing.
+pub(super) fn read_catalogue(path: &str, principal: &Principal) -> Reply {
+    let id = crate::routes::id_after(path, "/catalogues/").unwrap_or_default();
+    if !principal.may_read_catalogue(id) {
+        return reply::refused(&AuthError::InsufficientScope {
+            required: Scope::new("catalogue:read").unwrap_or_else(|_| Scope::any()),
+        });
+    }
+    resource("catalogue", "read", principal)
 }
 
 pub(super) fn me(principal: &Principal) -> Reply {
