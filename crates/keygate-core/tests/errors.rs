@@ -16,7 +16,7 @@ use keygate_core::meter::RateLimitStatus;
 use keygate_core::{AuthError, AuthMethod, Methods, Scope, StoreError};
 
 /// Every code of the contract's table, once.
-const ALL_CODES: [&str; 21] = [
+const ALL_CODES: [&str; 25] = [
     "invalid_request",
     "missing_credentials",
     "invalid_secret_key",
@@ -29,6 +29,10 @@ const ALL_CODES: [&str; 21] = [
     "user_token_required",
     "insufficient_credits",
     "secret_key_required",
+    "operator_required",
+    "expiring_credential",
+    "tenant_forbidden",
+    "environment_forbidden",
     "insufficient_scope",
     "credential_not_accepted",
     "tenant_required",
@@ -242,6 +246,38 @@ fn cases() -> Vec<Case> {
             None,
         ),
         case(
+            AuthError::OperatorRequired,
+            "operator_required",
+            403,
+            "Operator required",
+            "only the platform secret may do this (it creates credits or is operator-only); send the platform secret in x-client-secret",
+            None,
+        ),
+        case(
+            AuthError::ExpiringCredential,
+            "expiring_credential",
+            403,
+            "Expiring credential",
+            "a key in its rotation grace cannot change keys, and a key that expires cannot rotate keys; use the key's successor, a key without an expiry, or the platform secret",
+            None,
+        ),
+        case(
+            AuthError::TenantForbidden,
+            "tenant_forbidden",
+            403,
+            "Tenant forbidden",
+            "a tenant's secret key manages that tenant only; use the platform secret for other tenants",
+            None,
+        ),
+        case(
+            AuthError::EnvironmentForbidden,
+            "environment_forbidden",
+            403,
+            "Environment forbidden",
+            "a test key cannot create or change live keys; use a live key or the platform secret",
+            None,
+        ),
+        case(
             AuthError::ImpersonationForbidden,
             "impersonation_forbidden",
             403,
@@ -331,7 +367,7 @@ fn the_table_covers_every_variant() {
     let codes: BTreeSet<&str> = cases().iter().map(|c| c.code).collect();
     let expected: BTreeSet<&str> = ALL_CODES.into_iter().collect();
     assert_eq!(codes, expected);
-    assert_eq!(expected.len(), 21);
+    assert_eq!(expected.len(), ALL_CODES.len());
     for case in cases() {
         assert_eq!(case.error.code(), case.code, "{:?}", case.error);
     }
