@@ -24,6 +24,12 @@
 //!     .err()
 //!     .unwrap();
 //! assert_eq!(error.to_string(), "body: unknown field, expected `add`");
+//!
+//! // A field name of the caller's that reads as one is named.
+//! let error = keygate_core::body::parse_json::<TopUp>(br#"{"amount": 1}"#)
+//!     .err()
+//!     .unwrap();
+//! assert_eq!(error.to_string(), "amount: unknown field, expected `add`");
 //! ```
 
 use std::fmt;
@@ -91,11 +97,24 @@ fn describe(path: &serde_path_to_error::Path, error: &serde_json::Error) -> Body
     use serde_json::error::Category;
     let message = without_position(error);
     match error.classify() {
-        // Where in a broken document it broke says nothing useful about a field.
-        Category::Syntax | Category::Eof | Category::Io => BodyError {
+        // serde_json reports a value of the wrong JSON kind for an enum (`"kind": 7`) as
+        // a syntax error at that field: name the field, never the text around it.
+        Category::Eof | Category::Io => BodyError {
             field: "body".to_owned(),
             problem: "the body is not valid JSON".to_owned(),
         },
+        Category::Syntax => {
+            let field = field_of(path, false);
+            let problem = if field == "body" {
+                "the body is not valid JSON"
+            } else {
+                "not a valid value here (or the JSON is malformed at this point)"
+            };
+            BodyError {
+                field,
+                problem: problem.to_owned(),
+            }
+        }
         Category::Data => {
             let (problem, key_is_callers) = problem_of(&message);
             BodyError {
@@ -166,12 +185,27 @@ fn problem_of(message: &str) -> (String, bool) {
 /// and tokens far more), so a key-shaped map key is never repeated back.
 const MAX_NAMED_KEY: usize = 23;
 
+/// Whether a map key reads as a field name, and may be repeated in a detail: short, of
+/// `A-Z a-z 0-9 _ -`, and not shaped like the start of a keygate key or token.
+fn is_name(key: &str) -> bool {
+    let key_shaped = key.contains("_live_")
+        || key.contains("_test_")
+        || ["sk_", "pk_", "rk_", "ek_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix));
+    (1..=MAX_NAMED_KEY).contains(&key.len())
+        && !key_shaped
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
 /// The path as `a.b[0].c`, or `body` for the whole body. A map key is named only when it
-/// reads as a field name; `drop_last_key` leaves out the last one (the caller's own key,
-/// for an unknown field).
-fn field_of(path: &serde_path_to_error::Path, drop_last_key: bool) -> String {
+/// reads as a field name ([`is_name`]); with `unknown_last_key` (an unknown field: the
+/// last key is the caller's own), a last key that does not is left out altogether.
+fn field_of(path: &serde_path_to_error::Path, unknown_last_key: bool) -> String {
     let mut segments: Vec<&Segment> = path.iter().collect();
-    if drop_last_key && matches!(segments.last(), Some(Segment::Map { .. })) {
+    if unknown_last_key && matches!(segments.last(), Some(Segment::Map { key }) if !is_name(key)) {
         segments.pop();
     }
     let mut field = String::new();
@@ -182,11 +216,7 @@ fn field_of(path: &serde_path_to_error::Path, drop_last_key: bool) -> String {
                 if !field.is_empty() {
                     field.push('.');
                 }
-                let named = (1..=MAX_NAMED_KEY).contains(&key.len())
-                    && key
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-                field.push_str(if named { key } else { "<key>" });
+                field.push_str(if is_name(key) { key } else { "<key>" });
             }
             Segment::Enum { variant } => {
                 if !field.is_empty() {
@@ -194,12 +224,8 @@ fn field_of(path: &serde_path_to_error::Path, drop_last_key: bool) -> String {
                 }
                 field.push_str(variant);
             }
-            Segment::Unknown => {
-                if !field.is_empty() {
-                    field.push('.');
-                }
-                field.push('?');
-            }
+            // Somewhere serde_path_to_error could not follow: says nothing to the caller.
+            Segment::Unknown => {}
         }
     }
     if field.is_empty() || field.starts_with('[') {
@@ -267,6 +293,14 @@ mod tests {
                 "body: unknown field, expected one of `name`, `count`, `tags`, `kind`, `limits`, `nested`",
             ),
             (
+                r#"{"name": "a", "colour": 1}"#.to_owned(),
+                "colour: unknown field, expected one of `name`, `count`, `tags`, `kind`, `limits`, `nested`",
+            ),
+            (
+                r#"{"name": "a", "kind": 7}"#.to_owned(),
+                "kind: not a valid value here (or the JSON is malformed at this point)",
+            ),
+            (
                 format!(r#"{{"name": "a", "nested": {{"{SECRET}": 1}}}}"#),
                 "nested: unknown field, expected `limit`",
             ),
@@ -309,6 +343,7 @@ mod tests {
     fn the_body_as_a_whole() {
         assert_eq!(refused("{"), "body: the body is not valid JSON");
         assert_eq!(refused(""), "body: the body is not valid JSON");
+        assert_eq!(refused(r#"{"name": "#), "body: the body is not valid JSON");
         assert_eq!(
             refused(r#"{"name": "a"} x"#),
             "body: trailing characters after the JSON value"

@@ -416,6 +416,87 @@ pub async fn bad_json_bodies_name_the_field<A: PlatformAdapter, D: Database>() {
     }
 }
 
+/// A 400 names the field and the expected type, never a value the caller sent: a key
+/// pasted into the wrong field (or sent as a field name) is not echoed back.
+pub async fn bad_json_bodies_never_echo_values<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let leaked = p.secret_key("acme").await;
+    let secret = text(&leaked, "key").to_owned();
+    let metered = p
+        .create_key(json!({"kind": "restricted", "tenant": "acme", "credits": 3}))
+        .await;
+    let credits = format!("{ADMIN_KEYS}/{}/credits", text(&metered, "id"));
+    let rotate = format!("{ADMIN_KEYS}/{}/rotate", text(&metered, "id"));
+    for (path, body, field) in [
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "credits": secret}),
+            "credits",
+        ),
+        (ADMIN_KEYS, json!({"kind": secret}), "kind"),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "environment": secret}),
+            "environment",
+        ),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "scopes": [format!("{secret}!")]}),
+            "scopes",
+        ),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "rate_limit": {"limit": secret}}),
+            "rate_limit.limit",
+        ),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "expires_at": secret}),
+            "expires_at",
+        ),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", "name": [secret]}),
+            "name",
+        ),
+        (
+            ADMIN_KEYS,
+            json!({"kind": "secret", secret.clone(): 1}),
+            "body",
+        ),
+        (&credits, json!({"add": secret}), "add"),
+        (&rotate, json!({"grace_seconds": secret}), "grace_seconds"),
+        (
+            TOKEN,
+            json!({"actionResource": "lens", "actionType": "create", "type": secret}),
+            "type",
+        ),
+        (
+            TOKEN,
+            json!({"actionResource": "lens", "actionType": "create", "duration": secret}),
+            "duration",
+        ),
+        (
+            CATALOGUES,
+            json!({"name": {secret.clone(): secret}}),
+            "name",
+        ),
+    ] {
+        let reply = p.admin(Method::POST, path).json(&body).send().await;
+        let what = format!("POST {path} {field}");
+        assert_invalid(&reply, field, &what);
+        assert!(!reply.body.contains(&secret), "{what}: {}", reply.body);
+        // Not even a part of it (the preview `start` is not secret, but the rest is).
+        assert!(
+            !reply.body.contains(&secret[12..]),
+            "{what}: {}",
+            reply.body
+        );
+    }
+}
+
 /// Requests the frameworks would route differently get one answer before routing: `HEAD`
 /// is 405 with `Allow` (404 on an unknown path), never served from a `GET` handler through
 /// keygate (a one-time token sent with it stays unused); a percent-encoded path is 404,

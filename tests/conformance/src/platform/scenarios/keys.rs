@@ -230,7 +230,7 @@ pub async fn admin_key_create_validation<A: PlatformAdapter, D: Database>() {
         .await;
     reply.assert_problem(400, "invalid_request");
     assert!(
-        super::detail(&reply).contains("unknown field `credit`"),
+        super::detail(&reply).starts_with("credit: unknown field, expected one of"),
         "{}",
         reply.body
     );
@@ -687,11 +687,12 @@ pub async fn admin_keys_tenant_isolation<A: PlatformAdapter, D: Database>() {
             .send()
             .await
             .assert_problem(404, "not_found");
+        // Credits take the platform secret, whoever's key it is.
         as_acme(Method::POST, &format!("{path}/credits"))
             .json(&json!({"add": 100}))
             .send()
             .await
-            .assert_problem(404, "not_found");
+            .assert_problem(403, "operator_required");
     }
     // Nothing happened to globex's key.
     let shown = p.show_key(text(&globex, "id")).await;
@@ -703,12 +704,12 @@ pub async fn admin_keys_tenant_isolation<A: PlatformAdapter, D: Database>() {
     // Own keys can be managed.
     let shown = as_acme(Method::GET, &key_path(&acme_other)).send().await;
     shown.assert_ok();
-    let reply = as_acme(Method::POST, &format!("{}/credits", key_path(&acme_other)))
+    as_acme(Method::POST, &format!("{}/credits", key_path(&acme_other)))
         .json(&json!({"add": 1}))
         .send()
-        .await;
-    reply.assert_ok();
-    assert_eq!(reply.json()["credits"], 4);
+        .await
+        .assert_problem(403, "operator_required");
+    assert_eq!(p.show_key(text(&acme_other, "id")).await["credits"], 3);
 
     // Creating: in its own tenant by default, never for another.
     let reply = as_acme(Method::POST, ADMIN_KEYS)
@@ -767,8 +768,8 @@ pub async fn admin_with_other_key_kinds_in_client_secret<A: PlatformAdapter, D: 
     }
 }
 
-/// A tenant's test key cannot create, rotate, revoke or top up a live key (403
-/// `environment_forbidden`); a live key manages both. The keys a tenant's key creates are
+/// A tenant's test key cannot create, rotate or revoke a live key (403
+/// `environment_forbidden`; top-ups take the platform secret whatever the key); a live key manages both. The keys a tenant's key creates are
 /// of its environment unless told otherwise; both read every key of their tenant.
 pub async fn tenant_test_keys_cannot_touch_live_keys<A: PlatformAdapter, D: Database>() {
     let Some(p) = Platform::start::<A, D>().await else {
@@ -798,11 +799,6 @@ pub async fn tenant_test_keys_cannot_touch_live_keys<A: PlatformAdapter, D: Data
     for (method, path, body) in [
         (Method::DELETE, live_path.clone(), None),
         (Method::POST, format!("{live_path}/rotate"), Some(json!({}))),
-        (
-            Method::POST,
-            format!("{live_path}/credits"),
-            Some(json!({"add": 5})),
-        ),
     ] {
         let call = as_test(method, &path);
         let call = match body {
@@ -879,4 +875,138 @@ pub async fn expiring_tenant_keys_cannot_outlive_themselves<A: PlatformAdapter, 
     .send()
     .await
     .assert_problem(403, "expiring_credential");
+}
+
+/// A key in its rotation grace (rotated, perhaps because it leaked) may read, but every
+/// admin change it attempts is 403 `expiring_credential`: it cannot revoke its successor,
+/// create keys or rotate; adding credits is 403 `operator_required`, checked first.
+pub async fn rotated_keys_make_no_admin_change<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let leaked = p.secret_key("acme").await;
+    let metered = p
+        .create_key(
+            json!({"kind": "restricted", "environment": "live", "tenant": "acme", "credits": 3}),
+        )
+        .await;
+    let reply = p
+        .admin(Method::POST, &format!("{}/rotate", key_path(&leaked)))
+        .json(&json!({"grace_seconds": 3600}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let successor = reply.json();
+    let as_leaked = |method: Method, path: &str| {
+        p.request(method, path)
+            .header("x-client-secret", text(&leaked, "key"))
+    };
+    // Reading still works: the key is in its grace.
+    as_leaked(Method::GET, &key_path(&successor))
+        .send()
+        .await
+        .assert_ok();
+    as_leaked(Method::GET, ADMIN_KEYS).send().await.assert_ok();
+
+    let refused = as_leaked(Method::DELETE, &key_path(&successor))
+        .send()
+        .await;
+    refused.assert_problem(403, "expiring_credential");
+    assert!(!refused.body.contains(text(&leaked, "key")));
+    assert_eq!(refused.header("www-authenticate"), None);
+    as_leaked(Method::DELETE, &key_path(&metered))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    as_leaked(Method::POST, ADMIN_KEYS)
+        .json(&json!({"kind": "secret", "environment": "live"}))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    as_leaked(Method::POST, &format!("{}/rotate", key_path(&successor)))
+        .json(&json!({"grace_seconds": 0}))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    as_leaked(Method::POST, &format!("{}/credits", key_path(&metered)))
+        .json(&json!({"add": 100}))
+        .send()
+        .await
+        .assert_problem(403, "operator_required");
+    as_leaked(Method::POST, ADMIN_KEYS)
+        .json(&json!({"kind": "secret", "environment": "live", "credits": 5}))
+        .send()
+        .await
+        .assert_problem(403, "operator_required");
+
+    // Nothing changed: the successor works, and manages keys itself.
+    assert_eq!(p.show_key(text(&successor, "id")).await["status"], "active");
+    assert_eq!(p.show_key(text(&metered, "id")).await["credits"], 3);
+    let reply = p
+        .request(Method::POST, ADMIN_KEYS)
+        .header("x-client-secret", text(&successor, "key"))
+        .json(&json!({"kind": "secret", "environment": "live"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+/// Credits are money: a tenant's key can neither top up a key (its own included) nor
+/// create one with credits (403 `operator_required`); the platform secret can.
+pub async fn only_the_platform_secret_creates_credits<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let acme = p.secret_key("acme").await;
+    let metered = p
+        .create_key(
+            json!({"kind": "secret", "environment": "live", "tenant": "acme", "credits": 3}),
+        )
+        .await;
+    let as_acme = |method: Method, path: &str| {
+        p.request(method, path)
+            .header("x-client-secret", text(&acme, "key"))
+    };
+    for target in [&metered, &acme] {
+        let reply = as_acme(Method::POST, &format!("{}/credits", key_path(target)))
+            .json(&json!({"add": 1_000_000_000_u64}))
+            .send()
+            .await;
+        reply.assert_problem(403, "operator_required");
+        assert!(!reply.body.contains(text(&acme, "key")));
+    }
+    // The metered key tops itself up no more than another key does.
+    p.request(Method::POST, &format!("{}/credits", key_path(&metered)))
+        .header("x-client-secret", text(&metered, "key"))
+        .json(&json!({"add": 5}))
+        .send()
+        .await
+        .assert_problem(403, "operator_required");
+    for tenant in [json!(null), json!("acme"), json!("globex")] {
+        as_acme(Method::POST, ADMIN_KEYS)
+            .json(&json!({"kind": "secret", "tenant": tenant, "credits": 1_000_000_000_u64}))
+            .send()
+            .await
+            .assert_problem(403, "operator_required");
+    }
+    assert_eq!(p.show_key(text(&metered, "id")).await["credits"], 3);
+    let listed = p
+        .admin(Method::GET, &format!("{ADMIN_KEYS}?tenant=acme"))
+        .send()
+        .await
+        .json();
+    assert_eq!(
+        listed["keys"].as_array().map(Vec::len),
+        Some(2),
+        "no key was made"
+    );
+
+    // The platform secret creates them.
+    let reply = p
+        .admin(Method::POST, &format!("{}/credits", key_path(&metered)))
+        .json(&json!({"add": 2}))
+        .send()
+        .await;
+    reply.assert_ok();
+    assert_eq!(reply.json()["credits"], 5);
 }

@@ -343,6 +343,69 @@ pub async fn impersonation_by_keys<A: PlatformAdapter, D: Database>() {
     assert_eq!(gateway_principal(&reply)["subject"], "user@example.com");
 }
 
+/// `users:impersonate` is granted by name only: a restricted or custom key with `*`,
+/// `users:*` or `*:*` cannot impersonate (403 `impersonation_forbidden`), though the same
+/// key opens the route without `X-On-Behalf-Of`.
+pub async fn impersonation_needs_the_scope_by_name<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    for (kind, scopes) in [
+        ("restricted", json!(["*"])),
+        ("restricted", json!(["users:*"])),
+        ("restricted", json!(["*:*"])),
+        ("restricted", json!(["*:impersonate"])),
+        ("custom", json!(["*"])),
+    ] {
+        let body = match kind {
+            "custom" => {
+                json!({"kind": kind, "prefix": "bijou_", "tenant": "acme", "scopes": scopes})
+            }
+            _ => json!({"kind": kind, "tenant": "acme", "scopes": scopes}),
+        };
+        let key = p.create_key(body).await;
+        let reply = p
+            .post(GATEWAY)
+            .header("x-api-key", text(&key, "key"))
+            .header("x-on-behalf-of", "user_123")
+            .send()
+            .await;
+        reply.assert_problem(403, "impersonation_forbidden");
+        assert!(!reply.body.contains(text(&key, "key")));
+        if kind == "restricted" {
+            p.post(GATEWAY)
+                .bearer(text(&key, "key"))
+                .header("x-on-behalf-of", "user_123")
+                .send()
+                .await
+                .assert_problem(403, "impersonation_forbidden");
+        }
+        let principal = gateway_principal(
+            &p.post(GATEWAY)
+                .header("x-api-key", text(&key, "key"))
+                .send()
+                .await,
+        );
+        assert_eq!(principal["actor"], Value::Null, "{kind} {scopes}");
+    }
+    // Listed by name, a custom key impersonates as a restricted one does.
+    let custom = p
+        .create_key(
+            json!({"kind": "custom", "prefix": "bijou_", "tenant": "acme",
+            "scopes": ["users:impersonate"]}),
+        )
+        .await;
+    let reply = p
+        .post(GATEWAY)
+        .header("x-api-key", text(&custom, "key"))
+        .header("x-on-behalf-of", "user_123")
+        .send()
+        .await;
+    let principal = gateway_principal(&reply);
+    assert_eq!(principal["subject"], "user_123");
+    assert_eq!(principal["actor"], custom["id"]);
+}
+
 /// `X-On-Behalf-Of` from anyone else, or where keys and tokens are minted: 403
 /// `impersonation_forbidden`; a malformed value: 400.
 pub async fn impersonation_refused<A: PlatformAdapter, D: Database>() {

@@ -290,3 +290,48 @@ pub async fn malformed_tokens_are_invalid<A: PlatformAdapter, D: Database>() {
         .await
         .assert_ok();
 }
+
+/// A token minted with a `catalogueId` reads only that catalogue: another id is 403
+/// `insufficient_scope`, and a one-time token refused there stays unused.
+pub async fn catalogue_tokens_read_only_their_catalogue<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    for kind in ["SESSION", "ONE_TIME"] {
+        let reply = p
+            .mint(
+                json!({"actionResource": "catalogue", "actionType": "read", "type": kind,
+                "catalogueId": "cat_abc"}),
+            )
+            .await;
+        reply.assert_ok();
+        let token = text(&reply.json(), "token").to_owned();
+        for other in ["cat_other", "cat_abcd", "cat_ab"] {
+            let reply = p
+                .get(&format!("/api/v1/catalogues/{other}"))
+                .bearer(&token)
+                .send()
+                .await;
+            reply.assert_problem(403, "insufficient_scope");
+            assert_eq!(
+                reply.header("www-authenticate"),
+                Some(insufficient("catalogue:read").as_str()),
+                "{kind} on {other}"
+            );
+        }
+        let reply = p
+            .get("/api/v1/catalogues/cat_abc")
+            .bearer(&token)
+            .send()
+            .await;
+        reply.assert_ok();
+        assert_eq!(reply.json()["principal"]["catalogue_id"], "cat_abc");
+    }
+    // A token bound to no catalogue reads any.
+    let free = p.token("SESSION", "catalogue", "read").await;
+    p.get("/api/v1/catalogues/cat_other")
+        .bearer(&free)
+        .send()
+        .await
+        .assert_ok();
+}
