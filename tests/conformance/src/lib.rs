@@ -59,6 +59,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $adapter;
             admin_with_platform_secret,
             admin_with_tenant_secret_key,
+            operator_only_routes,
             admin_with_token_is_refused_and_not_consumed,
             admin_with_api_key_is_refused,
             admin_with_nothing,

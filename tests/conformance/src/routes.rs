@@ -28,6 +28,8 @@ pub enum Answer {
     },
     /// `Admin`: 200 `{"admin": principal}`.
     Admin,
+    /// `Operator`: 200 `{"operator": principal}`.
+    Operator,
     /// `Principal`, then answers this status with `{"principal"}` (a failing handler).
     Status(u16),
     /// `Option<Principal>`: 200 `{"principal": null | principal}`.
@@ -85,7 +87,10 @@ pub fn admin_group() -> Group {
     Group {
         prefix: "/api/v1/admin",
         access: Access::admin(),
-        routes: vec![(http::Method::GET, "/keys", Answer::Admin)],
+        routes: vec![
+            (http::Method::GET, "/keys", Answer::Admin),
+            (http::Method::GET, "/tenants", Answer::Operator),
+        ],
     }
 }
 
@@ -191,6 +196,19 @@ pub fn routes() -> Vec<Route> {
             Guard::Required(Access::authenticated()),
             Answer::Acting,
         ),
+        // Operator-only: by the route's access, and by the extractor on a wider route.
+        route(
+            Method::GET,
+            "/operator",
+            Guard::Required(Access::operator()),
+            Answer::Admin,
+        ),
+        route(
+            Method::GET,
+            "/operator/extractor",
+            Guard::Required(Access::authenticated()),
+            Answer::Operator,
+        ),
         route(
             Method::GET,
             "/unwired",
@@ -211,6 +229,11 @@ pub fn resource_body(resource: &str, action: &str, principal: &Principal) -> Val
 /// The body of [`Answer::Admin`].
 pub fn admin_body(principal: &Principal) -> Value {
     json!({ "admin": principal })
+}
+
+/// The body of [`Answer::Operator`].
+pub fn operator_body(principal: &Principal) -> Value {
+    json!({ "operator": principal })
 }
 
 /// The body of [`Answer::Status`].

@@ -51,6 +51,75 @@ pub async fn admin_with_tenant_secret_key<A: Adapter>() {
     );
 }
 
+/// Operator-only routes (`Access::operator()`, and the `Operator` extractor on an admin
+/// route or any other): the platform secret passes; a tenant's `sk_` key is 403
+/// `operator_required`; any other credential 403 `secret_key_required` — problem+json on
+/// every adapter, never a fall-through 404. A one-time token refused there stays unused.
+pub async fn operator_only_routes<A: Adapter>() {
+    let Some(h) = Harness::start::<A>().await else {
+        return;
+    };
+    let secret = h.secret.expose().to_owned();
+    let sk = h.secret_key("acme").await;
+    let rk = h
+        .key(NewKey {
+            tenant: Some("acme".into()),
+            scopes: vec!["*".into()],
+            ..NewKey::new(KeyKind::Restricted, Environment::Live)
+        })
+        .await;
+    let token = h.token(TokenKind::OneTime, "*").await;
+    let operator_routes = [
+        ("/operator", "admin"),
+        ("/api/v1/admin/tenants", "operator"),
+        ("/operator/extractor", "operator"),
+    ];
+    for (path, field) in operator_routes {
+        let reply = h.get(path).header("x-client-secret", &secret).send().await;
+        reply.assert_ok();
+        assert_eq!(reply.json()[field]["method"], "secret_key", "{path}");
+        assert_eq!(reply.json()[field]["tenant"], serde_json::Value::Null);
+
+        let reply = h
+            .get(path)
+            .header("x-client-secret", sk.key.expose())
+            .send()
+            .await;
+        reply.assert_problem(403, "operator_required");
+        assert_eq!(reply.header("www-authenticate"), None, "{path}");
+        assert!(!reply.body.contains(sk.key.expose()));
+
+        let reply = h.get(path).bearer(&token).send().await;
+        reply.assert_problem(403, "secret_key_required");
+        assert!(!reply.body.contains(&token));
+        let reply = h
+            .get(path)
+            .header("x-api-key", rk.key.expose())
+            .send()
+            .await;
+        reply.assert_problem(403, "secret_key_required");
+        h.get(path)
+            .send()
+            .await
+            .assert_problem(401, "missing_credentials");
+    }
+    // A tenant's sk_ key outside x-client-secret is still a tenant's key.
+    let reply = h
+        .get("/operator/extractor")
+        .header("x-api-key", sk.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(403, "operator_required");
+    let reply = h
+        .get("/operator")
+        .header("x-api-key", sk.key.expose())
+        .send()
+        .await;
+    reply.assert_problem(403, "secret_key_required");
+    // The one-time token was refused unconsumed everywhere it went.
+    h.post(MAGIC).bearer(&token).send().await.assert_ok();
+}
+
 /// A token on an admin route: 403 `secret_key_required`, and the token is not consumed.
 pub async fn admin_with_token_is_refused_and_not_consumed<A: Adapter>() {
     let Some(h) = Harness::start::<A>().await else {
@@ -871,6 +940,10 @@ pub async fn fixed_answers<A: Adapter>() -> Vec<String> {
         h.get("/optional"),
         h.get("/tenant").header("x-client-secret", &secret),
         h.get("/acting").header("x-client-secret", &secret),
+        h.get("/operator").header("x-client-secret", &secret),
+        h.get("/operator").bearer("not-a-token"),
+        h.get("/operator/extractor")
+            .header("x-client-secret", &secret),
         h.get(MAGIC),
         h.post("/api/v1/no-such-route"),
     ];

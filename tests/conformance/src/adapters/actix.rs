@@ -6,7 +6,7 @@ use std::net::TcpListener;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use keygate_actix::{Admin, Impersonation, KeygateMiddleware, Maybe, Principal, Tenant};
+use keygate_actix::{Admin, Impersonation, KeygateMiddleware, Maybe, Operator, Principal, Tenant};
 use keygate_core::Keygate;
 use serde_json::Value;
 
@@ -36,6 +36,9 @@ fn route(method: &http::Method, answer: Answer) -> actix_web::Route {
                 |Admin(principal): Admin| async move { json(200, &routes::admin_body(&principal)) },
             )
         }
+        Answer::Operator => route.to(|Operator(principal): Operator| async move {
+            json(200, &routes::operator_body(&principal))
+        }),
         Answer::Status(code) => route.to(move |principal: Principal| async move {
             json(code, &routes::status_body(&principal))
         }),

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use keygate_axum::{Admin, Impersonation, KeygateLayer, Principal, Tenant};
+use keygate_axum::{Admin, Impersonation, KeygateLayer, Operator, Principal, Tenant};
 use keygate_core::Keygate;
 
 use super::{AbortOnDrop, Adapter};
@@ -27,6 +27,9 @@ fn handler(filter: MethodFilter, answer: Answer) -> MethodRouter {
         }
         Answer::Admin => on(filter, |Admin(principal): Admin| async move {
             Json(routes::admin_body(&principal))
+        }),
+        Answer::Operator => on(filter, |Operator(principal): Operator| async move {
+            Json(routes::operator_body(&principal))
         }),
         Answer::Status(code) => on(filter, move |principal: Principal| async move {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

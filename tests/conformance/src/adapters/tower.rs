@@ -11,7 +11,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use keygate_core::extract::{
-    Admin, ExtractRejection, Impersonation, Tenant, from_extensions, optional_from_extensions,
+    Admin, ExtractRejection, Impersonation, Operator, Tenant, from_extensions,
+    optional_from_extensions,
 };
 use keygate_core::{Keygate, Principal};
 use keygate_tower::KeygateLayer;
@@ -52,6 +53,10 @@ fn answer(answer: Answer, request: &Request<Incoming>) -> Result<Response<Body>,
         Answer::Admin => {
             let Admin(principal) = from_extensions(extensions)?;
             json(StatusCode::OK, &routes::admin_body(&principal))
+        }
+        Answer::Operator => {
+            let Operator(principal) = from_extensions(extensions)?;
+            json(StatusCode::OK, &routes::operator_body(&principal))
         }
         Answer::Status(code) => {
             let principal: Principal = from_extensions(extensions)?;
