@@ -493,3 +493,39 @@ async fn operator_only_routes_take_the_platform_secret_alone() {
         "invalid_secret_key"
     );
 }
+
+/// An application's own admin resources follow the same rules through
+/// `KeyAdmin::authorize_change`.
+#[tokio::test]
+async fn authorize_change_applies_the_rules_to_an_apps_own_resources() {
+    let f = Fixture::new();
+    let acme = f.secret_key("acme").await;
+    let principal = admin_principal(&f, &acme).await;
+    let admin = f.keygate.admin(&principal);
+    assert_eq!(
+        admin.authorize_change(None).await.unwrap().as_deref(),
+        Some("acme")
+    );
+    assert_eq!(
+        refusal(admin.authorize_change(Some("globex")).await),
+        "tenant_forbidden"
+    );
+    f.keygate
+        .rotate_key(&acme.record.id, Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(admin.authorize_change(Some("acme")).await),
+        "expiring_credential"
+    );
+    let operator = f.operator().await;
+    assert_eq!(
+        f.keygate
+            .admin(&operator)
+            .authorize_change(Some("globex"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("globex")
+    );
+}

@@ -160,6 +160,7 @@ macro_rules! platform_suite {
             catalogue_crud,
             catalogue_validation,
             catalogue_tenant_isolation,
+            rotated_keys_change_no_catalogue,
             token_endpoint_one_time,
             token_lifetimes,
             token_endpoint_validation,

@@ -211,6 +211,34 @@ impl KeyAdmin<'_> {
         self.keygate.inner.clock.now()
     }
 
+    /// The rules every admin change follows, for an application's own tenant-scoped admin
+    /// resources (the reference platform's catalogues, say): the principal must be the
+    /// operator or an active tenant `sk_` key not in its rotation grace (403
+    /// `expiring_credential`), and acts in its own tenant only. Returns the tenant the
+    /// change is for: `requested` for the operator, else the key's own tenant (the
+    /// default); another is 403 `tenant_forbidden`.
+    ///
+    /// ```
+    /// use keygate_core::{Keygate, Pepper, Principal};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keygate = Keygate::builder().pepper(Pepper::generate()?).build()?;
+    /// let operator = Principal::operator();
+    /// let tenant = keygate.admin(&operator).authorize_change(Some("acme")).await?;
+    /// assert_eq!(tenant.as_deref(), Some("acme"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn authorize_change(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<Option<String>, AdminError> {
+        let actor = self.actor(self.now()).await?;
+        actor.must_not_be_rotated()?;
+        Ok(actor.acting_tenant(requested)?.map(str::to_owned))
+    }
+
     /// [`Keygate::create_key`], by this principal. `new.tenant` `None` means the acting
     /// key's tenant (for the operator: a key of no tenant); `new.expires_at` is brought
     /// forward to the acting key's own expiry.

@@ -6,7 +6,7 @@ use keygate_core::audit::AuditEvent;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{acting_tenant, listing};
+use super::listing;
 use crate::app::App;
 use crate::body;
 use crate::catalogues::Catalogue;
@@ -82,9 +82,16 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
     {
         return reply::invalid("tenant: 1 to 128 of A-Z a-z 0-9 . _ : @ -");
     }
-    let tenant = match acting_tenant(principal, request.tenant.as_deref()) {
+    // keygate's rules for admin changes: own tenant only, none by a key in its rotation
+    // grace.
+    let tenant = match app
+        .keygate()
+        .admin(principal)
+        .authorize_change(request.tenant.as_deref())
+        .await
+    {
         Ok(tenant) => tenant,
-        Err(reply) => return reply,
+        Err(error) => return reply::admin_error(error),
     };
     let id = match new_id() {
         Ok(id) => id,
@@ -162,6 +169,9 @@ pub(super) async fn update(app: &App, principal: &Principal, path: &str, body: &
     if let Err(reply) = check(&request.name, request.description.as_deref()) {
         return reply;
     }
+    if let Err(error) = app.keygate().admin(principal).authorize_change(None).await {
+        return reply::admin_error(error);
+    }
     let catalogue = match visible(app, principal, path).await {
         Ok(catalogue) => catalogue,
         Err(reply) => return reply,
@@ -187,6 +197,9 @@ pub(super) async fn update(app: &App, principal: &Principal, path: &str, body: &
 }
 
 pub(super) async fn delete(app: &App, principal: &Principal, path: &str) -> Reply {
+    if let Err(error) = app.keygate().admin(principal).authorize_change(None).await {
+        return reply::admin_error(error);
+    }
     let catalogue = match visible(app, principal, path).await {
         Ok(catalogue) => catalogue,
         Err(reply) => return reply,

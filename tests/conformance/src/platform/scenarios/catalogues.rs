@@ -223,3 +223,62 @@ pub async fn catalogue_tenant_isolation<A: PlatformAdapter, D: Database>() {
         .await
         .assert_problem(403, "secret_key_required");
 }
+
+/// Catalogue changes are admin changes: a tenant's key in its rotation grace reads its
+/// tenant's catalogues but cannot create, replace or delete one (403
+/// `expiring_credential`); its successor can.
+pub async fn rotated_keys_change_no_catalogue<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let leaked = p.secret_key("acme").await;
+    let catalogue = p
+        .admin(Method::POST, CATALOGUES)
+        .json(&json!({"name": "A", "tenant": "acme"}))
+        .send()
+        .await
+        .json();
+    let reply = p
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/keys/{}/rotate", text(&leaked, "id")),
+        )
+        .json(&json!({"grace_seconds": 3600}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let successor = text(&reply.json(), "key").to_owned();
+    let as_key = |key: &str, method: Method, path: &str| {
+        p.request(method, path).header("x-client-secret", key)
+    };
+    let leaked = text(&leaked, "key").to_owned();
+    as_key(&leaked, Method::GET, &path(&catalogue))
+        .send()
+        .await
+        .assert_ok();
+    as_key(&leaked, Method::GET, CATALOGUES)
+        .send()
+        .await
+        .assert_ok();
+    as_key(&leaked, Method::POST, CATALOGUES)
+        .json(&json!({"name": "B"}))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    as_key(&leaked, Method::PUT, &path(&catalogue))
+        .json(&json!({"name": "renamed"}))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    as_key(&leaked, Method::DELETE, &path(&catalogue))
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    let shown = p.admin(Method::GET, &path(&catalogue)).send().await;
+    shown.assert_ok();
+    assert_eq!(shown.json()["name"], "A");
+    let reply = as_key(&successor, Method::DELETE, &path(&catalogue))
+        .send()
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+}
