@@ -31,7 +31,10 @@
 //! in the parent's routing, before that scope's own middleware: it sees only what a
 //! middleware further out established. A guard never authenticates: with no middleware
 //! before it, every keygate guard is false. Guards route; they do not replace a route's
-//! `Access` (a route reached through a guard still needs its own scope checked).
+//! `Access` (a route reached through a guard still needs its own scope checked), and they do
+//! not refuse: to answer a refusal (403 problem+json) rather than fall through, use the
+//! middleware's access (`KeygateMiddleware::operator`, `Access::scoped`) or an extractor
+//! (`Operator`, `Admin`).
 
 use actix_web::guard::{Guard, GuardContext};
 use keygate_core::extract::Authentication;
@@ -68,6 +71,13 @@ pub fn admin() -> PrincipalGuard<impl Fn(&Principal) -> bool> {
 }
 
 /// Passes for the platform operator (the platform secret in `x-client-secret`).
+///
+/// This routes; it does not refuse. A request it does not pass goes on to the next
+/// matching route, or to actix's bare 404. For an operator-only route that answers
+/// everyone else with the usual 403 problem+json (`operator_required` for a tenant's key,
+/// `secret_key_required` for anything else), wrap it in
+/// [`KeygateMiddleware::operator`](crate::KeygateMiddleware::operator) or take the
+/// [`Operator`](crate::Operator) extractor.
 pub fn operator() -> PrincipalGuard<impl Fn(&Principal) -> bool> {
     PrincipalGuard(Principal::is_operator)
 }
