@@ -16,6 +16,7 @@ use crate::error::AuthError;
 use crate::key::KeyId;
 use crate::principal::Principal;
 use crate::scope::Scope;
+use crate::transport::Client;
 
 /// The scope that lets a key act on behalf of a user with `X-On-Behalf-Of`.
 pub const IMPERSONATE_SCOPE: &str = "users:impersonate";
@@ -100,12 +101,20 @@ impl Keygate {
         }
     }
 
-    /// Step 2: the credentials `head` presented, by syntax only.
+    /// Step 2: the credentials `head` presented, by syntax only, and who sent them
+    /// ([`Client`], read only when the HTTPS requirement or the secret lock-out needs it).
     pub(crate) fn read_credentials<'h, H: RequestHead + ?Sized>(
         &'h self,
         head: &'h H,
     ) -> Result<Credentials<'h>, AuthError> {
-        Credentials::parse_with(head, &self.inner.sources)
+        let credentials = Credentials::parse_with(head, &self.inner.sources)?;
+        let needs_client = (self.inner.require_https && !credentials.is_empty())
+            || (self.inner.lockouts.is_some() && credentials.client_secret().is_some());
+        Ok(if needs_client {
+            credentials.with_client(Client::of(head, &self.inner.proxies))
+        } else {
+            credentials
+        })
     }
 
     /// Records a refusal (see [`authenticate_credentials`](Self::authenticate_credentials))
@@ -133,6 +142,10 @@ impl Keygate {
     ) -> Result<Grant, AuthError> {
         if credentials.is_empty() {
             return Err(AuthError::MissingCredentials);
+        }
+        // Before anything is verified: a credential sent in the clear is refused as sent.
+        if self.inner.require_https && !credentials.client().is_https() {
+            return Err(AuthError::HttpsRequired);
         }
         let now = self.inner.clock.now();
         if access.is_admin() {
@@ -162,7 +175,10 @@ impl Keygate {
         }
 
         let secret = match secret {
-            Some(secret) => Some(self.verify_secret(secret, now).await?),
+            Some(secret) => Some(
+                self.verify_secret(secret, credentials.client(), now)
+                    .await?,
+            ),
             None => None,
         };
         let presented = match presented {
@@ -200,7 +216,9 @@ impl Keygate {
             // Something else was presented: refuse it unverified and unconsumed.
             return Err(AuthError::SecretKeyRequired);
         };
-        let verified = self.verify_secret(classify_secret(secret)?, now).await?;
+        let verified = self
+            .verify_secret(classify_secret(secret)?, credentials.client(), now)
+            .await?;
         if credentials.on_behalf_of().is_some() {
             return Err(AuthError::ImpersonationForbidden);
         }

@@ -10,9 +10,39 @@ use crate::engine::Keygate;
 use crate::error::AuthError;
 use crate::key::KeyKind;
 use crate::principal::Principal;
+use crate::transport::Client;
 
 impl Keygate {
+    /// Verifies `x-client-secret` from `client`, unless the [lock-out](crate::lockout) has
+    /// locked the client's address: then it is refused unchecked. A wrong secret counts
+    /// against the address; the failure that locks it is logged at `warn`, with the
+    /// address and never the value.
     pub(in crate::engine) async fn verify_secret(
+        &self,
+        secret: SecretCredential<'_>,
+        client: Client,
+        now: OffsetDateTime,
+    ) -> Result<Verified, AuthError> {
+        let Some(lockouts) = &self.inner.lockouts else {
+            return self.check_secret(secret, now).await;
+        };
+        lockouts
+            .check(client.address, now)
+            .map_err(|retry_after_secs| AuthError::SecretLockedOut { retry_after_secs })?;
+        let checked = self.check_secret(secret, now).await;
+        if matches!(checked, Err(AuthError::InvalidSecretKey))
+            && let Some(retry_after_secs) = lockouts.fail(client.address, now)
+        {
+            tracing::warn!(
+                client = ?client.address,
+                retry_after_secs,
+                "keygate: too many failed x-client-secret checks from this address; its x-client-secret attempts are refused until the window ends"
+            );
+        }
+        checked
+    }
+
+    async fn check_secret(
         &self,
         secret: SecretCredential<'_>,
         now: OffsetDateTime,
