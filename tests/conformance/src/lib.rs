@@ -41,6 +41,7 @@ pub mod platform;
 pub mod routes;
 pub mod scenarios;
 pub mod stores;
+pub mod transport;
 
 pub use down::DownStore;
 
