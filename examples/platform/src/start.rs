@@ -107,7 +107,12 @@ pub async fn start() -> Result<Started, StartError> {
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
     let mut builder = opened
         .keygate_builder()?
-        .credential_sources(crate::realtime::credential_sources());
+        .credential_sources(crate::realtime::credential_sources())
+        .require_https(config.require_https)
+        .trusted_proxies(config.trusted_proxies.clone());
+    if config.require_https {
+        tracing::info!(trusted_proxies = ?config.trusted_proxies, "credentials are accepted over HTTPS only");
+    }
     if let Some(verifier) = jwt {
         builder = builder.jwt_verifier(verifier);
     }

@@ -189,7 +189,12 @@ fn into_axum(reply: Reply) -> Response {
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM; requests in flight finish.
 pub async fn serve(router: Router, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, router)
+    // The peer address reaches keygate (HTTPS requirement, secret lock-out) through
+    // ConnectInfo and keygate-axum's `connect_info`.
+    let service = router
+        .layer(keygate_axum::connect_info())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(crate::start::shutdown_signal())
         .await
 }

@@ -11,10 +11,11 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use keygate_core::credentials::{Connection, Scheme};
 use keygate_core::extract::{Admin, from_extensions};
 use keygate_core::{Lifetime, Principal};
-use keygate_tower::KeygateLayer;
 use keygate_tower::proxy::ProxyBody;
+use keygate_tower::{ConnectionLayer, KeygateLayer};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -274,7 +275,7 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -285,7 +286,12 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(
                         TokioIo::new(stream),
-                        TowerToHyperService::new(service.clone()),
+                        // The peer and scheme reach keygate (HTTPS requirement, secret
+                        // lock-out) as a `Connection` in each request.
+                        TowerToHyperService::new(
+                            ConnectionLayer::new(Connection { peer, scheme: Scheme::Http })
+                                .layer(service.clone()),
+                        ),
                     )
                     .with_upgrades();
                 let mut stopping = stopping.clone();
