@@ -32,6 +32,7 @@ pub mod config;
 mod handlers;
 pub mod realtime;
 pub mod reply;
+pub mod request_checks;
 pub mod routes;
 pub mod start;
 

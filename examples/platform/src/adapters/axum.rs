@@ -58,7 +58,10 @@ pub fn router(app: &App) -> Router {
             |request: Request, next: axum::middleware::Next| async move {
                 let started = std::time::Instant::now();
                 let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-                let response = match routes::before_routing(&method, &path) {
+                let early =
+                    crate::request_checks::refuse(&crate::request_checks::shape_of(&request))
+                        .or_else(|| routes::before_routing(&method, &path));
+                let response = match early {
                     Some(reply) => into_axum(reply),
                     None => next.run(request).await,
                 };

@@ -73,7 +73,11 @@ pub fn service(app: &App) -> Service {
         async move {
             let started = std::time::Instant::now();
             let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-            let response = if routes::is_proxied(&path) {
+            let response = if let Some(reply) =
+                crate::request_checks::refuse(&crate::request_checks::shape_of(&request))
+            {
+                into_tower(reply).map(Either::Left)
+            } else if routes::is_proxied(&path) {
                 match proxy.oneshot(request).await {
                     Ok(response) => response.map(Either::Right),
                     Err(never) => match never {},
