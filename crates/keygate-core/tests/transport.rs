@@ -398,3 +398,35 @@ async fn the_lockout_is_configurable_and_can_be_turned_off() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn malformed_sk_keys_count_and_a_locked_address_is_refused_whatever_it_sends() {
+    let f = Fixture::new();
+    for n in 0..10 {
+        let value = format!("sk_live_guess{n}");
+        let request = from(
+            "203.0.113.9:1",
+            Scheme::Http,
+            &[("x-client-secret", &value)],
+        );
+        let err = f
+            .keygate
+            .authenticate(&request, &Access::authenticated())
+            .await;
+        assert_eq!(code(err), "invalid_secret_key");
+    }
+    for value in ["sk_live_garbage", "pk_live_x", "anything-at-all"] {
+        let request = from(
+            "203.0.113.9:1",
+            Scheme::Http,
+            &[
+                ("x-client-secret", value),
+                ("authorization", "Bearer not-a-token"),
+            ],
+        );
+        for access in [Access::admin(), Access::authenticated()] {
+            let err = f.keygate.authenticate(&request, &access).await;
+            assert_eq!(code(err), "rate_limited", "{value}");
+        }
+    }
+}

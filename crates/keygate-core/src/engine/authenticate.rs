@@ -11,7 +11,7 @@ use super::Keygate;
 use super::grant::Grant;
 use crate::access::{Access, AuthMethod};
 use crate::audit::AuditEvent;
-use crate::credentials::{Credentials, RequestHead, classify, classify_secret};
+use crate::credentials::{Credentials, RequestHead, classify};
 use crate::error::AuthError;
 use crate::key::KeyId;
 use crate::principal::Principal;
@@ -156,7 +156,7 @@ impl Keygate {
         // well-formed and of a kind this route accepts.
         let secret = credentials
             .client_secret()
-            .map(classify_secret)
+            .map(|text| self.read_secret(text, credentials.client(), now))
             .transpose()?;
         let presented = classify(
             &self.inner.issuer,
@@ -216,8 +216,9 @@ impl Keygate {
             // Something else was presented: refuse it unverified and unconsumed.
             return Err(AuthError::SecretKeyRequired);
         };
+        let secret = self.read_secret(secret, credentials.client(), now)?;
         let verified = self
-            .verify_secret(classify_secret(secret)?, credentials.client(), now)
+            .verify_secret(secret, credentials.client(), now)
             .await?;
         if credentials.on_behalf_of().is_some() {
             return Err(AuthError::ImpersonationForbidden);

@@ -105,7 +105,7 @@ where
     serve_hyper_on(service, listener, None)
 }
 
-/// Like [`serve_hyper`], over TLS when `tls` is given (the requests then say `https`).
+/// Like `serve_hyper`, over TLS when `tls` is given (the requests then say `https`).
 pub fn serve_hyper_on<B>(
     service: HyperService<B>,
     listener: TcpListener,
