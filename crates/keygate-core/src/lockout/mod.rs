@@ -144,11 +144,21 @@ struct Entry {
 }
 
 /// The counts, behind a mutex: every call is a short critical section that neither
-/// blocks on anything else nor awaits.
-#[derive(Debug)]
+/// blocks on anything else nor awaits. `Debug` shows the settings and how many addresses
+/// are held, not the addresses.
 pub(crate) struct Lockouts {
     config: SecretLockout,
     table: Mutex<Table>,
+}
+
+impl std::fmt::Debug for Lockouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.table.lock().map_or(0, |table| table.entries.len());
+        f.debug_struct("Lockouts")
+            .field("config", &self.config)
+            .field("addresses", &held)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -329,5 +339,10 @@ mod tests {
                 .contains_key(&Bucket::of(ip("192.0.2.1")))
         );
         assert_eq!(l.table.lock().unwrap().entries.len(), 1);
+        let shown = format!("{l:?}");
+        assert!(
+            shown.contains("addresses: 1") && !shown.contains("192.0.2"),
+            "{shown}"
+        );
     }
 }
