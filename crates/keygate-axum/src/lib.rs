@@ -99,4 +99,48 @@ pub use keygate_core::extract::{
     Admin, Authentication, ExtractRejection, Impersonation, Operator, Tenant,
 };
 pub use keygate_core::{Access, AuthError, Keygate, Principal};
-pub use keygate_tower::{KeygateLayer, KeygateService, ProblemJson, Rejection};
+pub use keygate_tower::{
+    ConnectionLayer, ConnectionService, KeygateLayer, KeygateService, ProblemJson, Rejection,
+};
+
+use keygate_core::credentials::Scheme;
+
+/// Tells keygate each request's peer address, from axum's `ConnectInfo<SocketAddr>`, and
+/// that the connection is plain HTTP (as `axum::serve` serves): for the HTTPS
+/// requirement and the lock-out of addresses that guess the platform secret. Put it
+/// outermost (`Router::layer`), and serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`. Behind a TLS server of your
+/// own, use [`ConnectionLayer::new`] in its accept loop instead.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use axum::Router;
+/// use axum::extract::ConnectInfo;
+/// use keygate_core::RequestHead;
+/// use keygate_core::credentials::Scheme;
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = Router::new()
+///     .route("/", axum::routing::get(|request: axum::extract::Request| async move {
+///         format!("{:?} {:?}", request.peer_addr(), request.scheme())
+///     }))
+///     .layer(keygate_axum::connect_info());
+/// // `axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())`
+/// // inserts this for each connection:
+/// let mut request = http::Request::new(axum::body::Body::empty());
+/// request.extensions_mut().insert(ConnectInfo("203.0.113.9:4000".parse::<SocketAddr>()?));
+/// let response = app.oneshot(request).await?;
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// assert_eq!(body, "Some(203.0.113.9:4000) Some(Http)");
+/// # Ok(())
+/// # }
+/// ```
+pub fn connect_info() -> ConnectionLayer {
+    ConnectionLayer::from_extensions(Scheme::Http, |extensions| {
+        extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0)
+    })
+}

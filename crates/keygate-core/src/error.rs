@@ -139,6 +139,21 @@ pub enum AuthError {
         "the credential cookie is accepted only from the allowed origins; send the request from one of them, or present the credential in a header"
     )]
     OriginForbidden,
+    /// 403: a credential came over plain HTTP while the engine requires HTTPS
+    /// ([`KeygateBuilder::require_https`](crate::KeygateBuilder::require_https)). It was
+    /// not verified; treat it as exposed and rotate it if it is a real secret.
+    #[error(
+        "this API accepts credentials over HTTPS only; send the request to the https:// URL, and rotate the credential if it is a real secret"
+    )]
+    HttpsRequired,
+    /// 429: too many failed `x-client-secret` checks from this client address (see
+    /// [`lockout`](crate::lockout)); its `x-client-secret` attempts are refused, unchecked,
+    /// until the window ends.
+    #[error("too many failed x-client-secret checks from this address; retry in {} s", retry_wait(*.retry_after_secs))]
+    SecretLockedOut {
+        /// Seconds until the window ends (at least 1).
+        retry_after_secs: u64,
+    },
     /// 429: the key's rate limit is used up.
     #[error("rate limit exceeded; retry in {} s", .status.retry_after_secs())]
     RateLimited {
@@ -195,7 +210,8 @@ impl AuthError {
             Self::TenantMismatch => "tenant_mismatch",
             Self::ImpersonationForbidden => "impersonation_forbidden",
             Self::OriginForbidden => "origin_forbidden",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::HttpsRequired => "https_required",
+            Self::RateLimited { .. } | Self::SecretLockedOut { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Misconfigured(_) => "keygate_misconfigured",
             Self::AuthUnavailable(_) => "auth_unavailable",
@@ -227,8 +243,11 @@ impl AuthError {
             | Self::TenantRequired
             | Self::TenantMismatch
             | Self::ImpersonationForbidden
-            | Self::OriginForbidden => StatusCode::FORBIDDEN,
-            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | Self::OriginForbidden
+            | Self::HttpsRequired => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. }
+            | Self::SecretLockedOut { .. }
+            | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -259,7 +278,8 @@ impl AuthError {
             Self::TenantMismatch => "Tenant mismatch",
             Self::ImpersonationForbidden => "Impersonation forbidden",
             Self::OriginForbidden => "Origin forbidden",
-            Self::RateLimited { .. } => "Rate limited",
+            Self::HttpsRequired => "HTTPS required",
+            Self::RateLimited { .. } | Self::SecretLockedOut { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
             Self::Misconfigured(_) => "keygate misconfigured",
             Self::AuthUnavailable(_) => "Authentication unavailable",
@@ -270,7 +290,8 @@ impl AuthError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::RateLimited { status, .. } => Some(status.retry_after_secs()),
-            Self::QuotaExceeded { retry_after_secs } => Some(retry_wait(*retry_after_secs)),
+            Self::QuotaExceeded { retry_after_secs }
+            | Self::SecretLockedOut { retry_after_secs } => Some(retry_wait(*retry_after_secs)),
             _ => None,
         }
     }

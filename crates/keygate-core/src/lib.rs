@@ -80,6 +80,7 @@ mod gate;
 pub mod http;
 pub mod jwt;
 pub mod key;
+pub mod lockout;
 pub mod meter;
 pub mod principal;
 mod random;
@@ -89,6 +90,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
+pub mod transport;
 pub mod usage;
 
 pub use access::{Access, AuthMethod, Methods};

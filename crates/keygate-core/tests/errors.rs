@@ -16,7 +16,7 @@ use keygate_core::meter::RateLimitStatus;
 use keygate_core::{AuthError, AuthMethod, Methods, Scope, StoreError};
 
 /// Every code of the contract's table, once.
-const ALL_CODES: [&str; 25] = [
+const ALL_CODES: [&str; 26] = [
     "invalid_request",
     "missing_credentials",
     "invalid_secret_key",
@@ -39,6 +39,7 @@ const ALL_CODES: [&str; 25] = [
     "tenant_mismatch",
     "impersonation_forbidden",
     "origin_forbidden",
+    "https_required",
     "rate_limited",
     "quota_exceeded",
     "auth_unavailable",
@@ -293,6 +294,27 @@ fn cases() -> Vec<Case> {
             "the credential cookie is accepted only from the allowed origins; send the request from one of them, or present the credential in a header",
             None,
         ),
+        case(
+            AuthError::HttpsRequired,
+            "https_required",
+            403,
+            "HTTPS required",
+            "this API accepts credentials over HTTPS only; send the request to the https:// URL, and rotate the credential if it is a real secret",
+            None,
+        ),
+        Case {
+            extra_headers: vec![("retry-after", "42")],
+            ..case(
+                AuthError::SecretLockedOut {
+                    retry_after_secs: 42,
+                },
+                "rate_limited",
+                429,
+                "Rate limited",
+                "too many failed x-client-secret checks from this address; retry in 42 s",
+                None,
+            )
+        },
         Case {
             extra_headers: vec![
                 ("retry-after", "20"),
@@ -552,7 +574,8 @@ fn headers_carry_what_each_status_needs() {
                     }
                 }
             }
-            AuthError::QuotaExceeded { retry_after_secs } => {
+            AuthError::QuotaExceeded { retry_after_secs }
+            | AuthError::SecretLockedOut { retry_after_secs } => {
                 assert!(number("retry-after") >= 1, "{err:?}");
                 assert_eq!(number("retry-after"), *retry_after_secs);
                 assert_eq!(get("x-ratelimit-limit"), None);

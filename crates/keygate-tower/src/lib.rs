@@ -98,12 +98,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod connection;
 mod layer;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 mod rejection;
 mod service;
 
+pub use connection::{ConnectionLayer, ConnectionService};
 pub use keygate_core::extract::{
     Admin, Authentication, ExtractRejection, Impersonation, Operator, Tenant, from_extensions,
     optional_from_extensions,

@@ -510,6 +510,12 @@ async fn paths_cannot_climb_out_of_the_upstream_base() {
         "/api/proxy/%2e%2e/admin",
         "/api/proxy/a%2F..%2F..%2Fadmin",
         "/api/proxy/./x",
+        // Forms an independent attack found going upstream verbatim.
+        "/api/proxy/..%3b/admin",
+        "/api/proxy/..%00/admin",
+        "/api/proxy/.%00./admin",
+        "/api/proxy/%%32%65%%32%65/admin",
+        "/api/proxy/%u002e%u002e/admin",
     ] {
         let response = send(&proxy, Request::get(path).body(String::new()).unwrap()).await;
         let body = assert_problem(response, 400, "invalid_request").await;

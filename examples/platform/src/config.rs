@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use keygate_core::jwt::{JwtConfigError, JwtVerifier};
+use keygate_core::transport::{TrustedProxies, TrustedProxiesError};
 use keygate_redis::RedisConfig;
 use keygate_tower::proxy::Proxy;
 
@@ -23,6 +24,12 @@ pub struct Config {
     /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas and one-time tokens are
     /// counted there, shared by every instance; credits stay in the SQL store.
     pub redis: Option<RedisConfig>,
+    /// `KEYGATE_REQUIRE_HTTPS`: a credential over plain HTTP is refused with 403
+    /// `https_required`.
+    pub require_https: bool,
+    /// `KEYGATE_TRUSTED_PROXIES`: the peers whose `X-Forwarded-Proto` and
+    /// `X-Forwarded-For` are believed (none by default).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Where user JWTs come from: `KEYGATE_JWT_ISSUER`, `KEYGATE_JWT_AUDIENCE`,
@@ -84,6 +91,12 @@ pub enum ConfigError {
     /// The user-JWT settings do not make a verifier.
     #[error("user-JWT settings (KEYGATE_JWT_*, KEYGATE_JWKS_URL, KEYGATE_FIREBASE_PROJECT): {0}")]
     JwtVerifier(#[source] JwtConfigError),
+    /// `KEYGATE_REQUIRE_HTTPS` is not a yes or a no.
+    #[error("KEYGATE_REQUIRE_HTTPS must be 1, true, on or yes (or 0, false, off, no)")]
+    RequireHttps,
+    /// `KEYGATE_TRUSTED_PROXIES` does not parse.
+    #[error("KEYGATE_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(#[source] TrustedProxiesError),
     /// `KEYGATE_UPSTREAM_URL` or `KEYGATE_UPSTREAM_KEY` cannot be used.
     #[error("KEYGATE_UPSTREAM_URL / KEYGATE_UPSTREAM_KEY: {0}")]
     Upstream(#[source] keygate_tower::proxy::ProxyError),
@@ -92,7 +105,8 @@ pub enum ConfigError {
 impl Config {
     /// Reads `KEYGATE_ADDR` (default [`DEFAULT_ADDR`]), the user-JWT settings, and
     /// `KEYGATE_UPSTREAM_URL` and `KEYGATE_UPSTREAM_KEY` (both unset by default: the
-    /// proxy then answers 502), and `KEYGATE_REDIS_URL` (unset: counters per instance).
+    /// proxy then answers 502), `KEYGATE_REDIS_URL` (unset: counters per instance),
+    /// `KEYGATE_REQUIRE_HTTPS` (off) and `KEYGATE_TRUSTED_PROXIES` (none).
     pub fn from_env() -> Result<Self, ConfigError> {
         let addr = setting("KEYGATE_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
         let jwt = JwtSettings {
@@ -120,7 +134,24 @@ impl Config {
                 setting("KEYGATE_UPSTREAM_KEY"),
             )?,
             redis: setting("KEYGATE_REDIS_URL").map(RedisConfig::new),
+            require_https: setting("KEYGATE_REQUIRE_HTTPS").map_or(Ok(false), |value| {
+                switch(&value).ok_or(ConfigError::RequireHttps)
+            })?,
+            trusted_proxies: setting("KEYGATE_TRUSTED_PROXIES")
+                .map_or(Ok(TrustedProxies::none()), |list| {
+                    TrustedProxies::parse(&list)
+                })
+                .map_err(ConfigError::TrustedProxies)?,
         })
+    }
+}
+
+/// An on/off setting: `1`, `true`, `on`, `yes` or `0`, `false`, `off`, `no` (any case).
+pub fn switch(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
     }
 }
 

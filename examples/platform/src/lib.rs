@@ -15,7 +15,8 @@
 //!
 //! Every setting comes from the environment (`KEYGATE_ADDR`, `KEYGATE_DATABASE_URL`,
 //! `KEYGATE_PEPPER`, `KEYGATE_ADMIN_SECRET`, `KEYGATE_TOKEN_SECRET`,
-//! `KEYGATE_UPSTREAM_URL`, `KEYGATE_UPSTREAM_KEY`); see `docs/platform.md`.
+//! `KEYGATE_UPSTREAM_URL`, `KEYGATE_UPSTREAM_KEY`, `KEYGATE_REQUIRE_HTTPS`,
+//! `KEYGATE_TRUSTED_PROXIES`); see `docs/platform.md`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -32,6 +33,7 @@ pub mod config;
 mod handlers;
 pub mod realtime;
 pub mod reply;
+pub mod request_checks;
 pub mod routes;
 pub mod start;
 

@@ -107,7 +107,17 @@ pub async fn start() -> Result<Started, StartError> {
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
     let mut builder = opened
         .keygate_builder()?
-        .credential_sources(crate::realtime::credential_sources());
+        .credential_sources(crate::realtime::credential_sources())
+        .require_https(config.require_https)
+        .trusted_proxies(config.trusted_proxies.clone());
+    if config.require_https && config.trusted_proxies.is_empty() {
+        // The binaries listen on plain HTTP: only a proxy can vouch for HTTPS.
+        tracing::warn!(
+            "KEYGATE_REQUIRE_HTTPS is on and KEYGATE_TRUSTED_PROXIES is empty: this server listens on plain HTTP, so every request with a credential is refused (403 https_required); list the TLS-terminating proxy in KEYGATE_TRUSTED_PROXIES"
+        );
+    } else if config.require_https {
+        tracing::info!(trusted_proxies = ?config.trusted_proxies, "credentials are accepted over HTTPS only");
+    }
     if let Some(verifier) = jwt {
         builder = builder.jwt_verifier(verifier);
     }

@@ -45,6 +45,8 @@ impl Running {
             .env_remove("KEYGATE_JWKS_URL")
             .env_remove("KEYGATE_FIREBASE_PROJECT")
             .env_remove("KEYGATE_TENANT_CLAIM")
+            .env_remove("KEYGATE_REQUIRE_HTTPS")
+            .env_remove("KEYGATE_TRUSTED_PROXIES")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -299,6 +301,92 @@ async fn tower_binary_first_run() {
     first_and_second_start(env!("CARGO_BIN_EXE_platform-tower")).await;
 }
 
+/// `KEYGATE_REQUIRE_HTTPS` and `KEYGATE_TRUSTED_PROXIES` on a real binary: a credential
+/// over plain HTTP is 403 `https_required`, `X-Forwarded-Proto: https` counts only from a
+/// listed proxy (loopback here, since the test connects from it), and ten wrong secrets
+/// from one forwarded client lock that client out (429, `Retry-After`), not the proxy.
+async fn https_and_lockout(binary: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted = Running::start(binary, dir.path(), &[("KEYGATE_REQUIRE_HTTPS", "1")]);
+    let secret = untrusted
+        .admin_secret()
+        .expect("a first start shows the secret");
+    let client = http_client();
+    let keys = |base: &str| client.get(format!("{base}/api/v1/admin/keys"));
+    for proto in [None, Some("https")] {
+        let mut request = keys(&untrusted.base).header("x-client-secret", &secret);
+        if let Some(proto) = proto {
+            request = request.header("x-forwarded-proto", proto);
+        }
+        let (status, _, body) = send(request).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("https_required")),
+            "{binary} {proto:?}"
+        );
+    }
+    drop(untrusted);
+
+    let proxied = Running::start(
+        binary,
+        dir.path(),
+        &[
+            ("KEYGATE_REQUIRE_HTTPS", "true"),
+            ("KEYGATE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"),
+        ],
+    );
+    let via_proxy = |client_address: &str, value: &str| {
+        keys(&proxied.base)
+            .header("x-client-secret", value)
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", client_address)
+    };
+    let (status, _, body) = send(via_proxy("203.0.113.9", &secret)).await;
+    assert_eq!(status, 200, "{binary}: {body}");
+    for _ in 0..10 {
+        let (status, _, body) = send(via_proxy("203.0.113.9", "wrong-secret")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_secret_key")),
+            "{binary}"
+        );
+    }
+    let (status, headers, body) = send(via_proxy("203.0.113.9", &secret)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{binary}"
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (status, _, _) = send(via_proxy("203.0.113.10", &secret)).await;
+    assert_eq!(status, 200, "{binary}: another client is not locked");
+    let (_, logs) = proxied.interrupt();
+    assert!(
+        logs.contains("too many failed x-client-secret checks"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("wrong-secret") && !logs.contains(&secret),
+        "no secret logged"
+    );
+}
+
+#[tokio::test]
+async fn axum_binary_https_and_lockout() {
+    https_and_lockout(env!("CARGO_BIN_EXE_platform")).await;
+}
+
+#[tokio::test]
+async fn actix_binary_https_and_lockout() {
+    https_and_lockout(env!("CARGO_BIN_EXE_platform-actix")).await;
+}
+
+#[tokio::test]
+async fn tower_binary_https_and_lockout() {
+    https_and_lockout(env!("CARGO_BIN_EXE_platform-tower")).await;
+}
+
 #[tokio::test]
 async fn bad_settings_stop_the_start_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,6 +398,21 @@ async fn bad_settings_stop_the_start_with_a_message() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("KEYGATE_ADDR"), "{stderr}");
+
+    for (name, value) in [
+        ("KEYGATE_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("KEYGATE_REQUIRE_HTTPS", "maybe"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_platform"))
+            .current_dir(dir.path())
+            .env("KEYGATE_ADDR", "127.0.0.1:0")
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{stderr}");
+    }
 
     let output = Command::new(env!("CARGO_BIN_EXE_platform"))
         .current_dir(dir.path())

@@ -41,6 +41,7 @@ pub mod platform;
 pub mod routes;
 pub mod scenarios;
 pub mod stores;
+pub mod transport;
 
 pub use down::DownStore;
 
@@ -124,6 +125,7 @@ macro_rules! platform_suite {
         $crate::platform_suite!(@tests $adapter, $database;
             healthz_always_answers,
             readyz_follows_the_store,
+            odd_http_is_answered_alike,
             closed_store_fails_closed,
             problem_documents_are_rfc9457,
             admin_with_nothing,

@@ -21,6 +21,7 @@ pub use syntax::is_valid_id;
 use syntax::{bearer_token, is_token_char, is_user_id_char, is_visible, is_visible_or_space, read};
 
 use crate::error::AuthError;
+use crate::transport::Client;
 
 /// `x-client-secret`: the platform secret or a tenant's `sk_` key.
 pub const CLIENT_SECRET: &str = "x-client-secret";
@@ -47,6 +48,7 @@ pub struct Credentials<'a> {
     api_key: Option<&'a str>,
     on_behalf_of: Option<&'a str>,
     websocket_protocol: Option<&'a str>,
+    client: Client,
 }
 
 impl<'a> Credentials<'a> {
@@ -125,6 +127,7 @@ impl<'a> Credentials<'a> {
                 is_user_id_char,
             )?,
             websocket_protocol: None,
+            client: Client::default(),
         };
         // The optional sources cost nothing unless configured.
         let cookie = match &sources.cookie {
@@ -190,6 +193,24 @@ impl<'a> Credentials<'a> {
         self.websocket_protocol
     }
 
+    /// Who sent them, as far as the engine needs to know: the client's address (for the
+    /// [`lockout`](crate::lockout)) and scheme (for
+    /// [`require_https`](crate::KeygateBuilder::require_https)). The engine fills it in
+    /// when it reads the credentials itself, with its trusted proxies, and only when it
+    /// needs it; [`parse_with`](Self::parse_with) leaves it unknown.
+    pub fn client(&self) -> Client {
+        self.client
+    }
+
+    /// The same credentials, sent by `client` (see [`Client::of`]): for code that parses
+    /// credentials itself and then calls
+    /// [`Keygate::authenticate_credentials`](crate::Keygate::authenticate_credentials). An
+    /// unknown scheme is refused when the engine requires HTTPS.
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
+    }
+
     /// Whether no credential at all was presented (`X-On-Behalf-Of` alone is none).
     pub fn is_empty(&self) -> bool {
         self.client_secret.is_none() && self.bearer.is_none() && self.api_key.is_none()
@@ -204,6 +225,7 @@ impl std::fmt::Debug for Credentials<'_> {
             .field("api_key", &self.api_key.map(|_| ".."))
             .field("on_behalf_of", &self.on_behalf_of)
             .field("websocket_protocol", &self.websocket_protocol)
+            .field("client", &self.client)
             .finish()
     }
 }

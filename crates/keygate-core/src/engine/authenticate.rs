@@ -11,11 +11,12 @@ use super::Keygate;
 use super::grant::Grant;
 use crate::access::{Access, AuthMethod};
 use crate::audit::AuditEvent;
-use crate::credentials::{Credentials, RequestHead, classify, classify_secret};
+use crate::credentials::{Credentials, RequestHead, classify};
 use crate::error::AuthError;
 use crate::key::{KeyId, KeyKind};
 use crate::principal::Principal;
 use crate::scope::Scope;
+use crate::transport::Client;
 
 /// The scope that lets a key act on behalf of a user with `X-On-Behalf-Of`.
 pub const IMPERSONATE_SCOPE: &str = "users:impersonate";
@@ -100,12 +101,20 @@ impl Keygate {
         }
     }
 
-    /// Step 2: the credentials `head` presented, by syntax only.
+    /// Step 2: the credentials `head` presented, by syntax only, and who sent them
+    /// ([`Client`], read only when the HTTPS requirement or the secret lock-out needs it).
     pub(crate) fn read_credentials<'h, H: RequestHead + ?Sized>(
         &'h self,
         head: &'h H,
     ) -> Result<Credentials<'h>, AuthError> {
-        Credentials::parse_with(head, &self.inner.sources)
+        let credentials = Credentials::parse_with(head, &self.inner.sources)?;
+        let needs_client = (self.inner.require_https && !credentials.is_empty())
+            || (self.inner.lockouts.is_some() && credentials.client_secret().is_some());
+        Ok(if needs_client {
+            credentials.with_client(Client::of(head, &self.inner.proxies))
+        } else {
+            credentials
+        })
     }
 
     /// Records a refusal (see [`authenticate_credentials`](Self::authenticate_credentials))
@@ -134,6 +143,10 @@ impl Keygate {
         if credentials.is_empty() {
             return Err(AuthError::MissingCredentials);
         }
+        // Before anything is verified: a credential sent in the clear is refused as sent.
+        if self.inner.require_https && !credentials.client().is_https() {
+            return Err(AuthError::HttpsRequired);
+        }
         let now = self.inner.clock.now();
         if access.is_admin() {
             return self
@@ -145,7 +158,7 @@ impl Keygate {
         // well-formed and of a kind this route accepts.
         let secret = credentials
             .client_secret()
-            .map(classify_secret)
+            .map(|text| self.read_secret(text, credentials.client(), now))
             .transpose()?;
         let presented = classify(
             &self.inner.issuer,
@@ -164,7 +177,10 @@ impl Keygate {
         }
 
         let secret = match secret {
-            Some(secret) => Some(self.verify_secret(secret, now).await?),
+            Some(secret) => Some(
+                self.verify_secret(secret, credentials.client(), now)
+                    .await?,
+            ),
             None => None,
         };
         let presented = match presented {
@@ -203,7 +219,10 @@ impl Keygate {
             // Something else was presented: refuse it unverified and unconsumed.
             return Err(AuthError::SecretKeyRequired);
         };
-        let verified = self.verify_secret(classify_secret(secret)?, now).await?;
+        let secret = self.read_secret(secret, credentials.client(), now)?;
+        let verified = self
+            .verify_secret(secret, credentials.client(), now)
+            .await?;
         if operator_only && !verified.principal.is_operator() {
             return Err(AuthError::OperatorRequired);
         }

@@ -27,10 +27,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::credentials::CredentialSources;
 use crate::jwt::JwtVerifier;
 use crate::key::{KeyDigest, KeyHasher};
+use crate::lockout::{Lockouts, SecretLockout};
 use crate::meter::{MemoryMeter, Meter};
 use crate::secret::{Pepper, PlatformSecret};
 use crate::store::{KeyStore, MemoryKeyStore};
 use crate::token::{TokenIssuer, TokenSecret};
+use crate::transport::TrustedProxies;
 use crate::usage::{Outcome, UsageQueue, UsageRecord};
 
 /// The authentication engine: configuration and stores. Cheap to clone (one `Arc`).
@@ -71,6 +73,9 @@ struct Inner {
     require_tenant: bool,
     usage: Option<UsageQueue>,
     sources: Arc<CredentialSources>,
+    require_https: bool,
+    proxies: TrustedProxies,
+    lockouts: Option<Lockouts>,
 }
 
 impl Keygate {
@@ -163,14 +168,17 @@ impl fmt::Debug for Keygate {
             .field("require_tenant", &self.inner.require_tenant)
             .field("usage", &self.inner.usage)
             .field("sources", &self.inner.sources)
+            .field("require_https", &self.inner.require_https)
+            .field("trusted_proxies", &self.inner.proxies)
+            .field("secret_lockout", &self.inner.lockouts)
             .finish()
     }
 }
 
 /// Configures a [`Keygate`]. Only the pepper is required; the defaults are in-memory
-/// stores, the system clock, no platform secret, and HS256 tokens under a secret derived
-/// from the pepper.
-#[derive(Default)]
+/// stores, the system clock, no platform secret, HS256 tokens under a secret derived
+/// from the pepper, plain HTTP allowed, no trusted proxy, and the default
+/// [`SecretLockout`] (10 failed `x-client-secret` checks in 60 s lock an address).
 pub struct KeygateBuilder {
     pepper: Option<Pepper>,
     previous_peppers: Vec<Pepper>,
@@ -184,6 +192,31 @@ pub struct KeygateBuilder {
     require_tenant: bool,
     usage: Option<UsageQueue>,
     sources: CredentialSources,
+    require_https: bool,
+    proxies: TrustedProxies,
+    lockout: Option<SecretLockout>,
+}
+
+impl Default for KeygateBuilder {
+    fn default() -> Self {
+        Self {
+            pepper: None,
+            previous_peppers: Vec::new(),
+            platform_secret: None,
+            issuer: None,
+            keys: None,
+            meter: None,
+            clock: None,
+            audit: None,
+            jwt: None,
+            require_tenant: false,
+            usage: None,
+            sources: CredentialSources::default(),
+            require_https: false,
+            proxies: TrustedProxies::none(),
+            lockout: Some(SecretLockout::default()),
+        }
+    }
 }
 
 enum PlatformSecretSource {
@@ -304,6 +337,64 @@ impl KeygateBuilder {
         self
     }
 
+    /// Refuses every request that presents a credential over plain HTTP with 403
+    /// `https_required`, before the credential is verified (or consumed). The scheme is
+    /// the connection's ([`RequestHead::scheme`](crate::RequestHead::scheme)), or
+    /// `X-Forwarded-Proto`'s when the peer is one of the
+    /// [`trusted_proxies`](Self::trusted_proxies); an unknown scheme counts as plain
+    /// HTTP. A request without any credential is not refused for its scheme (a public
+    /// route stays public; a protected one answers 401 as usual).
+    ///
+    /// ```
+    /// use keygate_core::credentials::{Connection, Scheme};
+    /// use keygate_core::{Access, Keygate, Pepper, PlatformSecret};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = PlatformSecret::generate()?;
+    /// let keygate = Keygate::builder()
+    ///     .pepper(Pepper::generate()?)
+    ///     .platform_secret(&secret)
+    ///     .require_https(true)
+    ///     .trusted_proxies("10.0.0.0/8".parse()?)
+    ///     .build()?;
+    /// let mut request = http::Request::builder()
+    ///     .header("x-client-secret", secret.expose())
+    ///     .header("x-forwarded-proto", "https")
+    ///     .body(())?;
+    /// let peer = |at: &str| at.parse::<std::net::SocketAddr>();
+    /// request.extensions_mut().insert(Connection { peer: peer("198.51.100.7:5000")?, scheme: Scheme::Http });
+    /// let refused = keygate.authenticate(&request, &Access::admin()).await.unwrap_err();
+    /// assert_eq!((refused.status().as_u16(), refused.code()), (403, "https_required"));
+    ///
+    /// request.extensions_mut().insert(Connection { peer: peer("10.0.0.2:5000")?, scheme: Scheme::Http });
+    /// assert!(keygate.authenticate(&request, &Access::admin()).await.is_ok(), "behind the proxy");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn require_https(mut self, required: bool) -> Self {
+        self.require_https = required;
+        self
+    }
+
+    /// The proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (none by
+    /// default, loopback included): for [`require_https`](Self::require_https) and for the
+    /// client address of the [`secret_lockout`](Self::secret_lockout). See
+    /// [`transport`](crate::transport).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// How failed `x-client-secret` checks lock a client address out (429
+    /// `rate_limited`): [`SecretLockout::default`] unless told otherwise; `None` turns it
+    /// off (for an app that limits admin attempts in front of keygate). See
+    /// [`lockout`](crate::lockout).
+    pub fn secret_lockout(mut self, lockout: impl Into<Option<SecretLockout>>) -> Self {
+        self.lockout = lockout.into();
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Keygate, BuildError> {
         let pepper = self.pepper.ok_or(BuildError::MissingPepper)?;
@@ -347,6 +438,9 @@ impl KeygateBuilder {
                 require_tenant: self.require_tenant,
                 usage: self.usage,
                 sources: Arc::new(self.sources),
+                require_https: self.require_https,
+                proxies: self.proxies,
+                lockouts: self.lockout.map(Lockouts::new),
             }),
         })
     }

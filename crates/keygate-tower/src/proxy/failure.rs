@@ -59,7 +59,7 @@ impl Failure {
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "Invalid request",
-                "path: '.' and '..' segments, encoded slashes and backslashes cannot be proxied",
+                "path: only letters, digits, -._~!$&'()*+,=:@ and percent-escapes of other printable characters or UTF-8 can be proxied, without '.' or '..' segments and without escaped '.', '/', '\\', '%' or ';'",
             ),
             Self::CallerBody => (
                 StatusCode::BAD_REQUEST,

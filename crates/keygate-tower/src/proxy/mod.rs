@@ -68,6 +68,7 @@ mod path;
 
 pub use body::{BoxError, ProxyBody};
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, ProxyBuilder, ProxyError};
+pub use path::{PathRefusal, check_path};
 
 use std::convert::Infallible;
 use std::fmt;
@@ -86,7 +87,7 @@ use tower_service::Service;
 
 use body::{Progress, RequestBody};
 use failure::Failure;
-use path::{PathRefusal, Upstream};
+use path::Upstream;
 
 /// The proxy service: forwards each request to the upstream with its key (see the
 /// [module](self)). Cheap to clone; clones share one connection pool.

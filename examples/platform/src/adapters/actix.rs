@@ -77,9 +77,22 @@ pub fn app(
                 request.method().as_str().to_owned(),
                 request.uri().path().to_owned(),
             );
-            let early = http::Method::from_bytes(method.as_bytes())
-                .ok()
-                .and_then(|method| routes::before_routing(&method, &path));
+            // actix's parser refuses most odd shapes itself; the rest (a long target) is
+            // refused here as on the other binaries.
+            let headers = request.headers();
+            let shape = crate::request_checks::Shape {
+                http11: request.version() == actix_web::http::Version::HTTP_11,
+                hosts: headers.get_all("host").count(),
+                framed_twice: headers.contains_key("content-length")
+                    && headers.contains_key("transfer-encoding"),
+                path: &path,
+                query: request.uri().query(),
+            };
+            let early = crate::request_checks::refuse(&shape).or_else(|| {
+                http::Method::from_bytes(method.as_bytes())
+                    .ok()
+                    .and_then(|method| routes::before_routing(&method, &path))
+            });
             let answer = match early {
                 Some(reply) => Err(request.into_response(into_actix(reply))),
                 None => Ok(service.call(request)),

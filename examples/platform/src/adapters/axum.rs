@@ -58,7 +58,10 @@ pub fn router(app: &App) -> Router {
             |request: Request, next: axum::middleware::Next| async move {
                 let started = std::time::Instant::now();
                 let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-                let response = match routes::before_routing(&method, &path) {
+                let early =
+                    crate::request_checks::refuse(&crate::request_checks::shape_of(&request))
+                        .or_else(|| routes::before_routing(&method, &path));
+                let response = match early {
                     Some(reply) => into_axum(reply),
                     None => next.run(request).await,
                 };
@@ -189,7 +192,12 @@ fn into_axum(reply: Reply) -> Response {
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM; requests in flight finish.
 pub async fn serve(router: Router, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, router)
+    // The peer address reaches keygate (HTTPS requirement, secret lock-out) through
+    // ConnectInfo and keygate-axum's `connect_info`.
+    let service = router
+        .layer(keygate_axum::connect_info())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(crate::start::shutdown_signal())
         .await
 }

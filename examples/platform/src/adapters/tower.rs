@@ -11,10 +11,11 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use keygate_core::credentials::{Connection, Scheme};
 use keygate_core::extract::{Admin, from_extensions};
 use keygate_core::{Lifetime, Principal};
-use keygate_tower::KeygateLayer;
 use keygate_tower::proxy::ProxyBody;
+use keygate_tower::{ConnectionLayer, KeygateLayer};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -72,7 +73,11 @@ pub fn service(app: &App) -> Service {
         async move {
             let started = std::time::Instant::now();
             let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-            let response = if routes::is_proxied(&path) {
+            let response = if let Some(reply) =
+                crate::request_checks::refuse(&crate::request_checks::shape_of(&request))
+            {
+                into_tower(reply).map(Either::Left)
+            } else if routes::is_proxied(&path) {
                 match proxy.oneshot(request).await {
                     Ok(response) => response.map(Either::Right),
                     Err(never) => match never {},
@@ -274,7 +279,7 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -285,7 +290,12 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(
                         TokioIo::new(stream),
-                        TowerToHyperService::new(service.clone()),
+                        // The peer and scheme reach keygate (HTTPS requirement, secret
+                        // lock-out) as a `Connection` in each request.
+                        TowerToHyperService::new(
+                            ConnectionLayer::new(Connection { peer, scheme: Scheme::Http })
+                                .layer(service.clone()),
+                        ),
                     )
                     .with_upgrades();
                 let mut stopping = stopping.clone();

@@ -77,7 +77,10 @@ impl Adapter for Axum {
     type Store = crate::stores::Memory;
 
     fn serve(keygate: Keygate, listener: TcpListener) -> Box<dyn Any + Send> {
-        let app = app(&keygate);
+        // The peer address, as a real axum server gives it (keygate-axum's `connect_info`).
+        let app = app(&keygate)
+            .layer(keygate_axum::connect_info())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         Box::new(AbortOnDrop(tokio::spawn(async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
                 let _ = axum::serve(listener, app).await;

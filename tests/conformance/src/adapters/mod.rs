@@ -45,7 +45,7 @@ impl<A: Adapter, S: Store> Adapter for On<A, S> {
 }
 
 /// Aborts a tokio task when dropped.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+pub struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -88,33 +88,68 @@ where
 }
 
 /// A tower service answering HTTP requests, as the plain-tower columns build one.
-pub(crate) type HyperService<B = http_body_util::Full<bytes::Bytes>> =
-    ::tower::util::BoxCloneSyncService<
-        http::Request<hyper::body::Incoming>,
-        http::Response<B>,
-        std::convert::Infallible,
-    >;
+pub type HyperService<B = http_body_util::Full<bytes::Bytes>> = ::tower::util::BoxCloneSyncService<
+    http::Request<hyper::body::Incoming>,
+    http::Response<B>,
+    std::convert::Infallible,
+>;
 
 /// Serves `service` with hyper's HTTP/1 on `listener` until the returned guard is dropped.
+/// Each request carries its connection's peer and scheme (keygate-tower's
+/// `ConnectionLayer`), as a real server's would.
 pub(crate) fn serve_hyper<B>(service: HyperService<B>, listener: TcpListener) -> AbortOnDrop
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_hyper_on(service, listener, None)
+}
+
+/// Like `serve_hyper`, over TLS when `tls` is given (the requests then say `https`).
+pub fn serve_hyper_on<B>(
+    service: HyperService<B>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> AbortOnDrop
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use ::tower::Layer as _;
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
+    use keygate_core::credentials::{Connection, Scheme};
     AbortOnDrop(tokio::spawn(async move {
         let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
             return;
         };
         let mut connections = tokio::task::JoinSet::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = TowerToHyperService::new(service.clone());
+        while let Ok((stream, peer)) = listener.accept().await {
+            let scheme = if tls.is_some() {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            };
+            let service = TowerToHyperService::new(
+                keygate_tower::ConnectionLayer::new(Connection { peer, scheme })
+                    .layer(service.clone()),
+            );
+            let tls = tls.clone();
             connections.spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                }
             });
         }
     }))

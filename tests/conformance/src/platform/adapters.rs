@@ -25,7 +25,10 @@ impl PlatformAdapter for Axum {
     const NAME: &'static str = "axum";
 
     fn serve(app: &App, listener: TcpListener) -> Box<dyn Any + Send> {
-        let router = platform::adapters::axum::router(app);
+        // As the binary serves it: with the peer address, through ConnectInfo.
+        let router = platform::adapters::axum::router(app)
+            .layer(keygate_axum::connect_info())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         Box::new(AbortOnDrop(tokio::spawn(async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
                 let _ = axum::serve(listener, router).await;
