@@ -80,6 +80,7 @@ pub mod http;
 pub mod jwt;
 pub mod key;
 pub mod meter;
+pub mod oauth;
 pub mod principal;
 mod random;
 pub mod scope;
