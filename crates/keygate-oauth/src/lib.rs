@@ -98,6 +98,8 @@ pub mod response;
 pub mod secret;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod throttle;
 
 pub use access::AccessTokens;

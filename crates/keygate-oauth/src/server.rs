@@ -27,8 +27,8 @@ pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(30);
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 /// Default cap on concurrent argon2 verifications.
 pub const DEFAULT_CONCURRENT_VERIFICATIONS: usize = 2;
-/// How many verifications may wait for a slot, per slot, before the endpoint answers
-/// `temporarily_unavailable`.
+/// How many verifications may be under way (hashing or waiting for a slot), per slot;
+/// beyond that the endpoint answers `temporarily_unavailable` without hashing.
 pub const WAITING_PER_VERIFICATION: usize = 8;
 /// How often (in codes and tokens issued) the server purges expired ones.
 const PURGE_EVERY: u64 = 4096;
@@ -237,8 +237,9 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// At most `n` argon2 verifications at once (at least 1; default 2), and `8 × n`
-    /// waiting: beyond that the token endpoint answers `temporarily_unavailable`.
+    /// At most `n` argon2 verifications at once (at least 1; default 2), and `8 × n` under
+    /// way (hashing or waiting): beyond that the token and revocation endpoints answer
+    /// 503 `temporarily_unavailable` with `Retry-After: 1`, without hashing.
     pub fn concurrent_verifications(mut self, n: usize) -> Self {
         self.concurrent = n.max(1);
         self
