@@ -13,6 +13,43 @@
 pub mod harness;
 pub mod scenarios;
 
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::OAuthStore;
+
+/// A store for one scenario, and whatever must outlive it (a temp directory, a database
+/// schema dropped on drop).
+pub struct StoreUnderTest {
+    /// The store.
+    pub store: Arc<dyn OAuthStore>,
+    guard: Option<Box<dyn Any + Send>>,
+}
+
+impl StoreUnderTest {
+    /// `store`, needing nothing else.
+    pub fn new(store: impl OAuthStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            guard: None,
+        }
+    }
+
+    /// The same, with `guard` kept until the scenario ends.
+    pub fn guarded(mut self, guard: impl Any + Send) -> Self {
+        self.guard = Some(Box::new(guard));
+        self
+    }
+}
+
+impl std::fmt::Debug for StoreUnderTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreUnderTest")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use tokio;
@@ -20,7 +57,7 @@ pub mod __private {
 
 /// Writes the suite as tests: a module `$name` with one `#[tokio::test]` per scenario of
 /// [`scenarios`], each on a fresh store from `$fresh` — an expression whose `.await`
-/// gives `Option<Arc<dyn OAuthStore>>` (`None` skips, when the database is not here).
+/// gives `Option<`[`StoreUnderTest`]`>` (`None` skips, when the database is not here).
 #[macro_export]
 macro_rules! oauth_store_suite {
     ($name:ident, $fresh:expr $(,)?) => {
@@ -32,6 +69,7 @@ macro_rules! oauth_store_suite {
             a_wrong_verifier_fails_and_revokes_nothing,
             a_replayed_code_revokes_what_it_issued,
             an_expired_code_is_invalid_grant,
+            racing_redemptions_issue_tokens_once,
             refresh_reuse_revokes_the_family,
             a_refresh_cannot_widen_scope,
             bad_client_secrets_are_401_then_throttled,
@@ -51,9 +89,13 @@ macro_rules! oauth_store_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    let fresh: Option<std::sync::Arc<dyn $crate::OAuthStore>> = $fresh.await;
-                    if let Some(store) = fresh {
-                        $crate::testing::scenarios::$scenario(store).await;
+                    let fresh: Option<$crate::testing::StoreUnderTest> = $fresh.await;
+                    if let Some(under_test) = fresh {
+                        $crate::testing::scenarios::$scenario(
+                            std::sync::Arc::clone(&under_test.store),
+                        )
+                        .await;
+                        drop(under_test);
                     }
                 }
             )+

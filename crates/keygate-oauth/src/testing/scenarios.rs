@@ -307,6 +307,22 @@ pub async fn a_replayed_code_revokes_what_it_issued(store: Arc<dyn OAuthStore>) 
     assert_eq!(refresh.error(), "invalid_grant");
 }
 
+/// Two instances racing to redeem one code: exactly one gets tokens, and the loser's
+/// attempt counts as a replay (the grant is revoked), as RFC 6749 §4.1.2 asks.
+pub async fn racing_redemptions_issue_tokens_once(store: Arc<dyn OAuthStore>) {
+    let h = Harness::new(store);
+    let other = h.another_instance();
+    let client = h.register(false, None, &["read:users"]).await;
+    for _ in 0..5 {
+        let code = h.code(&client, "read:users", None).await;
+        let (a, b) = tokio::join!(h.exchange(&client, &code), other.exchange(&client, &code));
+        let won = [&a, &b].iter().filter(|x| x.status == 200).count();
+        assert_eq!(won, 1, "{:?} {:?}", a.json, b.json);
+        let loser = if a.status == 200 { &b } else { &a };
+        assert_eq!(loser.error(), "invalid_grant");
+    }
+}
+
 /// A code lives 60 s.
 pub async fn an_expired_code_is_invalid_grant(store: Arc<dyn OAuthStore>) {
     let h = Harness::new(store);
