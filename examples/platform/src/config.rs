@@ -20,6 +20,9 @@ pub struct Config {
     /// The proxy to `KEYGATE_UPSTREAM_URL` with `KEYGATE_UPSTREAM_KEY`; without a URL,
     /// one that answers 502.
     pub proxy: Proxy,
+    /// `KEYGATE_ISSUER_URL`: the OAuth `iss` and the metadata's base URL; `None` means
+    /// `http://<bound address>`.
+    pub issuer: Option<String>,
     /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas and one-time tokens are
     /// counted there, shared by every instance; credits stay in the SQL store.
     pub redis: Option<RedisConfig>,
@@ -84,6 +87,9 @@ pub enum ConfigError {
     /// The user-JWT settings do not make a verifier.
     #[error("user-JWT settings (KEYGATE_JWT_*, KEYGATE_JWKS_URL, KEYGATE_FIREBASE_PROJECT): {0}")]
     JwtVerifier(#[source] JwtConfigError),
+    /// `KEYGATE_ISSUER_URL` is not a base URL.
+    #[error("KEYGATE_ISSUER_URL: {0}")]
+    Issuer(#[source] keygate_oauth::server::IssuerError),
     /// `KEYGATE_UPSTREAM_URL` or `KEYGATE_UPSTREAM_KEY` cannot be used.
     #[error("KEYGATE_UPSTREAM_URL / KEYGATE_UPSTREAM_KEY: {0}")]
     Upstream(#[source] keygate_tower::proxy::ProxyError),
@@ -120,6 +126,7 @@ impl Config {
                 setting("KEYGATE_UPSTREAM_KEY"),
             )?,
             redis: setting("KEYGATE_REDIS_URL").map(RedisConfig::new),
+            issuer: setting("KEYGATE_ISSUER_URL"),
         })
     }
 }

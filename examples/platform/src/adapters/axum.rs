@@ -110,11 +110,17 @@ async fn answer(
         Ok(body) => body,
         Err(reply) => return into_axum(reply),
     };
+    let client_address = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let call = Call {
         principal,
         path: parts.uri.path(),
         query: parts.uri.query(),
         body: &body,
+        headers: &parts.headers,
+        client_address,
     };
     into_axum(app.handle(endpoint, call).await)
 }
@@ -189,7 +195,9 @@ fn into_axum(reply: Reply) -> Response {
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM; requests in flight finish.
 pub async fn serve(router: Router, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, router)
+    // The peer's address reaches handlers as `ConnectInfo` (the OAuth failure throttle).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(crate::start::shutdown_signal())
         .await
 }

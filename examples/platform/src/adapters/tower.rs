@@ -147,11 +147,17 @@ fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> RouteService {
                 Ok(body) => body,
                 Err(reply) => return Ok(into_tower(reply)),
             };
+            let client_address = parts
+                .extensions
+                .get::<keygate_core::credentials::Connection>()
+                .map(|connection| connection.peer.ip());
             let call = Call {
                 principal: principal.as_ref(),
                 path: parts.uri.path(),
                 query: parts.uri.query(),
                 body: &body,
+                headers: &parts.headers,
+                client_address,
             };
             Ok::<_, Infallible>(into_tower(app.handle(endpoint, call).await))
         }
@@ -274,7 +280,7 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -282,10 +288,20 @@ pub async fn serve(service: Service, listener: std::net::TcpListener) -> std::io
                     }
                 };
                 // With upgrades: `GET /api/realtime` hands its connection to a WebSocket.
+                // Each request carries its connection (the peer's address, the scheme), as
+                // keygate's `RequestHead` reads it.
+                let connection_info = keygate_core::credentials::Connection {
+                    peer,
+                    scheme: keygate_core::credentials::Scheme::Http,
+                };
+                let service = service.clone().map_request(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(connection_info);
+                    request
+                });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(
                         TokioIo::new(stream),
-                        TowerToHyperService::new(service.clone()),
+                        TowerToHyperService::new(service),
                     )
                     .with_upgrades();
                 let mut stopping = stopping.clone();
