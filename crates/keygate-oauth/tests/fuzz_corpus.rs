@@ -2,7 +2,12 @@
 //! target's own properties (`tests/properties/oauth_form.rs`). The fuzzer's findings
 //! (`fuzz/artifacts/oauth_form/`, minimised with `cargo fuzz tmin`) go into
 //! `tests/corpus/oauth_form/`, so they stay fixed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "properties/oauth_form.rs"]
 mod properties;
@@ -17,7 +22,11 @@ fn the_corpus_holds_every_property() {
         properties::check(&data);
         replayed += 1;
     }
-    assert!(replayed >= 10, "only {replayed} corpus files in {}", dir.display());
+    assert!(
+        replayed >= 10,
+        "only {replayed} corpus files in {}",
+        dir.display()
+    );
 }
 
 #[test]

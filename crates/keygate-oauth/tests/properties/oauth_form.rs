@@ -61,7 +61,10 @@ fn redirect(registered: &str, presented: &str) {
         assert!(
             registered.starts_with("https://")
                 || registered.starts_with("http://")
-                || registered.split(':').next().is_some_and(|s| s.contains('.'))
+                || registered
+                    .split(':')
+                    .next()
+                    .is_some_and(|s| s.contains('.'))
         );
     }
     // Parameters are appended after the URI, never into it, and read back whole.
