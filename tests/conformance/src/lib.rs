@@ -218,6 +218,7 @@ macro_rules! platform_suite {
             oauth_token_refusals,
             oauth_code_replay_and_expiry,
             oauth_refresh_rotation_and_reuse,
+            oauth_fails_closed_without_its_store,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

@@ -62,7 +62,10 @@ impl AuthorizeRefusal {
         match self {
             Self::Page(error) => {
                 let mut response = OAuthResponse::error(&error);
-                response.status = StatusCode::BAD_REQUEST;
+                // 400, except when the server failed (its store did not answer): 503.
+                if !response.status.is_server_error() {
+                    response.status = StatusCode::BAD_REQUEST;
+                }
                 response.headers.remove(http::header::WWW_AUTHENTICATE);
                 response
             }

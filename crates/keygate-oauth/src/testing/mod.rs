@@ -1,4 +1,4 @@
-//! The scenarios every [`OAuthStore`](crate::OAuthStore) runs, end to end through the
+//! The scenarios every [`OAuthStore`] runs, end to end through the
 //! server and the keygate engine ([`oauth_store_suite!`](crate::oauth_store_suite)), and
 //! the harness they use. For dev-dependencies (feature `testing`).
 

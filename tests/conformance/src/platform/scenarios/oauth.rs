@@ -504,3 +504,42 @@ pub async fn oauth_refresh_rotation_and_reuse<A: PlatformAdapter, D: Database>()
     let after = refresh(text(&second, "refresh_token").to_owned(), None).await;
     assert_oauth_error(&after, 400, "invalid_grant");
 }
+
+/// With the store closed every OAuth endpoint fails closed: the token and authorization
+/// endpoints answer 503 `temporarily_unavailable` (never a code or a token), and an access
+/// token issued before is refused with 503 `auth_unavailable` once its cached answer is
+/// older than a second.
+pub async fn oauth_fails_closed_without_its_store<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let (id, secret) = p.acme_client().await;
+    let code = p.oauth_code(&id, "read:users", "acme").await;
+    let tokens = p.exchange(&id, &secret, &code).await.json();
+    let access = text(&tokens, "access_token").to_owned();
+    p.get(ME).bearer(&access).send().await.assert_ok();
+    p.app.store().close().await;
+    p.clock.advance(Duration::seconds(1));
+
+    let reply = p
+        .token_form(
+            Some((&id, &secret)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", text(&tokens, "refresh_token")),
+            ],
+        )
+        .await;
+    assert_oauth_error(&reply, 503, "temporarily_unavailable");
+    let jwt = p.users.jwt("user_1", json!({"tenant_id": "acme"}));
+    let reply = p
+        .authorize(&Platform::authorize_query(&id, "read:users"), Some(&jwt))
+        .await;
+    assert_oauth_error(&reply, 503, "temporarily_unavailable");
+    assert!(reply.header("location").is_none());
+    p.get(ME)
+        .bearer(&access)
+        .send()
+        .await
+        .assert_problem(503, "auth_unavailable");
+}
