@@ -11,8 +11,7 @@ use keygate_core::{Environment, KeyKind, Scope};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const ABOUT: &str =
-    "Set up a keygate deployment, manage its API keys and mint tokens, on SQLite or Postgres";
+const ABOUT: &str = "Set up a keygate deployment, manage its API keys, OAuth clients and tokens, on SQLite or Postgres";
 
 const LONG_ABOUT: &str = "\
 Set up a keygate deployment, manage its API keys and mint tokens, on SQLite or Postgres.
@@ -40,6 +39,7 @@ Examples:
   keygate keys rotate key_0123456789abcdefghijklmn --grace 1h
   keygate keys revoke key_0123456789abcdefghijklmn
   keygate tokens mint --resource lens --action create
+  keygate oauth clients create --name \"Acme CRM\" --redirect-uri https://crm.acme.example/cb --scope read:users
   keygate --json keys list | jq '.keys[].id'";
 
 /// The `keygate` command line.
@@ -90,6 +90,64 @@ pub(crate) enum Command {
     /// Mint issued tokens, for testing and support
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Register, list and remove OAuth clients (third-party apps)
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OauthCommand {
+    /// OAuth clients: the apps that may ask users for access tokens
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientsCommand {
+    /// Register a client; a confidential client's secret is printed this once
+    #[command(after_help = CLIENT_CREATE_AFTER_HELP)]
+    Create(ClientArgs),
+    /// List clients (never their secrets), oldest first
+    #[command(
+        after_help = "Examples:\n  keygate oauth clients list\n  keygate --json oauth clients list --tenant acme"
+    )]
+    List {
+        /// Only this tenant's clients
+        #[arg(long, value_name = "TENANT", value_parser = parse_id)]
+        tenant: Option<String>,
+    },
+    /// Remove a client and revoke every grant it holds: its tokens stop working
+    Remove {
+        /// The client id (cl_…)
+        #[arg(value_name = "CLIENT_ID")]
+        id: String,
+    },
+}
+
+const CLIENT_CREATE_AFTER_HELP: &str = "\
+Examples:
+  keygate oauth clients create --name \"Acme CRM\" --redirect-uri https://crm.acme.example/callback --scope read:users,read:orders
+  keygate oauth clients create --name \"Acme mobile\" --public --redirect-uri com.acme.app:/oauth --scope read:users --tenant acme";
+
+/// `oauth clients create`.
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
+    /// A name to show users
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub(crate) name: String,
+    /// An exact redirect URI (repeat for several): https://…, http://localhost…, or a
+    /// private-use scheme such as com.example.app:/cb
+    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    pub(crate) redirect_uris: Vec<String>,
+    /// A scope the client may ask for (repeat, or separate with commas)
+    #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', value_parser = parse_scope, required = true)]
+    pub(crate) scopes: Vec<String>,
+    /// The tenant the client belongs to: only that tenant's users can authorize it
+    #[arg(long, value_name = "TENANT", value_parser = parse_id)]
+    pub(crate) tenant: Option<String>,
+    /// A public client (a native or browser app): no secret, PKCE alone
+    #[arg(long)]
+    pub(crate) public: bool,
 }
 
 const INIT_ABOUT: &str = "\

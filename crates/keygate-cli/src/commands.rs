@@ -12,7 +12,9 @@ use keygate_sqlx::setup::{DEFAULT_DATABASE_URL, Opened, Setup, Start};
 use serde::Serialize;
 use zeroize::Zeroize as _;
 
-use crate::args::{Command, CreateArgs, Global, KeysCommand, MintArgs, TokenType, TokensCommand};
+use crate::args::{
+    Command, CreateArgs, Global, KeysCommand, MintArgs, OauthCommand, TokenType, TokensCommand,
+};
 use crate::failure::{Failure, Redactions, admin_failure, chain};
 use crate::output::{Output, credits, key_fields, or_dash, printable, when};
 
@@ -107,6 +109,12 @@ pub(crate) async fn run(
             let request = token_request(&args)?;
             let (opened, keygate) = deployment.open().await?;
             let result = mint(&keygate, &args, request, out);
+            opened.store().close().await;
+            result
+        }
+        Command::Oauth(OauthCommand::Clients(command)) => {
+            let (opened, _) = deployment.open().await?;
+            let result = crate::oauth_clients::run(opened.store(), command, out).await;
             opened.store().close().await;
             result
         }

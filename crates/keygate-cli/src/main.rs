@@ -15,6 +15,9 @@
 //! keygate keys revoke key_…
 //! keygate keys credits key_… --add 1000
 //! keygate tokens mint --resource lens --action create [--type session --duration 60]
+//! keygate oauth clients create --name "Acme CRM" --redirect-uri https://crm.acme.example/cb --scope read:users
+//! keygate oauth clients list [--tenant acme]                # never shows a secret
+//! keygate oauth clients remove cl_…                         # revokes the client's grants
 //! keygate --json keys list                                  # the admin API's JSON, for scripts
 //! ```
 //!
@@ -62,6 +65,7 @@
 mod args;
 mod commands;
 mod failure;
+mod oauth_clients;
 mod output;
 
 use std::io::Write as _;
@@ -77,7 +81,11 @@ fn main() -> ExitCode {
     // clap prints help and version (exit 0) and usage errors (exit 2) itself.
     let cli = Cli::try_parse().unwrap_or_else(|err| err.exit());
     // `init` prints the admin secret, which exists nowhere else: its output must arrive.
-    let shows_a_secret = matches!(cli.command, args::Command::Init);
+    let shows_client_secret = matches!(
+        cli.command,
+        args::Command::Oauth(args::OauthCommand::Clients(args::ClientsCommand::Create(_)))
+    );
+    let shows_a_secret = matches!(cli.command, args::Command::Init) || shows_client_secret;
     let mut out = Output::new(cli.global.json);
     let mut redactions = Redactions::default();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -108,6 +116,14 @@ fn main() -> ExitCode {
             Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe && !shows_a_secret => {
                 ExitCode::SUCCESS
             }
+            Err(_) if shows_client_secret => report(
+                &Failure::failed(
+                    "the client is registered, but its secret could not be printed and is lost \
+                     (only its hash is stored): remove it with `keygate oauth clients remove` \
+                     and create another",
+                ),
+                &redactions,
+            ),
             Err(_) if shows_a_secret => report(
                 &Failure::failed(
                     "the database is set up, but its admin secret could not be printed and is \

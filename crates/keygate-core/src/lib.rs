@@ -82,6 +82,7 @@ pub mod jwt;
 pub mod key;
 pub mod lockout;
 pub mod meter;
+pub mod oauth;
 pub mod principal;
 mod random;
 pub mod scope;

@@ -9,6 +9,7 @@ use crate::access::AuthMethod;
 use crate::error::AuthError;
 use crate::jwt::UserJwt;
 use crate::key::{Environment, KeyId, KeyKind, KeyRecord, Metadata, empty_metadata};
+use crate::oauth::OAuthAccess;
 use crate::scope::{Scope, ScopeSet};
 use crate::token::{TokenKind, VerifiedToken};
 
@@ -216,6 +217,25 @@ impl Principal {
                     .map_or(user.expires_at, |at| at.min(user.expires_at)),
             ),
             ..key
+        }
+    }
+
+    /// An OAuth access token's principal: the user as subject, the user's tenant, the
+    /// granted scopes and `metadata.client_id`; always live.
+    pub(crate) fn of_oauth(access: OAuthAccess) -> Self {
+        let mut metadata = Metadata::new();
+        metadata.insert(
+            "client_id".to_owned(),
+            serde_json::Value::String(access.client_id.to_string()),
+        );
+        Self {
+            tenant: access.tenant,
+            subject: Some(access.subject),
+            scopes: access.scopes,
+            environment: Some(Environment::Live),
+            metadata: Arc::new(metadata),
+            expires_at: Some(access.expires_at),
+            ..Self::new(AuthMethod::OAuth)
         }
     }
 

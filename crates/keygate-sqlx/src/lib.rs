@@ -68,6 +68,8 @@ pub mod deployment;
 mod error;
 mod listen;
 mod meter;
+#[cfg(feature = "oauth")]
+mod oauth;
 mod row;
 mod settings;
 mod store;
@@ -79,5 +81,7 @@ pub use deployment as setup;
 pub use error::ConnectError;
 pub use listen::{LISTEN_HEARTBEAT_INTERVAL, LISTEN_HEARTBEAT_TIMEOUT, SQLITE_POLL_INTERVAL};
 pub use meter::SqlMeter;
+#[cfg(feature = "oauth")]
+pub use oauth::SqlOAuthStore;
 pub use settings::Stored;
 pub use store::{SQLITE_BUSY_TIMEOUT, SqlStore};

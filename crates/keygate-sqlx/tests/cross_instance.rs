@@ -580,7 +580,8 @@ async fn pg_schema_is_whole(store: &SqlStore) {
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(versions, vec![1, 2]);
+    // 3: the OAuth tables (keygate-oauth's store, feature `oauth`).
+    assert_eq!(versions, vec![1, 2, 3]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = current_schema() ORDER BY table_name",
@@ -594,6 +595,10 @@ async fn pg_schema_is_whole(store: &SqlStore) {
             "_sqlx_migrations",
             "kg_credits",
             "kg_keys",
+            "kg_oauth_clients",
+            "kg_oauth_codes",
+            "kg_oauth_grants",
+            "kg_oauth_tokens",
             "kg_settings",
             "kg_used_tokens"
         ]
@@ -635,8 +640,8 @@ async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
             .await
             .unwrap();
         // Postgres has a second migration (listing indexes in its "C" collation); SQLite
-        // compares text bytewise already.
-        assert_eq!(versions, vec![1]);
+        // compares text bytewise already. 3: the OAuth tables.
+        assert_eq!(versions, vec![1, 3]);
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kg_%' ORDER BY name",
         )
@@ -649,6 +654,10 @@ async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
                 "kg_credits",
                 "kg_key_changes",
                 "kg_keys",
+                "kg_oauth_clients",
+                "kg_oauth_codes",
+                "kg_oauth_grants",
+                "kg_oauth_tokens",
                 "kg_settings",
                 "kg_used_tokens"
             ]

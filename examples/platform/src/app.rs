@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use keygate_core::{Keygate, Principal, StoreError};
+use keygate_oauth::AuthorizationServer;
 use keygate_redis::RedisConnection;
 use keygate_sqlx::SqlStore;
 use keygate_tower::proxy::Proxy;
@@ -22,6 +23,8 @@ pub struct App {
     proxy: Proxy,
     /// Redis, when the meter's counters are there (`/readyz` asks it too).
     redis: Option<RedisConnection>,
+    /// The OAuth authorization server; without one the OAuth routes answer 404.
+    oauth: Option<AuthorizationServer>,
 }
 
 #[derive(Debug)]
@@ -43,6 +46,11 @@ pub struct Call<'a> {
     pub query: Option<&'a str>,
     /// The body (at most [`BODY_LIMIT`](crate::body::BODY_LIMIT) bytes).
     pub body: &'a [u8],
+    /// The request headers (the OAuth endpoints read `Authorization` and `Content-Type`
+    /// themselves: they are not behind keygate's middleware).
+    pub headers: &'a http::HeaderMap,
+    /// The TCP peer's address, when the server knows it (the OAuth failure throttle).
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl App {
@@ -57,6 +65,7 @@ impl App {
             }),
             proxy: Proxy::unconfigured(),
             redis: None,
+            oauth: None,
         })
     }
 
@@ -72,6 +81,18 @@ impl App {
     pub fn with_redis(mut self, redis: Option<RedisConnection>) -> Self {
         self.redis = redis;
         self
+    }
+
+    /// The app with `server` answering the OAuth routes. The engine must verify its
+    /// access tokens ([`AuthorizationServer::access_tokens`]).
+    pub fn with_oauth(mut self, server: AuthorizationServer) -> Self {
+        self.oauth = Some(server);
+        self
+    }
+
+    /// The OAuth authorization server, if the app has one.
+    pub fn oauth(&self) -> Option<&AuthorizationServer> {
+        self.oauth.as_ref()
     }
 
     /// Redis, if the meter uses it.

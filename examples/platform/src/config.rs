@@ -21,6 +21,9 @@ pub struct Config {
     /// The proxy to `KEYGATE_UPSTREAM_URL` with `KEYGATE_UPSTREAM_KEY`; without a URL,
     /// one that answers 502.
     pub proxy: Proxy,
+    /// `KEYGATE_ISSUER_URL`: the OAuth `iss` and the metadata's base URL; `None` means
+    /// `http://<bound address>`.
+    pub issuer: Option<String>,
     /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas and one-time tokens are
     /// counted there, shared by every instance; credits stay in the SQL store.
     pub redis: Option<RedisConfig>,
@@ -97,6 +100,9 @@ pub enum ConfigError {
     /// `KEYGATE_TRUSTED_PROXIES` does not parse.
     #[error("KEYGATE_TRUSTED_PROXIES: {0}")]
     TrustedProxies(#[source] TrustedProxiesError),
+    /// `KEYGATE_ISSUER_URL` is not a base URL.
+    #[error("KEYGATE_ISSUER_URL: {0}")]
+    Issuer(#[source] keygate_oauth::server::IssuerError),
     /// `KEYGATE_UPSTREAM_URL` or `KEYGATE_UPSTREAM_KEY` cannot be used.
     #[error("KEYGATE_UPSTREAM_URL / KEYGATE_UPSTREAM_KEY: {0}")]
     Upstream(#[source] keygate_tower::proxy::ProxyError),
@@ -142,6 +148,7 @@ impl Config {
                     TrustedProxies::parse(&list)
                 })
                 .map_err(ConfigError::TrustedProxies)?,
+            issuer: setting("KEYGATE_ISSUER_URL"),
         })
     }
 }

@@ -31,6 +31,7 @@ pub mod body;
 pub mod catalogues;
 pub mod config;
 mod handlers;
+pub mod oauth;
 pub mod realtime;
 pub mod reply;
 pub mod request_checks;

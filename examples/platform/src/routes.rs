@@ -94,6 +94,16 @@ pub enum Endpoint {
     Gateway,
     /// `POST /api/v1/orgs/create`: a signed-in user, with or without a tenant.
     CreateOrg,
+    /// `POST /api/v1/admin/oauth/clients`: registers an OAuth client.
+    RegisterOAuthClient,
+    /// `GET /oauth/authorize`: the authorization endpoint (RFC 6749 §4.1.1).
+    OAuthAuthorize,
+    /// `POST /oauth/token`: the token endpoint.
+    OAuthToken,
+    /// `POST /oauth/revoke`: revocation (RFC 7009).
+    OAuthRevoke,
+    /// `GET /.well-known/oauth-authorization-server`: metadata (RFC 8414).
+    OAuthMetadata,
     /// `GET /api/realtime`: the echo WebSocket (see [`crate::realtime`]). Each adapter
     /// answers its upgrades itself; the handler answers the rest 426.
     Realtime,
@@ -198,6 +208,7 @@ pub fn admin_routes() -> Vec<Route> {
         route(Method::GET, "/catalogues/{id}", ShowCatalogue, admin()),
         route(Method::PUT, "/catalogues/{id}", UpdateCatalogue, admin()),
         route(Method::DELETE, "/catalogues/{id}", DeleteCatalogue, admin()),
+        route(Method::POST, "/oauth/clients", RegisterOAuthClient, admin()),
     ]
 }
 
@@ -261,7 +272,24 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/v1/users/me",
             Me,
-            Guard::Required(scoped("read:users").accept(api_keys())),
+            Guard::Required(scoped("read:users").accept(api_keys().with(AuthMethod::OAuth))),
+        ),
+        // The OAuth endpoints answer as RFC 6749 says, not as keygate's middleware would:
+        // clients authenticate to them with their own credentials, and the authorization
+        // endpoint verifies the user's JWT itself, after the client and redirect URI.
+        route(
+            Method::GET,
+            "/oauth/authorize",
+            OAuthAuthorize,
+            Guard::Public,
+        ),
+        route(Method::POST, "/oauth/token", OAuthToken, Guard::Public),
+        route(Method::POST, "/oauth/revoke", OAuthRevoke, Guard::Public),
+        route(
+            Method::GET,
+            "/.well-known/oauth-authorization-server",
+            OAuthMetadata,
+            Guard::Public,
         ),
         route(
             Method::POST,
@@ -481,6 +509,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 11 + 11 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 12 + 15 + TOKEN_RESOURCES.len());
     }
 }

@@ -101,7 +101,12 @@ pub async fn start() -> Result<Started, StartError> {
         addr: config.addr,
         source,
     })?;
+    let issuer = config.issuer.clone().unwrap_or_else(|| base_url(addr));
+    // Checked before the deployment is created, like every other setting.
+    crate::oauth::server(&issuer, None, None).map_err(ConfigError::Issuer)?;
     let opened = Setup::from_env().open(Start::OpenOrCreate).await?;
+    let oauth =
+        crate::oauth::server(&issuer, Some(opened.store()), None).map_err(ConfigError::Issuer)?;
     // Shown at once, before anything else can fail; a secret that cannot be shown stops
     // the start, loudly, rather than leave an admin API nobody can open.
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
@@ -109,7 +114,8 @@ pub async fn start() -> Result<Started, StartError> {
         .keygate_builder()?
         .credential_sources(crate::realtime::credential_sources())
         .require_https(config.require_https)
-        .trusted_proxies(config.trusted_proxies.clone());
+        .trusted_proxies(config.trusted_proxies.clone())
+        .oauth_tokens(oauth.access_tokens());
     if config.require_https && config.trusted_proxies.is_empty() {
         // The binaries listen on plain HTTP: only a proxy can vouch for HTTPS.
         tracing::warn!(
@@ -137,7 +143,8 @@ pub async fn start() -> Result<Started, StartError> {
     let app = App::new(keygate, opened.store().clone())
         .await?
         .with_proxy(config.proxy)
-        .with_redis(redis);
+        .with_redis(redis)
+        .with_oauth(oauth);
     announce_listening(addr);
     Ok(Started {
         app,

@@ -220,6 +220,14 @@ macro_rules! platform_suite {
             realtime_subprotocol_is_ignored_without_upgrade,
             realtime_closes_when_the_parent_key_is_revoked,
             realtime_closes_when_the_token_expires,
+            oauth_metadata_names_the_issuer,
+            oauth_client_registration,
+            oauth_code_flow_over_http,
+            oauth_authorize_refusals,
+            oauth_token_refusals,
+            oauth_code_replay_and_expiry,
+            oauth_refresh_rotation_and_reuse,
+            oauth_fails_closed_without_its_store,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

@@ -14,6 +14,7 @@ mod common;
 
 mod init;
 mod keys;
+mod oauth;
 mod platform;
 mod refusals;
 mod tokens;

@@ -275,5 +275,8 @@ fn help_reads_well_and_usage_errors_exit_2() {
         .stderr(predicate::str::starts_with(
             "error: unrecognized subcommand 'frobnicate'",
         ));
-    bare().args(["oauth", "clients", "list"]).assert().code(2);
+    bare()
+        .args(["oauth", "clients", "frobnicate"])
+        .assert()
+        .code(2);
 }

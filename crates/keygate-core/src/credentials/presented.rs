@@ -5,6 +5,7 @@
 use crate::access::AuthMethod;
 use crate::error::AuthError;
 use crate::key::{KeyFormatError, KeyKind, ParsedKey};
+use crate::oauth::ACCESS_TOKEN_PREFIX;
 use crate::token::{CLIENT_TOKEN_PREFIX, TokenIssuer};
 
 /// What `x-client-secret` carried, by syntax.
@@ -18,6 +19,7 @@ pub(crate) enum Presented<'a> {
     ApiKey(ParsedKey<'a>),
     Token(&'a str),
     ClientToken(&'a str),
+    OAuthAccess(&'a str),
     UserJwt(&'a str),
     PublishableWithJwt { key: ParsedKey<'a>, jwt: &'a str },
 }
@@ -29,7 +31,9 @@ impl Presented<'_> {
         match self {
             Self::ApiKey(key) => key.kind() != KeyKind::Secret,
             Self::PublishableWithJwt { .. } => true,
-            Self::Token(_) | Self::ClientToken(_) | Self::UserJwt(_) => false,
+            Self::Token(_) | Self::ClientToken(_) | Self::OAuthAccess(_) | Self::UserJwt(_) => {
+                false
+            }
         }
     }
 
@@ -38,6 +42,7 @@ impl Presented<'_> {
             Self::ApiKey(_) => AuthMethod::ApiKey,
             Self::Token(_) => AuthMethod::Token,
             Self::ClientToken(_) => AuthMethod::ClientToken,
+            Self::OAuthAccess(_) => AuthMethod::OAuth,
             Self::UserJwt(_) => AuthMethod::Jwt,
             Self::PublishableWithJwt { .. } => AuthMethod::PublishableKeyJwt,
         }
@@ -96,6 +101,8 @@ pub(crate) fn classify<'a>(
 fn classify_bearer<'a>(issuer: &TokenIssuer, text: &'a str) -> Result<Presented<'a>, AuthError> {
     if text.starts_with(CLIENT_TOKEN_PREFIX) {
         Ok(Presented::ClientToken(text))
+    } else if text.starts_with(ACCESS_TOKEN_PREFIX) {
+        Ok(Presented::OAuthAccess(text))
     } else if text.contains('.') {
         Ok(if issuer.recognizes(text) {
             Presented::Token(text)

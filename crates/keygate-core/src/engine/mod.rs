@@ -29,6 +29,7 @@ use crate::jwt::JwtVerifier;
 use crate::key::{KeyDigest, KeyHasher};
 use crate::lockout::{Lockouts, SecretLockout};
 use crate::meter::{MemoryMeter, Meter};
+use crate::oauth::AccessTokenVerifier;
 use crate::secret::{Pepper, PlatformSecret};
 use crate::store::{KeyStore, MemoryKeyStore};
 use crate::token::{TokenIssuer, TokenSecret};
@@ -70,6 +71,7 @@ struct Inner {
     meter: Arc<dyn Meter>,
     audit: Arc<dyn AuditSink>,
     jwt: Option<JwtVerifier>,
+    oauth: Option<Arc<dyn AccessTokenVerifier>>,
     require_tenant: bool,
     usage: Option<UsageQueue>,
     sources: Arc<CredentialSources>,
@@ -165,6 +167,7 @@ impl fmt::Debug for Keygate {
             .field("meter", &self.inner.meter)
             .field("clock", &self.inner.clock)
             .field("jwt", &self.inner.jwt)
+            .field("oauth", &self.inner.oauth)
             .field("require_tenant", &self.inner.require_tenant)
             .field("usage", &self.inner.usage)
             .field("sources", &self.inner.sources)
@@ -189,6 +192,7 @@ pub struct KeygateBuilder {
     clock: Option<Arc<dyn Clock>>,
     audit: Option<Arc<dyn AuditSink>>,
     jwt: Option<JwtVerifier>,
+    oauth: Option<Arc<dyn AccessTokenVerifier>>,
     require_tenant: bool,
     usage: Option<UsageQueue>,
     sources: CredentialSources,
@@ -212,6 +216,7 @@ impl Default for KeygateBuilder {
             require_tenant: false,
             usage: None,
             sources: CredentialSources::default(),
+            oauth: None,
             require_https: false,
             proxies: TrustedProxies::none(),
             lockout: Some(SecretLockout::default()),
@@ -295,6 +300,14 @@ impl KeygateBuilder {
     /// one, user JWTs are refused with `invalid_token`.
     pub fn jwt_verifier(mut self, verifier: JwtVerifier) -> Self {
         self.jwt = Some(verifier);
+        self
+    }
+
+    /// Verifies OAuth 2.0 access tokens (bearer values starting with
+    /// [`ACCESS_TOKEN_PREFIX`](crate::oauth::ACCESS_TOKEN_PREFIX)) with `verifier`, the
+    /// authorization server's. Without one, such tokens are refused with `invalid_token`.
+    pub fn oauth_tokens(mut self, verifier: Arc<dyn AccessTokenVerifier>) -> Self {
+        self.oauth = Some(verifier);
         self
     }
 
@@ -435,6 +448,7 @@ impl KeygateBuilder {
                 meter: self.meter.unwrap_or_else(|| Arc::new(MemoryMeter::new())),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
                 jwt: self.jwt,
+                oauth: self.oauth,
                 require_tenant: self.require_tenant,
                 usage: self.usage,
                 sources: Arc::new(self.sources),

@@ -26,7 +26,8 @@ pub const START_CHARS: usize = 4;
 
 const TAIL_LEN: usize = RANDOM_LEN + CHECKSUM_LEN;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const RESERVED_PREFIXES: [&str; 4] = ["sk_", "pk_", "rk_", "ek_"];
+/// `oat_` marks OAuth access tokens ([`ACCESS_TOKEN_PREFIX`](crate::oauth::ACCESS_TOKEN_PREFIX)).
+const RESERVED_PREFIXES: [&str; 5] = ["sk_", "pk_", "rk_", "ek_", "oat_"];
 
 /// Why a string is not a well-formed API key. Never contains the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +42,7 @@ pub enum KeyFormatError {
     /// The prefix is neither a standard one nor a valid custom one.
     #[error(
         "an API key prefix is sk_live_, sk_test_, pk_live_, pk_test_, rk_live_, rk_test_ \
-         or [a-z0-9]{{1,16}}_ (not sk_, pk_, rk_ or ek_)"
+         or [a-z0-9]{{1,16}}_ (not sk_, pk_, rk_, ek_ or oat_)"
     )]
     Prefix,
     /// The checksum does not match: the key was mistyped or cut.

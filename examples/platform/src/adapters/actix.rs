@@ -172,13 +172,31 @@ async fn answer(
         Ok(body) => body,
         Err(reply) => return into_actix(reply),
     };
+    let headers = http_headers(request.headers());
     let call = Call {
         principal,
         path: request.path(),
         query: Some(request.query_string()).filter(|query| !query.is_empty()),
         body: &body,
+        headers: &headers,
+        client_address: request.peer_addr().map(|peer| peer.ip()),
     };
     into_actix(app.handle(endpoint, call).await)
+}
+
+/// actix's headers (its own `http` version's types) as an `http::HeaderMap`, for the
+/// framework-neutral handlers. Every header actix accepted is valid in both.
+fn http_headers(headers: &actix_web::http::header::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(name, value);
+        }
+    }
+    out
 }
 
 /// `GET /api/realtime`, admitted: `actix_ws::handle` answers the handshake, with the

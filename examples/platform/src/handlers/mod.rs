@@ -5,6 +5,7 @@ mod catalogues;
 mod client_tokens;
 mod health;
 mod keys;
+mod oauth;
 mod resources;
 mod tokens;
 
@@ -20,6 +21,10 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
     match endpoint {
         Health => return health::health(),
         Ready => return health::ready(app).await,
+        OAuthAuthorize => return oauth::authorize(app, &call).await,
+        OAuthToken => return oauth::token(app, &call).await,
+        OAuthRevoke => return oauth::revoke(app, &call).await,
+        OAuthMetadata => return oauth::metadata(app),
         _ => {}
     }
     // Every other route is behind keygate: without a principal the route was wired
@@ -52,8 +57,11 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         Me => resources::me(principal),
         Gateway => resources::gateway(call.path, principal),
         CreateOrg => resources::resource("orgs", "create", principal),
+        RegisterOAuthClient => oauth::register(app, principal, call.body).await,
         Realtime => crate::realtime::upgrade_required(),
-        Health | Ready => reply::internal(),
+        Health | Ready | OAuthAuthorize | OAuthToken | OAuthRevoke | OAuthMetadata => {
+            reply::internal()
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use super::{ADMIN_KEYS, CATALOGUES, Database, Platform, PlatformAdapter, TOKEN, 
 use crate::harness::{Call, Reply};
 
 /// The headers contract.md names, compared across adapters.
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
+    "cache-control",
     "content-type",
     "www-authenticate",
     "allow",
@@ -136,14 +137,41 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
         admin(Method::PUT, &format!("{ADMIN_KEYS}/k1")),
     )
     .await;
-    for path in [
-        "/api/v1/llm/gateway/chat",
-        "/api/v1/orgs/create",
-        "/oauth/token",
-    ] {
+    for path in ["/api/v1/llm/gateway/chat", "/api/v1/orgs/create"] {
         t.send(&format!("later route {path}"), admin(Method::POST, path))
             .await;
     }
+    // OAuth answers hold nothing random when they refuse.
+    let form = |call: Call| call.header("content-type", "application/x-www-form-urlencoded");
+    t.send("oauth token, no form", admin(Method::POST, "/oauth/token"))
+        .await;
+    t.send(
+        "oauth token, unsupported grant",
+        form(p.post("/oauth/token")).body("grant_type=password&client_id=cl_x"),
+    )
+    .await;
+    t.send(
+        "oauth token, repeated parameter",
+        form(p.post("/oauth/token")).body("grant_type=refresh_token&grant_type=refresh_token"),
+    )
+    .await;
+    t.send(
+        "oauth token, unknown client by Basic",
+        form(p.post("/oauth/token"))
+            .header("authorization", "Basic Y2xfeDpjc195")
+            .body("grant_type=refresh_token&refresh_token=ort_x"),
+    )
+    .await;
+    t.send(
+        "oauth revoke, no token",
+        form(p.post("/oauth/revoke")).body("client_id=cl_x"),
+    )
+    .await;
+    t.send(
+        "oauth authorize, unknown client",
+        p.get("/oauth/authorize?response_type=code&client_id=cl_x"),
+    )
+    .await;
     t.send(
         "body over 64 KiB",
         admin(Method::POST, ADMIN_KEYS).body(vec![b' '; 64 * 1024 + 1]),

@@ -65,23 +65,33 @@ impl Platform {
             .expect("a first start generates the admin secret");
         let secret = PlatformSecret::new(secret.expose()).expect("a platform secret");
         let users = Users::new(7, clock.clone());
-        let keygate = opened
-            .keygate_builder()
-            .expect("the engine's builder")
-            .credential_sources(platform::realtime::credential_sources())
-            .jwt_verifier(users.verifier())
-            .build()
-            .expect("the engine");
-        let app = configure(
-            App::new(keygate, opened.store().clone())
-                .await
-                .expect("the app"),
-        );
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
         let base = format!("http://{}", listener.local_addr().expect("address"));
+        // The OAuth server as `platform::start` builds it: its issuer is the base URL
+        // (no KEYGATE_ISSUER_URL), on the opened store, on the manual clock.
+        let oauth = platform::oauth::server(
+            &base,
+            Some(opened.store()),
+            Some(std::sync::Arc::new(clock.clone())),
+        )
+        .expect("the OAuth server");
+        let keygate = opened
+            .keygate_builder()
+            .expect("the engine's builder")
+            .credential_sources(platform::realtime::credential_sources())
+            .jwt_verifier(users.verifier())
+            .oauth_tokens(oauth.access_tokens())
+            .build()
+            .expect("the engine");
+        let app = configure(
+            App::new(keygate, opened.store().clone())
+                .await
+                .expect("the app")
+                .with_oauth(oauth),
+        );
         let server = A::serve(&app, listener);
         Some(Self {
             app,
@@ -93,6 +103,24 @@ impl Platform {
             _server: server,
             _database: database,
         })
+    }
+
+    /// The base URL (`http://host:port`): the OAuth issuer.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A request to `path` from a client that does not follow redirects (an OAuth
+    /// client reads the authorization endpoint's `Location` itself).
+    pub fn request_no_redirect(&self, method: http::Method, path: &str) -> Call {
+        // Built per request: a client kept across tests would hold connections of a
+        // test runtime that has ended.
+        let client = keygate_core::http::https_client_builder()
+            .expect("keygate's HTTP client builder")
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        Call::new(client.request(method, format!("{}{path}", self.base)))
     }
 
     /// The address it listens on (`host:port`), for raw requests.

@@ -2,6 +2,7 @@
 
 mod jwt;
 mod key;
+mod oauth;
 mod secret;
 mod token;
 
@@ -62,6 +63,7 @@ impl super::Keygate {
                 self.verify_token(text, AuthMethod::ClientToken, now).await
             }
             Presented::UserJwt(text) => self.verify_user(text, now).await,
+            Presented::OAuthAccess(text) => self.verify_oauth(text, now).await,
             Presented::PublishableWithJwt { key, jwt } => self.verify_pair(&key, jwt, now).await,
         }
     }

@@ -7,6 +7,7 @@ mod client_tokens;
 mod credentials;
 mod keys;
 mod metered;
+mod oauth;
 mod proxy;
 mod realtime;
 mod running;
@@ -20,6 +21,7 @@ pub use client_tokens::*;
 pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
+pub use oauth::*;
 pub use proxy::*;
 pub use realtime::*;
 pub use running::*;
@@ -29,12 +31,13 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 12] = [
+pub const FILES: [&str; 13] = [
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
+    include_str!("oauth.rs"),
     include_str!("proxy.rs"),
     include_str!("realtime.rs"),
     include_str!("running.rs"),
