@@ -14,7 +14,6 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::acting_tenant;
 use crate::app::{App, Call};
 use crate::body;
 use crate::reply::{self, Reply};
@@ -49,9 +48,16 @@ pub(super) async fn register(app: &App, principal: &Principal, body: &[u8]) -> R
         Ok(request) => request,
         Err(reply) => return reply,
     };
-    let tenant = match acting_tenant(principal, request.tenant.as_deref()) {
+    // KeyAdmin's rules for every admin change: the key's own tenant only, nothing by a
+    // key in its rotation grace.
+    let tenant = match app
+        .keygate()
+        .admin(principal)
+        .authorize_change(request.tenant.as_deref())
+        .await
+    {
         Ok(tenant) => tenant,
-        Err(reply) => return reply,
+        Err(error) => return reply::admin_error(error),
     };
     let scopes = match ScopeSet::parse(&request.scopes) {
         Ok(scopes) => scopes,

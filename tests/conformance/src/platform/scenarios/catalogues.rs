@@ -274,6 +274,19 @@ pub async fn rotated_keys_change_no_catalogue<A: PlatformAdapter, D: Database>()
         .send()
         .await
         .assert_problem(403, "expiring_credential");
+    // Registering an OAuth client is an admin change too.
+    let client = json!({"name": "App", "redirect_uris": ["https://app.example/cb"],
+        "scopes": ["read:users"]});
+    as_key(&leaked, Method::POST, "/api/v1/admin/oauth/clients")
+        .json(&client)
+        .send()
+        .await
+        .assert_problem(403, "expiring_credential");
+    let reply = as_key(&successor, Method::POST, "/api/v1/admin/oauth/clients")
+        .json(&client)
+        .send()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
     let shown = p.admin(Method::GET, &path(&catalogue)).send().await;
     shown.assert_ok();
     assert_eq!(shown.json()["name"], "A");
