@@ -5,6 +5,7 @@ mod catalogues;
 mod client_tokens;
 mod health;
 mod keys;
+mod openapi;
 mod resources;
 mod tokens;
 
@@ -20,6 +21,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
     match endpoint {
         Health => return health::health(),
         Ready => return health::ready(app).await,
+        OpenApi => return openapi::document(),
         _ => {}
     }
     // Every other route is behind keygate: without a principal the route was wired
@@ -53,7 +55,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         Gateway => resources::gateway(call.path, principal),
         CreateOrg => resources::resource("orgs", "create", principal),
         Realtime => crate::realtime::upgrade_required(),
-        Health | Ready => reply::internal(),
+        Health | Ready | OpenApi => reply::internal(),
     }
 }
 
