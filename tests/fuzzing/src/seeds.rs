@@ -240,5 +240,8 @@ pub fn crashes() -> Vec<Seed> {
         crash("nul-between", ".%00./admin"),
         crash("nibble-encoded", "%%32%65%%32%65/admin"),
         crash("iis-unicode", "%u002e%u002e/admin"),
+        // Found by `cargo fuzz run proxy_path`: raw NUL bytes before `..`, which the URL
+        // parser forwards as `%00%00..`.
+        crash("raw-nul-before", "\0\0\0\0\0\0\0\0\0\0\0../admin"),
     ]
 }
