@@ -18,7 +18,12 @@
 #![deny(missing_docs)]
 // A fuzz body's job is to panic when an invariant breaks: the fixtures below are fixed
 // test material whose construction cannot fail, and a failed assertion is the finding.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod api_key;
 mod credentials;

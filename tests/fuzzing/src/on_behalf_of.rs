@@ -74,5 +74,9 @@ fn refusal_does_not_echo(error: &keygate_core::AuthError, value: &[u8]) {
     let Err(same) = Credentials::parse(&request) else {
         panic!("the canonical value of an invalid one parsed: {canonical:?}");
     };
-    assert_eq!(error.to_string(), same.to_string(), "the refusal depends on the value");
+    assert_eq!(
+        error.to_string(),
+        same.to_string(),
+        "the refusal depends on the value"
+    );
 }

@@ -16,10 +16,11 @@ pub fn scope(data: &[u8]) {
         assert!(scope.allows(&scope));
         assert!(Scope::any().allows(&scope));
         assert_eq!(Scope::new(scope.as_str()).ok(), Some(scope.clone()));
-        if let Ok(other) = Scope::new(b) {
-            if scope.allows(&other) && scope.as_str() != "*" {
-                assert_eq!(scope.segments().count(), other.segments().count());
-            }
+        if let Ok(other) = Scope::new(b)
+            && scope.allows(&other)
+            && scope.as_str() != "*"
+        {
+            assert_eq!(scope.segments().count(), other.segments().count());
         }
     }
     if let Ok(set) = ScopeSet::from_space_separated(a) {

@@ -243,5 +243,7 @@ pub fn crashes() -> Vec<Seed> {
         // Found by `cargo fuzz run proxy_path`: raw NUL bytes before `..`, which the URL
         // parser forwards as `%00%00..`.
         crash("raw-nul-before", "\0\0\0\0\0\0\0\0\0\0\0../admin"),
+        // The class of most of what a forked run found next: spaces around dots.
+        crash("spaces-around", "%20.%2e%20/admin"),
     ]
 }

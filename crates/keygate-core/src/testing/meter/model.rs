@@ -29,6 +29,10 @@
 //! moves only by the sequence's steps. Each sequence uses account and token ids of its
 //! own, so one meter (one database schema, one Redis prefix) serves every case.
 
+// Test code: every index is the model's own (an account 0 or 1, a token below `TOKENS`),
+// and a disagreement panics, failing the test.
+#![allow(clippy::indexing_slicing, clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -425,9 +429,9 @@ pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
         }
     }
     // Every balance as the meter has it, at the end.
-    for account in 0..2 {
+    for (account, allowance) in ALLOWANCES.into_iter().enumerate() {
         let got = meter
-            .credits(ids.account(account), ALLOWANCES[account])
+            .credits(ids.account(account), allowance)
             .await
             .map_err(|e| format!("credits error at the end: {e}"))?;
         if got != model.balances[account] {
