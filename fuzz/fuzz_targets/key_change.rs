@@ -1,16 +1,6 @@
-//! The cache-invalidation notice (`KeyChange`), read from Postgres notifications and the
-//! SQLite change table: any input is either refused or read back identically.
+//! The `key_change` target: its body, and what it asserts, is `keygate_fuzzing::key_change`
+//! (`tests/fuzzing/src/key_change.rs`), which `cargo test` also replays on every file of
+//! `fuzz/corpus/key_change/` and `fuzz/artifacts/key_change/`.
 #![no_main]
 
-use keygate_core::store::KeyChange;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Some(change) = KeyChange::parse(text) {
-        let message = change.to_message();
-        assert_eq!(KeyChange::parse(&message), Some(change), "{message}");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| keygate_fuzzing::key_change(data));

@@ -23,3 +23,12 @@ keygate_core::meter_suite!(redis_with_memory_credits, async {
     let meter = redis.meter(keygate_core::MemoryMeter::new()).await;
     Some(Guarded::new(meter, redis))
 });
+
+// The meter model: random sequences of requests, settlements, top-ups and clock moves
+// against a model of the meter; counters in Redis, credits in SQLite.
+keygate_core::meter_model!(redis_model, async {
+    let redis = common::TestRedis::new(module_path!()).await?;
+    let db = common::sqlite().await;
+    let meter = redis.meter(db.store.meter()).await;
+    Some(Guarded::new(meter, (redis, db)))
+});

@@ -26,6 +26,22 @@ keygate_core::meter_suite!(postgres, async {
     ))
 });
 
+// The meter model: random sequences of requests, settlements, top-ups and clock moves
+// against a model of the meter, on one database per run (each sequence has ids of its
+// own).
+keygate_core::meter_model!(sqlite_model, async {
+    let db = common::sqlite().await;
+    keygate_core::testing::meter::Guarded::new(db.store.meter(), db)
+});
+keygate_core::meter_model!(postgres_model, async {
+    let schema = common::PgSchema::new(module_path!()).await?;
+    let store = schema.store().await;
+    Some(keygate_core::testing::meter::Guarded::new(
+        store.meter(),
+        (store, schema),
+    ))
+});
+
 use common::T0;
 use keygate_core::Meter;
 use keygate_core::meter::{

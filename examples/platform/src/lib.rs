@@ -39,4 +39,8 @@ pub mod routes;
 pub mod start;
 
 pub use app::{App, Call};
+
+/// The platform's HTTP API as an OpenAPI 3.1 document (`GET /openapi.json`): every route
+/// of [`routes`], and the proxy's, with its methods, parameters and answers.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 pub use start::{StartError, Started, start};

@@ -28,7 +28,7 @@ pub fn no_content() -> Reply {
     response
 }
 
-fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Reply {
+pub(crate) fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Reply {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response

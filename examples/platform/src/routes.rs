@@ -54,6 +54,8 @@ pub enum Endpoint {
     Health,
     /// `GET /readyz`.
     Ready,
+    /// `GET /openapi.json`: the platform's HTTP API as an OpenAPI 3.1 document.
+    OpenApi,
     /// `POST /api/v1/admin/keys`.
     CreateKey,
     /// `GET /api/v1/admin/keys`.
@@ -219,6 +221,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = vec![
         route(Method::GET, "/healthz", Health, Guard::Public),
         route(Method::GET, "/readyz", Ready, Guard::Public),
+        route(Method::GET, "/openapi.json", OpenApi, Guard::Public),
         // The platform secret (or a tenant's sk_ key) in x-client-secret, or a token that
         // may mint tokens; the engine checks that the new token is no broader.
         route(
@@ -500,6 +503,39 @@ mod tests {
         }
     }
 
+    /// The OpenAPI document and the route table name the same paths with the same
+    /// methods (the proxy's prefix: the methods the document lists for it).
+    #[test]
+    fn the_openapi_document_matches_the_route_table() {
+        use std::collections::BTreeSet;
+        let doc: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((path.clone(), method.to_uppercase()));
+            }
+        }
+        let mut served: BTreeSet<(String, String)> = by_path()
+            .into_iter()
+            .flat_map(|(path, group)| {
+                group
+                    .into_iter()
+                    .map(move |(route, _)| (path.clone(), route.method.to_string()))
+            })
+            .collect();
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            served.insert((format!("{PROXY_PREFIX}/{{path}}"), method.to_owned()));
+        }
+        let missing: Vec<_> = served.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&served).collect();
+        assert!(missing.is_empty(), "routes the document lacks: {missing:?}");
+        assert!(
+            extra.is_empty(),
+            "documented routes nobody serves: {extra:?}"
+        );
+    }
+
     #[test]
     fn every_route_is_unique() {
         let mut seen = std::collections::HashSet::new();
@@ -509,6 +545,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 12 + 15 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 13 + 15 + TOKEN_RESOURCES.len());
     }
 }

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 mod counters;
+pub mod model;
 
 pub use super::T0;
 pub use super::key_store::Guarded;

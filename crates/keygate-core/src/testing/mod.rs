@@ -6,7 +6,9 @@
 //!   [`key_store_suite!`](crate::key_store_suite) macro (one `#[tokio::test]` per
 //!   scenario).
 //! - [`meter`]: the [`Meter`](crate::Meter) suite, as functions and as the
-//!   [`meter_suite!`](crate::meter_suite) macro.
+//!   [`meter_suite!`](crate::meter_suite) macro; and [`meter::model`], a property test
+//!   of random sequences against a model of the meter, as the
+//!   [`meter_model!`](crate::meter_model) macro.
 //!
 //! The suites read no clock and never sleep: every time they use is fixed, from [`T0`].
 //! They panic with a message naming what the store got wrong, as tests do.

@@ -156,6 +156,35 @@ impl Proxy {
         &self.inner.prefix
     }
 
+    /// The upstream URL a request to `path` (with `query`) is forwarded to, or `None`
+    /// when the proxy refuses to forward it: no upstream configured, a path outside the
+    /// prefix (404), or one that could climb out of the upstream's base path (400). The
+    /// proxy's own path check, without I/O: for tests and fuzzing of the path filter.
+    ///
+    /// ```
+    /// use keygate_tower::proxy::Proxy;
+    /// use secrecy::SecretString;
+    ///
+    /// let proxy = Proxy::builder()
+    ///     .upstream("https://api.example.com/v1")
+    ///     .key(SecretString::from("upstream-key"))
+    ///     .strip_prefix("/api/proxy")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     proxy.upstream_url("/api/proxy/things", Some("page=2")).as_deref(),
+    ///     Some("https://api.example.com/v1/things?page=2")
+    /// );
+    /// assert_eq!(proxy.upstream_url("/api/proxy/../admin", None), None);
+    /// # Ok::<(), keygate_tower::proxy::ProxyError>(())
+    /// ```
+    pub fn upstream_url(&self, path: &str, query: Option<&str>) -> Option<String> {
+        let (upstream, _) = self.inner.upstream.as_ref()?;
+        upstream
+            .target(&self.inner.prefix, path, query)
+            .ok()
+            .map(String::from)
+    }
+
     async fn forward<B>(self, request: Request<B>) -> Response<ProxyBody>
     where
         B: http_body::Body + Send + 'static,

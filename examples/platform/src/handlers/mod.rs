@@ -6,6 +6,7 @@ mod client_tokens;
 mod health;
 mod keys;
 mod oauth;
+mod openapi;
 mod resources;
 mod tokens;
 
@@ -25,6 +26,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         OAuthToken => return oauth::token(app, &call).await,
         OAuthRevoke => return oauth::revoke(app, &call).await,
         OAuthMetadata => return oauth::metadata(app),
+        OpenApi => return openapi::document(),
         _ => {}
     }
     // Every other route is behind keygate: without a principal the route was wired
@@ -59,7 +61,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         CreateOrg => resources::resource("orgs", "create", principal),
         RegisterOAuthClient => oauth::register(app, principal, call.body).await,
         Realtime => crate::realtime::upgrade_required(),
-        Health | Ready | OAuthAuthorize | OAuthToken | OAuthRevoke | OAuthMetadata => {
+        Health | Ready | OpenApi | OAuthAuthorize | OAuthToken | OAuthRevoke | OAuthMetadata => {
             reply::internal()
         }
     }
