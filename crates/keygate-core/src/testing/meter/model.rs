@@ -1,7 +1,7 @@
 //! A model-based property test for any [`Meter`]: random sequences of requests (a rate
 //! limit, a daily quota, credits, a one-time token, in any combination), settlements
 //! (refunds and token releases), top-ups, balance reads and clock moves, checked step by
-//! step against a simple model of what the meter must do. [`meter_model!`] runs it:
+//! step against a simple model of what the meter must do. [`meter_model!`](crate::meter_model) runs it:
 //!
 //! ```
 //! keygate_core::meter_model!(memory_model, async { keygate_core::MemoryMeter::new() });
@@ -230,7 +230,7 @@ impl Ids {
     }
 }
 
-/// Runs `steps` on `meter` from a fresh [`Model`]; the first step where the meter and the
+/// Runs `steps` on `meter` from a fresh model; the first step where the meter and the
 /// model disagree is the error, naming the step.
 pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
     let clock = ManualClock::new(START);
