@@ -9,10 +9,19 @@ pub const MAX_PARAMS: usize = 32;
 /// Longest encoded request accepted, in bytes (a form body or a query string).
 pub const MAX_ENCODED_LEN: usize = 16 * 1024;
 
-/// Decoded parameters, each name once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Decoded parameters, each name once. Its `Debug` names the parameters, never their
+/// values (a client secret, a code verifier, a refresh token).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.pairs.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 /// Why a form or query was refused. Names only parameter names, never values.
@@ -108,6 +117,17 @@ fn printable_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_names_parameters_never_values() {
+        let params = Params::parse(b"grant_type=refresh_token&client_secret=cs_s3cret").unwrap();
+        let shown = format!("{params:?}");
+        assert!(shown.contains("client_secret"), "{shown}");
+        assert!(
+            !shown.contains("cs_s3cret") && !shown.contains("refresh_token"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn values_are_percent_decoded_and_plus_is_a_space() {

@@ -6,8 +6,9 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::error::{ErrorCode, OAuthError};
 
-/// What an OAuth endpoint answers.
-#[derive(Debug, Clone, PartialEq)]
+/// What an OAuth endpoint answers. Its `Debug` shows the status and the body's length,
+/// never the body or the headers (tokens, a `Location` with a code).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OAuthResponse {
     /// The status.
@@ -102,4 +103,13 @@ fn no_store() -> HeaderMap {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     headers
+}
+
+impl std::fmt::Debug for OAuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
