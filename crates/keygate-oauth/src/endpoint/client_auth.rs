@@ -16,8 +16,9 @@ use crate::secret::verify_client_secret;
 use crate::server::AuthorizationServer;
 
 /// What a token or revocation request carried, framework-neutral: the adapter copies it
-/// from its request.
-#[derive(Debug, Clone, Copy)]
+/// from its request. Its `Debug` shows sizes, never the `Authorization` values or the
+/// body (client secrets, codes, refresh tokens).
+#[derive(Clone, Copy)]
 pub struct EndpointRequest<'a> {
     /// Every `Authorization` header value (normally none or one).
     pub authorization: &'a [&'a [u8]],
@@ -27,6 +28,16 @@ pub struct EndpointRequest<'a> {
     pub body: &'a [u8],
     /// The client's network address, for the failure throttle.
     pub client_address: Option<IpAddr>,
+}
+
+impl std::fmt::Debug for EndpointRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRequest")
+            .field("authorization_headers", &self.authorization.len())
+            .field("body_len", &self.body.len())
+            .field("client_address", &self.client_address)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Credentials a request presented.
