@@ -129,10 +129,92 @@ async fn forwarded_proto_counts_only_from_a_trusted_proxy() {
         code(f.keygate.authenticate(&unknown, &Access::admin()).await),
         "https_required"
     );
-    // An absolute https URI (HTTP/2's :scheme) without a Connection counts as HTTPS.
-    let mut h2 = get(&[("x-client-secret", f.secret.expose())]);
-    *h2.uri_mut() = "https://api.example.com/api/v1/test".parse().unwrap();
-    assert!(f.keygate.authenticate(&h2, &Access::admin()).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_absolute_https_uri_is_the_clients_claim_not_the_connections() {
+    let f = https_only();
+    let key = f.secret_key("acme").await;
+    let lookups = f.store.lookups();
+    // A plain-HTTP client may send the absolute form `GET https://host/…` (and HTTP/2's
+    // `:scheme` is the client's word too): without a Connection, the scheme is unknown.
+    let mut absolute = get(&[("x-client-secret", f.secret.expose())]);
+    *absolute.uri_mut() = "https://api.example.com/api/v1/test".parse().unwrap();
+    assert_eq!(keygate_core::RequestHead::scheme(&absolute), None);
+    assert_eq!(
+        code(f.keygate.authenticate(&absolute, &Access::admin()).await),
+        "https_required"
+    );
+    let auth = bearer(key.key.expose());
+    let mut absolute = get(&[("authorization", auth.as_str())]);
+    *absolute.uri_mut() = "https://api.example.com/api/v1/test".parse().unwrap();
+    assert_eq!(
+        code(
+            f.keygate
+                .authenticate(&absolute, &Access::authenticated())
+                .await
+        ),
+        "https_required"
+    );
+    // With the connection's word, the URI changes nothing either way.
+    let mut plain = from(
+        "198.51.100.7:5000",
+        Scheme::Http,
+        &[("x-client-secret", f.secret.expose())],
+    );
+    *plain.uri_mut() = "https://api.example.com/api/v1/test".parse().unwrap();
+    assert_eq!(
+        code(f.keygate.authenticate(&plain, &Access::admin()).await),
+        "https_required"
+    );
+    let mut tls = from(
+        "198.51.100.7:5000",
+        Scheme::Https,
+        &[("x-client-secret", f.secret.expose())],
+    );
+    *tls.uri_mut() = "http://api.example.com/api/v1/test".parse().unwrap();
+    assert!(f.keygate.authenticate(&tls, &Access::admin()).await.is_ok());
+    assert_eq!(f.store.lookups(), lookups, "nothing refused was verified");
+}
+
+#[tokio::test]
+async fn a_handler_applies_the_engines_transport_rules_to_its_own_credentials() {
+    let f = https_only();
+    // A client behind a trusted proxy: the forwarded address and scheme.
+    let proxied = from(
+        "10.0.0.2:4000",
+        Scheme::Http,
+        &[
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+        ],
+    );
+    let client = f.keygate.client(&proxied);
+    assert_eq!(client.address, Some("203.0.113.9".parse().unwrap()));
+    assert!(f.keygate.check_https(&client).is_ok());
+    // The same headers from an untrusted peer: the peer, over plain HTTP.
+    let spoofed = from(
+        "198.51.100.7:4000",
+        Scheme::Http,
+        &[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+        ],
+    );
+    let client = f.keygate.client(&spoofed);
+    assert_eq!(client.address, Some("198.51.100.7".parse().unwrap()));
+    let err = f.keygate.check_https(&client).unwrap_err();
+    assert_eq!((err.status().as_u16(), err.code()), (403, "https_required"));
+    // No Connection: unknown, refused.
+    let unknown = f.keygate.client(&get(&[]));
+    assert_eq!(unknown, Client::default());
+    assert_eq!(
+        f.keygate.check_https(&unknown).map_err(|e| e.code()),
+        Err("https_required")
+    );
+    // An engine that does not require HTTPS takes anything.
+    let g = Fixture::new();
+    assert!(g.keygate.check_https(&Client::default()).is_ok());
 }
 
 #[tokio::test]

@@ -41,8 +41,12 @@ pub enum Scheme {
 }
 
 /// What the server knows of the connection a request came on. A plain tower or hyper
-/// server inserts it into each request's extensions, where the `http` impls of
-/// [`RequestHead`] read it; actix-web's adapter reads the same from actix itself.
+/// server inserts it into each request's extensions (keygate-tower's `ConnectionLayer`
+/// in the accept loop; on axum, `keygate_axum::connect_info()` with
+/// `into_make_service_with_connect_info::<SocketAddr>()`), where the `http` impls of
+/// [`RequestHead`] read it; actix-web's adapter reads the same from actix itself. Without
+/// it a request's peer and scheme are unknown: the HTTPS requirement then refuses its
+/// credentials, and the secret lock-out counts it with every other unknown peer.
 ///
 /// ```
 /// use keygate_core::credentials::{Connection, RequestHead, Scheme};
@@ -53,6 +57,10 @@ pub enum Scheme {
 ///     scheme: Scheme::Http,
 /// });
 /// assert_eq!(request.scheme(), Some(Scheme::Http));
+///
+/// // Without a `Connection`, the scheme is unknown, whatever the URI says.
+/// let absolute = http::Request::get("https://api.example.com/v1").body(())?;
+/// assert_eq!(absolute.scheme(), None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +91,10 @@ pub trait RequestHead {
     fn each_header_value<'s>(&'s self, name: &HeaderName, visit: &mut dyn FnMut(&'s [u8]));
     /// The peer's address, when the server says (`None` when it is unknown).
     fn peer_addr(&self) -> Option<SocketAddr>;
-    /// The connection's scheme, when the server says (`None` when it is unknown).
+    /// The connection's scheme, when the server says (`None` when it is unknown). For
+    /// `http` requests it is the [`Connection`]'s in the request's extensions, and
+    /// unknown without one (the request URI's scheme is the client's claim and is not
+    /// read); an unknown scheme is not HTTPS.
     fn scheme(&self) -> Option<Scheme>;
     /// Whether a keygate gate already admitted this request: its [`Authentication`] is in
     /// the request. A second gate on one request path refuses it rather than
@@ -108,17 +119,14 @@ fn each<'a>(headers: &'a http::HeaderMap, name: &HeaderName, visit: &mut dyn FnM
     }
 }
 
-/// The scheme of an `http` request: from the [`Connection`] the server inserted, else
-/// from an absolute URI (HTTP/2 requests carry one).
-fn scheme_of(uri: &http::Uri, extensions: &http::Extensions) -> Option<Scheme> {
-    if let Some(connection) = extensions.get::<Connection>() {
-        return Some(connection.scheme);
-    }
-    match uri.scheme_str() {
-        Some("https") => Some(Scheme::Https),
-        Some("http") => Some(Scheme::Http),
-        _ => None,
-    }
+/// The scheme of an `http` request: the [`Connection`]'s the server inserted, else
+/// unknown. Never the request URI's: a client chooses it (a plain-HTTP client may send
+/// the absolute form `GET https://host/…`, and HTTP/2's `:scheme` is the client's word
+/// too), so it says nothing about the connection.
+fn scheme_of(extensions: &http::Extensions) -> Option<Scheme> {
+    extensions
+        .get::<Connection>()
+        .map(|connection| connection.scheme)
 }
 
 impl RequestHead for http::request::Parts {
@@ -138,7 +146,7 @@ impl RequestHead for http::request::Parts {
         self.extensions.get::<Connection>().map(|c| c.peer)
     }
     fn scheme(&self) -> Option<Scheme> {
-        scheme_of(&self.uri, &self.extensions)
+        scheme_of(&self.extensions)
     }
     fn is_admitted(&self) -> bool {
         self.extensions.get::<Authentication>().is_some()
@@ -162,7 +170,7 @@ impl<B> RequestHead for http::Request<B> {
         self.extensions().get::<Connection>().map(|c| c.peer)
     }
     fn scheme(&self) -> Option<Scheme> {
-        scheme_of(self.uri(), self.extensions())
+        scheme_of(self.extensions())
     }
     fn is_admitted(&self) -> bool {
         self.extensions().get::<Authentication>().is_some()

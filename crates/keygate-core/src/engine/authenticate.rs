@@ -144,9 +144,7 @@ impl Keygate {
             return Err(AuthError::MissingCredentials);
         }
         // Before anything is verified: a credential sent in the clear is refused as sent.
-        if self.inner.require_https && !credentials.client().is_https() {
-            return Err(AuthError::HttpsRequired);
-        }
+        self.https_rule(&credentials.client())?;
         let now = self.inner.clock.now();
         if access.is_admin() {
             return self

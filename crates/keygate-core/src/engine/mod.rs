@@ -8,6 +8,7 @@ mod key_admin;
 mod keys;
 mod settle;
 mod tokens;
+mod transport;
 mod verify;
 
 pub use authenticate::IMPERSONATE_SCOPE;
@@ -354,9 +355,17 @@ impl KeygateBuilder {
     /// `https_required`, before the credential is verified (or consumed). The scheme is
     /// the connection's ([`RequestHead::scheme`](crate::RequestHead::scheme)), or
     /// `X-Forwarded-Proto`'s when the peer is one of the
-    /// [`trusted_proxies`](Self::trusted_proxies); an unknown scheme counts as plain
-    /// HTTP. A request without any credential is not refused for its scheme (a public
-    /// route stays public; a protected one answers 401 as usual).
+    /// [`trusted_proxies`](Self::trusted_proxies). An unknown scheme counts as plain
+    /// HTTP (fail closed): an `http::Request` without a
+    /// [`Connection`](crate::credentials::Connection) in its extensions is refused, so
+    /// make the server insert one (keygate-tower's `ConnectionLayer` in a hyper accept
+    /// loop; on axum, `keygate_axum::connect_info()` with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; actix-web's adapter reads its
+    /// listener). The request URI's scheme is never read: the client chooses it. A
+    /// request without any credential is not refused for its scheme (a public route
+    /// stays public; a protected one answers 401 as usual). A handler that takes a
+    /// credential keygate does not verify (an OAuth client secret, say) applies the same
+    /// rule with [`Keygate::client`] and [`Keygate::check_https`].
     ///
     /// ```
     /// use keygate_core::credentials::{Connection, Scheme};

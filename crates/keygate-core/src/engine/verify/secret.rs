@@ -51,12 +51,13 @@ impl Keygate {
             return;
         };
         if matches!(error, AuthError::InvalidSecretKey)
-            && let Some(retry_after_secs) = lockouts.fail(client.address, now)
+            && let Some((scope, retry_after_secs)) = lockouts.fail(client.address, now)
         {
             tracing::warn!(
                 client = ?client.address,
+                locked = scope.as_str(),
                 retry_after_secs,
-                "keygate: too many failed x-client-secret checks from this address; its x-client-secret attempts are refused until the window ends"
+                "keygate: too many failed x-client-secret checks from this address; x-client-secret attempts from what is locked are refused until the window ends"
             );
         }
     }
