@@ -11,6 +11,7 @@
 //! indexed look-up per token per second per instance.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use keygate_core::oauth::{AccessTokenStatus, AccessTokenVerifier, OAuthAccess};
@@ -35,6 +36,9 @@ pub const ACCESS_CACHE_CAPACITY: usize = 16_384;
 pub struct AccessTokens {
     store: Arc<dyn OAuthStore>,
     cache: Arc<Cache<TokenDigest, (AccessTokenStatus, OffsetDateTime)>>,
+    /// Bumped by every [`forget`](Self::forget): a look-up that was in flight across one
+    /// must not leave what it read (from before the revocation) in the cache.
+    generation: Arc<AtomicU64>,
 }
 
 impl AccessTokens {
@@ -42,11 +46,16 @@ impl AccessTokens {
         Self {
             store,
             cache: Arc::new(Cache::new(ACCESS_CACHE_CAPACITY)),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Forgets every cached answer (after a revocation on this instance).
     pub(crate) fn forget(&self) {
+        // The generation first, then the clear: a look-up that inserts before the clear is
+        // cleared; one that inserts after it sees the new generation and takes its own
+        // entry back out (see `verify`).
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.clear();
     }
 
@@ -93,8 +102,24 @@ impl AccessTokenVerifier for AccessTokens {
                 other => other,
             });
         }
+        // A revocation on this instance (`forget`) while the store answers would otherwise
+        // let this look-up write the grant's old `Active` back after the clear, for up to
+        // ACCESS_CACHE_TTL. The answer itself stands: the look-up began before the
+        // revocation.
+        let generation = self.generation.load(Ordering::SeqCst);
         let status = self.look_up(&digest, now).await?;
-        self.cache.insert(digest, (status.clone(), now));
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.cache.insert(digest, (status.clone(), now));
+            if self.generation.load(Ordering::SeqCst) != generation {
+                // A `forget` came between the check and the insert, and its clear may
+                // have run before the insert.
+                self.cache.remove(&digest);
+            }
+        }
         Ok(status)
     }
 }
+
+#[cfg(test)]
+#[path = "access_tests.rs"]
+mod tests;
