@@ -29,6 +29,11 @@ pub enum ErrorCode {
     ServerError,
     /// The server is overloaded or its store is down; retry later.
     TemporarilyUnavailable,
+    /// A credential (a client secret, a code, a refresh token, a user's JWT) came over
+    /// plain HTTP where the deployment requires HTTPS (403; RFC 6749 §3.1 and §3.2 require
+    /// TLS at these endpoints). Not one of RFC 6749's codes: keygate's `https_required`,
+    /// the same code its other routes answer.
+    HttpsRequired,
 }
 
 impl ErrorCode {
@@ -45,6 +50,7 @@ impl ErrorCode {
             Self::AccessDenied => "access_denied",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::HttpsRequired => "https_required",
         }
     }
 
@@ -54,6 +60,7 @@ impl ErrorCode {
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HttpsRequired => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -100,6 +107,16 @@ impl OAuthError {
     /// `invalid_scope` with `description`.
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// `https_required` (403): the request came over plain HTTP where HTTPS is required
+    /// (see [`Keygate::check_https`](keygate_core::Keygate::check_https)); nothing it
+    /// carried was read.
+    pub fn https_required() -> Self {
+        Self::new(
+            ErrorCode::HttpsRequired,
+            "this server takes credentials over HTTPS only: send the request to its https:// address (nothing in this one was read; a secret sent in it has crossed the network in the clear, so rotate it)",
+        )
     }
 
     /// The answer after a store failure: `temporarily_unavailable`, logged, never allowed.

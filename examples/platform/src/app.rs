@@ -49,8 +49,11 @@ pub struct Call<'a> {
     /// The request headers (the OAuth endpoints read `Authorization` and `Content-Type`
     /// themselves: they are not behind keygate's middleware).
     pub headers: &'a http::HeaderMap,
-    /// The TCP peer's address, when the server knows it (the OAuth failure throttle).
-    pub client_address: Option<std::net::IpAddr>,
+    /// The connection the request came on (the TCP peer and the scheme), when the server
+    /// says: the OAuth endpoints resolve their client from it with the engine's trusted
+    /// proxies ([`Keygate::client`]), and refuse plain HTTP as the engine does
+    /// ([`Keygate::check_https`]).
+    pub connection: Option<keygate_core::credentials::Connection>,
 }
 
 impl App {

@@ -228,6 +228,8 @@ macro_rules! platform_suite {
             oauth_code_replay_and_expiry,
             oauth_refresh_rotation_and_reuse,
             oauth_fails_closed_without_its_store,
+            oauth_endpoints_refuse_plain_http,
+            oauth_throttle_counts_clients_behind_a_proxy,
         );
     };
     (@tests $adapter:ty, $database:ty; $($scenario:ident),* $(,)?) => {

@@ -42,7 +42,7 @@
 
 mod table;
 
-pub(crate) use table::{LockScope, Lockouts};
+pub(crate) use table::Lockouts;
 
 use time::Duration;
 

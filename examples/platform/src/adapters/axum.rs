@@ -113,17 +113,14 @@ async fn answer(
         Ok(body) => body,
         Err(reply) => return into_axum(reply),
     };
-    let client_address = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
     let call = Call {
         principal,
         path: parts.uri.path(),
         query: parts.uri.query(),
         body: &body,
         headers: &parts.headers,
-        client_address,
+        // Inserted by keygate-axum's `connect_info` (see `serve`).
+        connection: parts.extensions.get().copied(),
     };
     into_axum(app.handle(endpoint, call).await)
 }

@@ -152,17 +152,14 @@ fn handler(app: &App, endpoint: Endpoint, guard: &Guard) -> RouteService {
                 Ok(body) => body,
                 Err(reply) => return Ok(into_tower(reply)),
             };
-            let client_address = parts
-                .extensions
-                .get::<keygate_core::credentials::Connection>()
-                .map(|connection| connection.peer.ip());
             let call = Call {
                 principal: principal.as_ref(),
                 path: parts.uri.path(),
                 query: parts.uri.query(),
                 body: &body,
                 headers: &parts.headers,
-                client_address,
+                // Inserted by the `ConnectionLayer` of `serve`'s accept loop.
+                connection: parts.extensions.get().copied(),
             };
             Ok::<_, Infallible>(into_tower(app.handle(endpoint, call).await))
         }

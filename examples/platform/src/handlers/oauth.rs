@@ -4,6 +4,7 @@
 //! copies requests in and answers out.
 
 use http::StatusCode;
+use keygate_core::transport::Client;
 use keygate_core::{Access, AuthMethod, Methods, Principal, ScopeSet};
 use keygate_oauth::client::NewClient;
 use keygate_oauth::{
@@ -120,8 +121,7 @@ pub(super) async fn authorize(app: &App, call: &Call<'_>) -> Reply {
         Ok(request) => request,
         Err(refusal) => return into_reply(refusal.into_response()),
     };
-    let mut head = http::Request::new(());
-    *head.headers_mut() = call.headers.clone();
+    let head = head(call);
     let signed_in = match app.keygate().authenticate(&head, &users()).await {
         Ok(mut grant) => {
             let owner = grant
@@ -135,6 +135,11 @@ pub(super) async fn authorize(app: &App, call: &Call<'_>) -> Reply {
             let status = if owner.is_some() { 302 } else { 403 };
             let _ = app.keygate().settle(&mut grant, status).await;
             owner.filter(|_| grant.principal().method == AuthMethod::Jwt)
+        }
+        // The user's JWT came in the clear: refused as sent (403), not redirected to the
+        // client as a denial.
+        Err(keygate_core::AuthError::HttpsRequired) => {
+            return into_reply(OAuthResponse::error(&OAuthError::https_required()));
         }
         Err(_) => None,
     };
@@ -151,7 +156,37 @@ pub(super) async fn authorize(app: &App, call: &Call<'_>) -> Reply {
     into_reply(response)
 }
 
-fn endpoint_request<'a>(call: &'a Call<'a>, authorization: &'a [&'a [u8]]) -> EndpointRequest<'a> {
+/// The request's head as keygate reads it: the headers and the connection (so the engine
+/// sees the peer and the scheme, and its trusted proxies and HTTPS requirement apply).
+fn head(call: &Call<'_>) -> http::Request<()> {
+    let mut head = http::Request::new(());
+    *head.headers_mut() = call.headers.clone();
+    if let Some(connection) = call.connection {
+        head.extensions_mut().insert(connection);
+    }
+    head
+}
+
+/// The client of a token or revocation request, resolved with the engine's trusted
+/// proxies; 403 `https_required` when the engine requires HTTPS and the client did not
+/// use it: every such request carries a credential (a client secret, a code, a refresh
+/// token, a token to revoke), and RFC 6749 §3.2 requires TLS for them. Checked before
+/// the form is read.
+fn client(app: &App, call: &Call<'_>) -> Result<Client, Reply> {
+    let client = app.keygate().client(&head(call));
+    match app.keygate().check_https(&client) {
+        Ok(()) => Ok(client),
+        Err(_) => Err(into_reply(OAuthResponse::error(
+            &OAuthError::https_required(),
+        ))),
+    }
+}
+
+fn endpoint_request<'a>(
+    call: &'a Call<'a>,
+    client: &Client,
+    authorization: &'a [&'a [u8]],
+) -> EndpointRequest<'a> {
     let mut content_types = call.headers.get_all(http::header::CONTENT_TYPE).iter();
     let content_type = match (content_types.next(), content_types.next()) {
         (Some(one), None) => Some(one.as_bytes()),
@@ -161,7 +196,9 @@ fn endpoint_request<'a>(call: &'a Call<'a>, authorization: &'a [&'a [u8]]) -> En
         authorization,
         content_type,
         body: call.body,
-        client_address: call.client_address,
+        // The forwarded client behind a trusted proxy, so the failure throttle counts
+        // clients one by one, not the proxy.
+        client_address: client.address,
     }
 }
 
@@ -178,8 +215,16 @@ pub(super) async fn token(app: &App, call: &Call<'_>) -> Reply {
     let Ok(server) = server(app) else {
         return crate::routes::not_found();
     };
+    let client = match client(app, call) {
+        Ok(client) => client,
+        Err(reply) => return reply,
+    };
     let authorization = authorization(call);
-    into_reply(server.token(endpoint_request(call, &authorization)).await)
+    into_reply(
+        server
+            .token(endpoint_request(call, &client, &authorization))
+            .await,
+    )
 }
 
 /// `POST /oauth/revoke`.
@@ -187,8 +232,16 @@ pub(super) async fn revoke(app: &App, call: &Call<'_>) -> Reply {
     let Ok(server) = server(app) else {
         return crate::routes::not_found();
     };
+    let client = match client(app, call) {
+        Ok(client) => client,
+        Err(reply) => return reply,
+    };
     let authorization = authorization(call);
-    into_reply(server.revoke(endpoint_request(call, &authorization)).await)
+    into_reply(
+        server
+            .revoke(endpoint_request(call, &client, &authorization))
+            .await,
+    )
 }
 
 /// `GET /.well-known/oauth-authorization-server`.

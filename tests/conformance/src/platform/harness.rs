@@ -53,6 +53,21 @@ impl Platform {
     pub async fn start_with<A: PlatformAdapter, D: Database>(
         configure: impl FnOnce(App) -> App,
     ) -> Option<Self> {
+        Self::start_configured::<A, D>(|engine| engine, configure).await
+    }
+
+    /// Like [`start`](Self::start), with the engine's builder adjusted (as the binaries do
+    /// for `KEYGATE_REQUIRE_HTTPS` and `KEYGATE_TRUSTED_PROXIES`, say).
+    pub async fn start_with_engine<A: PlatformAdapter, D: Database>(
+        engine: impl FnOnce(keygate_core::KeygateBuilder) -> keygate_core::KeygateBuilder,
+    ) -> Option<Self> {
+        Self::start_configured::<A, D>(engine, |app| app).await
+    }
+
+    async fn start_configured<A: PlatformAdapter, D: Database>(
+        engine: impl FnOnce(keygate_core::KeygateBuilder) -> keygate_core::KeygateBuilder,
+        configure: impl FnOnce(App) -> App,
+    ) -> Option<Self> {
         let clock = ManualClock::new(T0);
         let (setup, database) = D::setup().await?;
         let opened = setup
@@ -78,14 +93,16 @@ impl Platform {
             Some(std::sync::Arc::new(clock.clone())),
         )
         .expect("the OAuth server");
-        let keygate = opened
-            .keygate_builder()
-            .expect("the engine's builder")
-            .credential_sources(platform::realtime::credential_sources())
-            .jwt_verifier(users.verifier())
-            .oauth_tokens(oauth.access_tokens())
-            .build()
-            .expect("the engine");
+        let keygate = engine(
+            opened
+                .keygate_builder()
+                .expect("the engine's builder")
+                .credential_sources(platform::realtime::credential_sources())
+                .jwt_verifier(users.verifier())
+                .oauth_tokens(oauth.access_tokens()),
+        )
+        .build()
+        .expect("the engine");
         let app = configure(
             App::new(keygate, opened.store().clone())
                 .await

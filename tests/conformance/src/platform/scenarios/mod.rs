@@ -8,6 +8,7 @@ mod credentials;
 mod keys;
 mod metered;
 mod oauth;
+mod oauth_transport;
 mod proxy;
 mod realtime;
 mod running;
@@ -22,6 +23,7 @@ pub use credentials::*;
 pub use keys::*;
 pub use metered::*;
 pub use oauth::*;
+pub use oauth_transport::*;
 pub use proxy::*;
 pub use realtime::*;
 pub use running::*;
@@ -31,13 +33,14 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 13] = [
+pub const FILES: [&str; 14] = [
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
     include_str!("keys.rs"),
     include_str!("metered.rs"),
     include_str!("oauth.rs"),
+    include_str!("oauth_transport.rs"),
     include_str!("proxy.rs"),
     include_str!("realtime.rs"),
     include_str!("running.rs"),
