@@ -988,6 +988,18 @@ async fn impersonation_is_for_keys_that_may_and_routes_that_allow_it() {
         ),
         "invalid_request"
     );
+    // contract.md: a user id is 1–128 of `[A-Za-z0-9._:@|-]`, so an Auth0 subject works.
+    let grant = f
+        .call(
+            &[
+                ("x-api-key", sk.key.expose()),
+                ("x-on-behalf-of", "auth0|abc123"),
+            ],
+            &any,
+        )
+        .await
+        .unwrap();
+    assert_eq!(grant.principal().subject.as_deref(), Some("auth0|abc123"));
 }
 
 #[tokio::test]

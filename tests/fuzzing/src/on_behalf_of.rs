@@ -1,8 +1,8 @@
-use keygate_core::credentials::is_valid_id;
+use keygate_core::credentials::is_valid_user_id;
 use keygate_core::{Access, Credentials};
 
 /// Any bytes as `X-On-Behalf-Of`, alone and beside the platform secret: the header parses
-/// exactly when it is a valid user id (1 to 128 of `A-Z a-z 0-9 . _ : @ -`), and then reads
+/// exactly when it is a valid user id (1 to 128 of `A-Z a-z 0-9 . _ : @ | -`), and then reads
 /// back as sent; otherwise it is 400 `invalid_request` whose body does not echo the value.
 /// Beside the platform secret, `authenticate` either acts as that user or refuses with
 /// 400/403, never anything else.
@@ -13,7 +13,7 @@ pub fn on_behalf_of(data: &[u8]) {
     let mut request = http::Request::new(());
     request.headers_mut().insert("x-on-behalf-of", value);
     let text = std::str::from_utf8(data).ok();
-    let valid = text.is_some_and(is_valid_id);
+    let valid = text.is_some_and(is_valid_user_id);
     match Credentials::parse(&request) {
         Ok(credentials) => {
             assert!(valid, "an invalid user id was accepted: {data:?}");

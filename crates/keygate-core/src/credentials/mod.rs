@@ -17,8 +17,10 @@ mod websocket;
 pub use head::{Connection, HeaderValues, RequestHead, Scheme};
 pub(crate) use presented::{Presented, SecretCredential, classify, classify_secret};
 pub use sources::{CredentialSources, CredentialSourcesBuilder, SourcesError};
-pub use syntax::is_valid_id;
-use syntax::{bearer_token, is_token_char, is_user_id_char, is_visible, is_visible_or_space, read};
+use syntax::{
+    bearer_token, is_on_behalf_of_char, is_token_char, is_visible, is_visible_or_space, read,
+};
+pub use syntax::{is_valid_id, is_valid_user_id};
 
 use crate::error::AuthError;
 use crate::transport::Client;
@@ -124,7 +126,7 @@ impl<'a> Credentials<'a> {
                 head,
                 &sources.on_behalf_of,
                 MAX_USER_ID_LEN,
-                is_user_id_char,
+                is_on_behalf_of_char,
             )?,
             websocket_protocol: None,
             client: Client::default(),
@@ -339,5 +341,7 @@ mod tests {
         assert!(!is_valid_id(""));
         assert!(!is_valid_id(&"a".repeat(129)));
         assert!(!is_valid_id("a b"));
+        assert!(is_valid_user_id("auth0|abc"));
+        assert!(!is_valid_user_id("a b") && !is_valid_user_id(""));
     }
 }

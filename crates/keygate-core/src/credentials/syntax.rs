@@ -94,6 +94,27 @@ pub(super) fn is_user_id_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-')
 }
 
+/// `[A-Za-z0-9._:@|-]`, the contract's characters for the user id `X-On-Behalf-Of`
+/// names: a tenant's, plus `|`, which identity providers put in subjects (Auth0's
+/// `auth0|123`).
+pub(super) fn is_on_behalf_of_char(b: u8) -> bool {
+    is_user_id_char(b) || b == b'|'
+}
+
+/// Whether `id` is a valid user id to act as (`X-On-Behalf-Of`): 1 to 128 of
+/// `[A-Za-z0-9._:@|-]`, so an identity provider's subject such as `auth0|123` works.
+///
+/// ```
+/// use keygate_core::credentials::{is_valid_id, is_valid_user_id};
+///
+/// assert!(is_valid_user_id("auth0|123"));
+/// assert!(!is_valid_id("auth0|123"), "not a tenant id");
+/// assert!(!is_valid_user_id("user 1"));
+/// ```
+pub fn is_valid_user_id(id: &str) -> bool {
+    (1..=MAX_USER_ID_LEN).contains(&id.len()) && id.bytes().all(is_on_behalf_of_char)
+}
+
 /// Whether `id` is a valid tenant or user id: 1 to 128 of `[A-Za-z0-9._:@-]`.
 pub fn is_valid_id(id: &str) -> bool {
     (1..=MAX_USER_ID_LEN).contains(&id.len()) && id.bytes().all(is_user_id_char)
