@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use keygate_core::key::{KeyId, KeyView, NewKey};
 use keygate_core::token::{TokenKind, TokenRequest};
 use keygate_core::{AdminError, AuthError, KeyRecord, Keygate, Principal, ScopeSet};
-use keygate_sqlx::setup::{DEFAULT_DATABASE_URL, Opened, Setup, Start};
+use keygate_redis::{RedisConfig, RedisConnection};
+use keygate_sqlx::setup::{DEFAULT_DATABASE_URL, Opened, Setup, SetupError, Start};
 use serde::Serialize;
 use zeroize::Zeroize as _;
 
@@ -25,6 +26,9 @@ const PLATFORM_URL: &str = "http://127.0.0.1:8080";
 struct Deployment {
     setup: Setup,
     url: String,
+    /// `KEYGATE_REDIS_URL`: key changes are published there too, for the caches of
+    /// platforms that listen on Redis.
+    redis_url: Option<String>,
     pepper_from_env: bool,
     admin_secret_from_env: bool,
 }
@@ -63,9 +67,14 @@ impl Deployment {
             redactions.add(&secret);
             setup = setup.token_secret(secret);
         }
+        let redis_url = var("KEYGATE_REDIS_URL");
+        if let Some(redis_url) = &redis_url {
+            redactions.add_url(redis_url);
+        }
         Self {
             setup,
             url,
+            redis_url,
             pepper_from_env,
             admin_secret_from_env: admin_secret.is_some(),
         }
@@ -74,9 +83,9 @@ impl Deployment {
     /// Opens a deployment that is set up, and the engine on it.
     async fn open(self) -> Result<(Opened, Keygate), Failure> {
         let opened = self.setup.open(Start::OpenExisting).await?;
-        let keygate = match opened.keygate_builder() {
+        let keygate = match engine_builder(&opened, self.redis_url.as_deref()) {
             Ok(builder) => builder.build().map_err(|err| Failure::failed(chain(&err))),
-            Err(err) => Err(Failure::from(err)),
+            Err(err) => Err(err),
         };
         match keygate {
             Ok(keygate) => Ok((opened, keygate)),
@@ -86,6 +95,27 @@ impl Deployment {
             }
         }
     }
+}
+
+/// The engine's builder on `opened`; with Redis, every key change (revoke, rotate) is
+/// published there as well as on the SQL channel (Postgres `NOTIFY`, SQLite's change
+/// table), so platforms listening on Redis drop the key at once. Nothing is sent to Redis
+/// before a change: a command that changes no key works while Redis is down.
+fn engine_builder(
+    opened: &Opened,
+    redis_url: Option<&str>,
+) -> Result<keygate_core::KeygateBuilder, Failure> {
+    let cache = opened.cached_store().map_err(SetupError::from)?;
+    let Some(redis_url) = redis_url else {
+        return Ok(opened.keygate_builder_with(cache)?);
+    };
+    let redis = RedisConnection::connect_lazy(RedisConfig::new(redis_url)).map_err(|err| {
+        Failure::failed(format!(
+            "{err}: fix KEYGATE_REDIS_URL (redis://[:password@]host:port[/db], or \
+             redis+cluster://host:port,host:port), or unset it"
+        ))
+    })?;
+    Ok(opened.keygate_builder_with(redis.publisher(cache))?)
 }
 
 /// Runs `command`, writing what it prints to `out`.

@@ -7,8 +7,9 @@
 //!   store's meter): a request with credits costs one Redis call and one SQL statement.
 //! - A one-time token cannot be replayed after Redis lost its ledger (`FLUSHALL`, a
 //!   restart without persistence): see [`LEDGER_SKEW`].
-//! - [`KeyChangePublisher`] and [`RedisConnection::cached`] carry key revocations and
-//!   rotations between instances over Redis pub/sub.
+//! - [`KeyChangePublisher`] and [`RedisConnection::cached`] (or
+//!   [`RedisConnection::listen`], beside a cache's SQL listener) carry key revocations
+//!   and rotations between instances over Redis pub/sub.
 //! - Redis unreachable or slower than [`RedisConfig::timeout`] is a
 //!   [`StoreError`](keygate_core::StoreError): the engine answers 503 `auth_unavailable`,
 //!   never allows and never charges; the connection manager reconnects when Redis is back.

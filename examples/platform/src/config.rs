@@ -24,8 +24,9 @@ pub struct Config {
     /// `KEYGATE_ISSUER_URL`: the OAuth `iss` and the metadata's base URL; `None` means
     /// `http://<bound address>`.
     pub issuer: Option<String>,
-    /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas and one-time tokens are
-    /// counted there, shared by every instance; credits stay in the SQL store.
+    /// Redis (`KEYGATE_REDIS_URL`): when set, rate limits, quotas, one-time tokens and key
+    /// revocation notices go through it, so several instances behave as one; credits
+    /// stay in the SQL store.
     pub redis: Option<RedisConfig>,
     /// `KEYGATE_REQUIRE_HTTPS`: a credential over plain HTTP is refused with 403
     /// `https_required`.

@@ -110,8 +110,23 @@ pub async fn start() -> Result<Started, StartError> {
     // Shown at once, before anything else can fail; a secret that cannot be shown stops
     // the start, loudly, rather than leave an admin API nobody can open.
     announce_first_start(&opened, addr).map_err(StartError::Banner)?;
-    let mut builder = opened
-        .keygate_builder()?
+    let redis = config
+        .redis
+        .map(RedisConnection::connect_lazy)
+        .transpose()?;
+    // The key cache hears of other instances' key changes over SQL (Postgres NOTIFY, or
+    // the SQLite change table other processes on the file append to) and, with Redis,
+    // over pub/sub too: it serves only while both listen. Every key change this
+    // instance makes (revoke, rotate) goes through the publisher in front of the cache.
+    let cache = opened.cached_store().map_err(SetupError::from)?;
+    let builder = match &redis {
+        Some(redis) => {
+            redis.listen(&cache)?;
+            opened.keygate_builder_with(redis.publisher(cache))?
+        }
+        None => opened.keygate_builder_with(cache)?,
+    };
+    let mut builder = builder
         .credential_sources(crate::realtime::credential_sources())
         .require_https(config.require_https)
         .trusted_proxies(config.trusted_proxies.clone())
@@ -128,17 +143,12 @@ pub async fn start() -> Result<Started, StartError> {
         builder = builder.jwt_verifier(verifier);
     }
     // With Redis, the counters every instance shares live there; credits stay in SQL.
-    let redis = match config.redis {
-        Some(redis) => {
-            let redis = RedisConnection::connect_lazy(redis)?;
-            if let Err(error) = redis.ping().await {
-                tracing::warn!(%error, "Redis does not answer yet: metered requests get 503 until it does");
-            }
-            builder = builder.meter(redis.meter(opened.store().meter()));
-            Some(redis)
+    if let Some(redis) = &redis {
+        if let Err(error) = redis.ping().await {
+            tracing::warn!(%error, "Redis does not answer yet: metered requests get 503 until it does");
         }
-        None => None,
-    };
+        builder = builder.meter(redis.meter(opened.store().meter()));
+    }
     let keygate = builder.build()?;
     let app = App::new(keygate, opened.store().clone())
         .await?

@@ -16,8 +16,9 @@ use sqlx::postgres::PgConnectOptions;
 pub const POSTGRES_URL: &str = "KEYGATE_TEST_POSTGRES_URL";
 
 /// The variables the command line reads; removed from every command's environment.
-const VARS: [&str; 4] = [
+const VARS: [&str; 5] = [
     "KEYGATE_DATABASE_URL",
+    "KEYGATE_REDIS_URL",
     "KEYGATE_PEPPER",
     "KEYGATE_ADMIN_SECRET",
     "KEYGATE_TOKEN_SECRET",

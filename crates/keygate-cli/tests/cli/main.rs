@@ -16,5 +16,6 @@ mod init;
 mod keys;
 mod oauth;
 mod platform;
+mod redis;
 mod refusals;
 mod tokens;

@@ -30,26 +30,49 @@ impl RedisConnection {
 
     /// `store` behind a [`CachedKeyStore`] of the given size and ages, with a background
     /// task that subscribes to the prefix's key-change channel (on a connection of its
-    /// own) and drops what each notice names. The cache serves nothing until the
-    /// subscription is up, nor while it is down, and starts empty each time it is back.
-    /// Must be called within a Tokio runtime; the task ends when the last clone of the
-    /// cache is dropped.
-    ///
-    /// Give a cache one listener: this one, or the SQL store's (`SqlStore::cached`).
+    /// own) and drops what each notice names (see [`RedisConnection::listen`]). Must be
+    /// called within a Tokio runtime; the task ends when the last clone of the cache is
+    /// dropped.
     pub fn cached_with<S: KeyStore>(
         &self,
         store: S,
         config: KeyCacheConfig,
         clock: impl Clock,
     ) -> Result<CachedKeyStore<S>, ConnectError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let cache = CachedKeyStore::with_config(store, config, clock);
+        self.listen(&cache)?;
+        Ok(cache)
+    }
+
+    /// Keeps an existing `cache` in step with other instances over this connection's
+    /// pub/sub, beside any listener it has already (the SQL store's, say: a cache serves
+    /// only while every one of its listeners is up). A background task subscribes to the
+    /// prefix's key-change channel on a connection of its own and drops what each notice
+    /// names. The cache serves nothing from this call until the subscription is up, nor
+    /// while it is down, and is emptied each time it is back. Must be called within a
+    /// Tokio runtime; the task ends when the last clone of the cache is dropped.
+    ///
+    /// ```no_run
+    /// # async fn run(redis: keygate_redis::RedisConnection) -> Result<(), Box<dyn std::error::Error>> {
+    /// use keygate_core::store::{CachedKeyStore, MemoryKeyStore};
+    ///
+    /// let cache = CachedKeyStore::new(MemoryKeyStore::new());
+    /// redis.listen(&cache)?;
+    /// // The engine's key store: its own changes drop this cache's entries and are
+    /// // published to every other instance's.
+    /// let keys = redis.publisher(cache);
+    /// # let _ = keys;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listen<S: KeyStore>(&self, cache: &CachedKeyStore<S>) -> Result<(), ConnectError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let invalidator = cache.invalidator();
         invalidator.suspend();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         cache.attach(stop_tx);
         runtime.spawn(listen(self.clone(), invalidator, stop_rx));
-        Ok(cache)
+        Ok(())
     }
 }
 

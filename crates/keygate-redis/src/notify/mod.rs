@@ -1,7 +1,10 @@
 //! Key revocations and rotations between instances over Redis pub/sub: a
 //! [`KeyChangePublisher`] in front of the key store sends a [`KeyChange`] for every
-//! change, and a listener per cache ([`RedisConnection::cached`]) drops what each notice
-//! names.
+//! change, and a listener per cache ([`RedisConnection::cached`], or
+//! [`RedisConnection::listen`] for a cache that listens on its SQL store already) drops
+//! what each notice names. Put the publisher in front of the cache
+//! (`redis.publisher(cache)`): the cache drops its own entries, the notice tells the
+//! others.
 //!
 //! Pub/sub delivers only to subscribers connected at the time: a notice sent while an
 //! instance was disconnected is lost. So, as the Postgres listener does, a cache stops
@@ -11,6 +14,7 @@
 //!
 //! [`KeyChange`]: keygate_core::store::KeyChange
 //! [`RedisConnection::cached`]: crate::RedisConnection::cached
+//! [`RedisConnection::listen`]: crate::RedisConnection::listen
 
 mod listener;
 mod publisher;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keygate_core::store::{CachedKeyStore, KeyCacheConfig};
+use keygate_core::store::{CachedKeyStore, KeyCacheConfig, KeyStore};
 use keygate_core::token::{TokenIssuer, TokenSecret};
 use keygate_core::{Clock, KeygateBuilder, Pepper, PlatformSecret};
 use secrecy::ExposeSecret;
@@ -91,12 +91,19 @@ impl Opened {
     /// secret, the token key, the cached store, the SQL meter and the clock. Needs a Tokio
     /// runtime (the cache's listener).
     pub fn keygate_builder(&self) -> Result<KeygateBuilder, SetupError> {
+        self.keygate_builder_with(self.cached_store()?)
+    }
+
+    /// [`keygate_builder`](Self::keygate_builder) with `keys` as the engine's key store:
+    /// [`cached_store`](Self::cached_store) with more in front of it or beside it, say a
+    /// publisher of key changes to Redis, or the same cache listening on Redis too.
+    pub fn keygate_builder_with(&self, keys: impl KeyStore) -> Result<KeygateBuilder, SetupError> {
         // `Pepper` is deliberately not `Clone`; a second copy is made from its text.
         let pepper = Pepper::from_base64(self.pepper.to_base64().expose_secret())
             .map_err(|_| SetupError::PepperInvalid)?;
         let builder = keygate_core::Keygate::builder()
             .pepper(pepper)
-            .key_store(self.cached_store()?)
+            .key_store(keys)
             .meter(self.store.meter())
             .clock(ClockHandle(self.clock.clone()));
         let builder = match &self.admin {

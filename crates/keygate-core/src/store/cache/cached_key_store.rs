@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -39,8 +39,9 @@ pub(super) struct Shared {
     pub(super) unknown: Cache<Lookup, OffsetDateTime>,
     /// Advanced by every invalidation; see [`CachedKeyStore::remember`].
     pub(super) epoch: AtomicU64,
-    /// False while a listener is disconnected: serve and store nothing.
-    pub(super) serving: AtomicBool,
+    /// How many listeners are disconnected (suspended through their
+    /// [`CacheInvalidator`]): while any is, serve and store nothing.
+    pub(super) down: AtomicUsize,
     /// Lookups passed on to the store (counted on the slow path only).
     pub(super) store_lookups: AtomicU64,
     pub(super) config: KeyCacheConfig,
@@ -64,7 +65,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
                 by_id: weighted(config.capacity),
                 unknown: Cache::new(config.negative_capacity.max(1)),
                 epoch: AtomicU64::new(0),
-                serving: AtomicBool::new(true),
+                down: AtomicUsize::new(0),
                 store_lookups: AtomicU64::new(0),
                 config,
                 clock: Arc::new(clock),
@@ -78,8 +79,13 @@ impl<S: KeyStore> CachedKeyStore<S> {
         &self.inner
     }
 
-    /// A handle for listeners of other instances' changes. It does not keep the cache
+    /// A handle for one listener of other instances' changes. It does not keep the cache
     /// alive: once every clone of the cache is dropped, its methods return `false`.
+    ///
+    /// Each call makes a new listener's handle, with its own "down" flag (clones of the
+    /// handle share it): a cache with several listeners (Postgres `LISTEN` and Redis
+    /// pub/sub, say) serves only while none of them is suspended. Give each listener its
+    /// own, and resume through the handle that suspended.
     pub fn invalidator(&self) -> CacheInvalidator {
         CacheInvalidator::new(&self.shared)
     }
@@ -100,7 +106,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
             by_digest: self.shared.by_digest.len(),
             by_id: self.shared.by_id.len(),
             unknown: self.shared.unknown.len(),
-            serving: self.shared.serving.load(Ordering::SeqCst),
+            serving: self.shared.is_serving(),
             store_lookups: self.shared.store_lookups.load(Ordering::Relaxed),
         }
     }
@@ -112,7 +118,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
     /// insert: a stale record cannot stay behind either way.
     pub(super) fn remember(&self, epoch: u64, lookup: Lookup, found: Option<&Arc<KeyRecord>>) {
         let shared = &*self.shared;
-        if !shared.serving.load(Ordering::SeqCst) {
+        if !shared.is_serving() {
             return;
         }
         let at = shared.clock.now();
@@ -131,7 +137,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
             }
             None => return,
         }
-        if shared.epoch.load(Ordering::SeqCst) != epoch || !shared.serving.load(Ordering::SeqCst) {
+        if shared.epoch.load(Ordering::SeqCst) != epoch || !shared.is_serving() {
             match found {
                 Some(record) => {
                     shared.by_digest.remove(&record.digest);
@@ -155,7 +161,8 @@ pub struct KeyCacheStats {
     pub by_id: usize,
     /// Unknown digests and ids remembered.
     pub unknown: usize,
-    /// Whether the cache serves entries (false while a listener is disconnected).
+    /// Whether the cache serves entries (false while any of its listeners is
+    /// disconnected).
     pub serving: bool,
     /// Lookups ([`find_by_hash`](KeyStore::find_by_hash), [`get`](KeyStore::get)) the
     /// cache could not answer and passed on to the store, since it was built. A lookup
@@ -164,9 +171,14 @@ pub struct KeyCacheStats {
 }
 
 impl Shared {
+    /// Whether no listener is down.
+    pub(super) fn is_serving(&self) -> bool {
+        self.down.load(Ordering::SeqCst) == 0
+    }
+
     /// Is there a fresh answer for `lookup`? `Some(None)`: known to be unknown.
     pub(super) fn lookup(&self, lookup: &Lookup) -> Option<Option<Arc<KeyRecord>>> {
-        if !self.serving.load(Ordering::SeqCst) {
+        if !self.is_serving() {
             return None;
         }
         let now = self.clock.now();
@@ -199,7 +211,7 @@ impl<S: fmt::Debug> fmt::Debug for CachedKeyStore<S> {
             .field("inner", &self.inner)
             .field("records", &self.shared.by_id.len())
             .field("unknown", &self.shared.unknown.len())
-            .field("serving", &self.shared.serving.load(Ordering::SeqCst))
+            .field("serving", &self.shared.is_serving())
             .finish()
     }
 }

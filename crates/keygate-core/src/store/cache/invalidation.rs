@@ -1,8 +1,9 @@
 //! Dropping what the cache holds when keys change elsewhere: [`CacheInvalidator`], the
-//! epoch every invalidation advances, and suspending the cache while notices may be lost.
+//! epoch every invalidation advances, and suspending the cache while notices may be lost
+//! (per listener: the cache serves only while none of its listeners is down).
 
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::cached_key_store::Shared;
@@ -10,19 +11,41 @@ use super::entry::Lookup;
 use super::key_change::KeyChange;
 use crate::key::{KeyDigest, KeyId};
 
-/// Drops entries of a [`CachedKeyStore`](super::CachedKeyStore) on behalf of a listener.
-/// Cheap to clone; does not keep the cache alive (every method returns `false` once the
-/// cache is gone, the listener's cue to stop).
+/// Drops entries of a [`CachedKeyStore`](super::CachedKeyStore) on behalf of one
+/// listener. Cheap to clone (clones are the same listener); does not keep the cache alive
+/// (every method returns `false` once the cache is gone, the listener's cue to stop).
+///
+/// Each [`CachedKeyStore::invalidator`](super::CachedKeyStore::invalidator) call makes
+/// the handle of a new listener, with its own "down" flag: the cache serves only while no
+/// listener is [suspended](Self::suspend). A listener that ends while suspended leaves
+/// the cache suspended (every lookup goes to the store), the safe direction.
+///
+/// ```
+/// use keygate_core::MemoryKeyStore;
+/// use keygate_core::store::CachedKeyStore;
+///
+/// let cache = CachedKeyStore::new(MemoryKeyStore::new());
+/// let (postgres, redis) = (cache.invalidator(), cache.invalidator());
+/// postgres.suspend();
+/// redis.suspend();
+/// postgres.resume();
+/// assert!(!cache.stats().serving, "Redis is still down");
+/// redis.resume();
+/// assert!(cache.stats().serving);
+/// ```
 #[derive(Clone)]
 pub struct CacheInvalidator {
     shared: Weak<Shared>,
+    /// Whether this listener is down (counted once in `Shared::down`).
+    down: Arc<AtomicBool>,
 }
 
 impl CacheInvalidator {
-    /// The invalidator of the cache `shared`, holding it weakly.
+    /// A new listener's invalidator of the cache `shared`, holding it weakly.
     pub(super) fn new(shared: &Arc<Shared>) -> Self {
         Self {
             shared: Arc::downgrade(shared),
+            down: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -37,19 +60,25 @@ impl CacheInvalidator {
     }
 
     /// Stops serving and storing entries: the listener lost its connection, so notices
-    /// may be lost until it is back. Lookups go to the store meanwhile.
+    /// may be lost until it is back. Lookups go to the store meanwhile. Suspending a
+    /// listener that is down already changes nothing.
     pub fn suspend(&self) -> bool {
         self.with(|shared| {
-            shared.serving.store(false, Ordering::SeqCst);
+            if !self.down.swap(true, Ordering::SeqCst) {
+                shared.down.fetch_add(1, Ordering::SeqCst);
+            }
             shared.clear();
         })
     }
 
-    /// Empties the cache and serves again: the listener listens once more.
+    /// Empties the cache and counts this listener up again: the cache serves once no
+    /// other listener is down.
     pub fn resume(&self) -> bool {
         self.with(|shared| {
             shared.clear();
-            shared.serving.store(true, Ordering::SeqCst);
+            if self.down.swap(false, Ordering::SeqCst) {
+                shared.down.fetch_sub(1, Ordering::SeqCst);
+            }
         })
     }
 
@@ -58,11 +87,12 @@ impl CacheInvalidator {
         self.shared.strong_count() == 0
     }
 
-    /// Whether the cache is serving entries (not suspended); `false` once it is gone.
+    /// Whether the cache is serving entries (no listener suspended); `false` once it is
+    /// gone.
     pub fn is_serving(&self) -> bool {
         self.shared
             .upgrade()
-            .is_some_and(|shared| shared.serving.load(Ordering::SeqCst))
+            .is_some_and(|shared| shared.is_serving())
     }
 
     fn with(&self, f: impl FnOnce(&Shared)) -> bool {
@@ -80,6 +110,7 @@ impl fmt::Debug for CacheInvalidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheInvalidator")
             .field("closed", &self.is_closed())
+            .field("down", &self.down.load(Ordering::SeqCst))
             .finish()
     }
 }
@@ -178,6 +209,67 @@ mod tests {
         cache.find_by_hash(&key.digest).await.unwrap();
         cache.find_by_hash(&key.digest).await.unwrap();
         assert_eq!(store.lookups(), before + 4);
+    }
+
+    /// Two listeners (Postgres and Redis, say): the cache serves nothing while either is
+    /// down, and serves again, empty, once both are up.
+    #[tokio::test]
+    async fn a_cache_with_two_listeners_serves_only_while_both_are_up() {
+        let (cache, store, _clock) = cache(KeyCacheConfig::default());
+        let key = record("two");
+        cache.create(&key).await.unwrap();
+        let (sql, redis) = (cache.invalidator(), cache.invalidator());
+        let lookups = |n| {
+            let cache = cache.clone();
+            let digest = key.digest;
+            async move {
+                for _ in 0..n {
+                    cache.find_by_hash(&digest).await.unwrap().unwrap();
+                }
+            }
+        };
+        lookups(2).await;
+        assert_eq!(store.lookups(), 1, "both up: cached");
+
+        for (first, second) in [(&sql, &redis), (&redis, &sql)] {
+            let before = store.lookups();
+            assert!(first.suspend());
+            assert!(!cache.stats().serving);
+            assert_eq!(cache.stats().by_digest, 0, "suspending empties the cache");
+            lookups(2).await;
+            assert_eq!(
+                store.lookups(),
+                before + 2,
+                "one down: every lookup reaches the store"
+            );
+            // The other one goes down and comes back: still one down.
+            assert!(second.suspend());
+            assert!(second.suspend(), "twice is still once");
+            assert!(second.resume());
+            assert!(!cache.stats().serving, "the first is still down");
+            assert!(!second.is_serving());
+            lookups(2).await;
+            assert_eq!(store.lookups(), before + 4);
+            assert_eq!(cache.stats().by_digest, 0, "and nothing is stored");
+            // A clone is the same listener: resuming through it counts it up.
+            assert!(first.clone().resume());
+            assert!(cache.stats().serving, "both up again");
+            assert_eq!(
+                cache.stats().by_digest,
+                0,
+                "serving again from an empty cache"
+            );
+            lookups(3).await;
+            assert_eq!(store.lookups(), before + 5, "cached again");
+        }
+
+        // Resuming a listener that was never down neither counts nor unblocks another.
+        assert!(sql.suspend());
+        assert!(cache.invalidator().resume());
+        assert!(!cache.stats().serving);
+        // A listener that ends while down leaves the cache suspended.
+        drop(sql);
+        assert!(!redis.is_serving());
     }
 
     #[tokio::test]

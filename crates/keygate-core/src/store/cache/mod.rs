@@ -21,6 +21,9 @@
 //! - while such a listener is disconnected it calls [`CacheInvalidator::suspend`]: the
 //!   cache then serves nothing and stores nothing, since notices may be lost; once it
 //!   listens again it calls [`CacheInvalidator::resume`], which empties the cache first;
+//! - a cache may have several listeners (Postgres or SQLite, and Redis), each with its own
+//!   invalidator: it serves only while none of them is suspended, so a notice lost on any
+//!   one channel cannot leave a stale record served;
 //! - every entry also has a maximum age ([`KeyCacheConfig::max_age`]), a backstop for
 //!   changes made where no notice is sent (another process on the same SQLite file).
 //!
