@@ -100,7 +100,7 @@ impl JwtVerifier {
         if let Lookup::Hit(result) =
             inner
                 .cache
-                .lookup(&digest, current.as_deref(), now, settings.leeway)
+                .lookup(&digest, token, current.as_deref(), now, settings.leeway)
         {
             return result;
         }
@@ -126,6 +126,7 @@ impl JwtVerifier {
         inner.cache.insert(
             digest,
             Verified {
+                token: token.into(),
                 user: checked.user.clone(),
                 not_before: checked.not_before,
                 kid: header.kid.into_boxed_str(),
