@@ -11,7 +11,7 @@ mod cookie;
 mod head;
 mod presented;
 mod sources;
-mod syntax;
+pub(crate) mod syntax;
 mod websocket;
 
 pub use head::{Connection, HeaderValues, RequestHead, Scheme};

@@ -28,34 +28,37 @@ pub(crate) struct Compact<'a> {
 /// [`MAX_TOKEN_LEN`] bytes: a five-segment JWE, an empty segment (as `alg: none` tokens
 /// end), padding, or any character outside the base64url alphabet.
 pub(crate) fn split(token: &str) -> Result<Compact<'_>, AuthError> {
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+    use crate::credentials::syntax::{BASE64URL, class};
+    let bytes = token.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_TOKEN_LEN {
         return Err(AuthError::InvalidToken);
     }
-    let mut segments = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(AuthError::InvalidToken);
-    };
-    let base64url = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if !(base64url(header) && base64url(payload) && base64url(signature)) {
+    // One pass: every byte base64url or one of exactly two dots.
+    let mut dots = [0usize; 2];
+    let mut found = 0usize;
+    for (at, &b) in bytes.iter().enumerate() {
+        if class(b) & BASE64URL != 0 {
+            continue;
+        }
+        if b != b'.' || found == 2 {
+            return Err(AuthError::InvalidToken);
+        }
+        if let Some(slot) = dots.get_mut(found) {
+            *slot = at;
+        }
+        found += 1;
+    }
+    let [first, second] = dots;
+    // Non-empty segments: no dot first, last, or next to another.
+    if found != 2 || first == 0 || second == first + 1 || second + 1 == bytes.len() {
         return Err(AuthError::InvalidToken);
     }
-    let signed = token
-        .get(..header.len() + 1 + payload.len())
-        .ok_or(AuthError::InvalidToken)?;
+    let segment = |range: std::ops::Range<usize>| token.get(range).ok_or(AuthError::InvalidToken);
     Ok(Compact {
-        header,
-        payload,
-        signature,
-        signed,
+        header: segment(0..first)?,
+        payload: segment(first + 1..second)?,
+        signature: segment(second + 1..bytes.len())?,
+        signed: segment(0..second)?,
     })
 }
 

@@ -16,6 +16,58 @@ use super::compact::decode;
 /// Most keys kept from one JWKS; the rest are ignored.
 pub(crate) const MAX_KEYS: usize = 64;
 
+/// A public key decoded once, when the key set is loaded, in the form ring verifies
+/// with: each verification then only checks the signature.
+pub(crate) enum PublicKey {
+    /// Modulus and exponent, big-endian.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An uncompressed point `04 || x || y`.
+    Ec(Vec<u8>),
+    /// The 32-byte Ed25519 public key.
+    Ed25519(Vec<u8>),
+}
+
+impl PublicKey {
+    /// Whether `signature` is `alg`'s signature of `message` under this key. An
+    /// algorithm that does not fit the key type is `false` (the key set has already
+    /// bound each key to its algorithms; this is the second lock).
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        use ring::signature as sig;
+        match self {
+            Self::Rsa { n, e } => {
+                let params: &sig::RsaParameters = match alg {
+                    Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                    _ => return false,
+                };
+                sig::RsaPublicKeyComponents { n, e }
+                    .verify(params, message, signature)
+                    .is_ok()
+            }
+            Self::Ec(point) => {
+                let params: &sig::EcdsaVerificationAlgorithm = match alg {
+                    Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+                    Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+                    _ => return false,
+                };
+                sig::UnparsedPublicKey::new(params, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            Self::Ed25519(key) => {
+                alg == Algorithm::EdDSA
+                    && sig::UnparsedPublicKey::new(&sig::ED25519, key)
+                        .verify(message, signature)
+                        .is_ok()
+            }
+        }
+    }
+}
+
 /// A set of verification keys, by `kid`. Built once per fetch; `generation` tells sets
 /// apart, so a cached token can tell whether the set changed since it was verified.
 pub(crate) struct KeySet {
@@ -28,7 +80,7 @@ pub(crate) struct VerifyingKey {
     /// The algorithms this key verifies: the JWK's `alg` alone when it names one, else
     /// every allowed algorithm of its key type and curve.
     pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) key: DecodingKey,
+    pub(crate) key: PublicKey,
     /// SHA-256 of the key's public parameters: a `kid` reused for another key is another
     /// key.
     pub(crate) digest: [u8; 32],
@@ -141,7 +193,9 @@ fn usable(jwk: &Jwk, allowed: &[Algorithm]) -> Option<(String, VerifyingKey)> {
         return None;
     }
     // What the key type and curve can verify.
-    let (family, key): (&[Algorithm], DecodingKey) = match &jwk.algorithm {
+    // jsonwebtoken's DecodingKey is still built: a key it refuses stays unusable, as
+    // before. The key verified with is decoded here, once per `kid`.
+    let (family, key): (&[Algorithm], PublicKey) = match &jwk.algorithm {
         AlgorithmParameters::RSA(rsa) => {
             let bits = rsa_bits(&rsa.n)?;
             if !(2048..=8192).contains(&bits) {
@@ -155,10 +209,15 @@ fn usable(jwk: &Jwk, allowed: &[Algorithm]) -> Option<(String, VerifyingKey)> {
                 Algorithm::PS384,
                 Algorithm::PS512,
             ];
-            (
-                family,
-                DecodingKey::from_rsa_components(&rsa.n, &rsa.e).ok()?,
-            )
+            DecodingKey::from_rsa_components(&rsa.n, &rsa.e).ok()?;
+            // Big-endian without leading zero bytes, as ring reads them.
+            let unpadded = |bytes: Vec<u8>| {
+                let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+                bytes.get(first..).map(<[u8]>::to_vec)
+            };
+            let n = unpadded(decode(&rsa.n).ok()?)?;
+            let e = unpadded(decode(&rsa.e).ok()?)?;
+            (family, PublicKey::Rsa { n, e })
         }
         AlgorithmParameters::EllipticCurve(ec) => {
             let (alg, size): (&[Algorithm], usize) = match ec.curve {
@@ -170,16 +229,20 @@ fn usable(jwk: &Jwk, allowed: &[Algorithm]) -> Option<(String, VerifyingKey)> {
             if x.len() != size || y.len() != size {
                 return None;
             }
-            (alg, DecodingKey::from_ec_components(&ec.x, &ec.y).ok()?)
+            DecodingKey::from_ec_components(&ec.x, &ec.y).ok()?;
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (alg, PublicKey::Ec(point))
         }
         AlgorithmParameters::OctetKeyPair(okp) => {
-            if okp.curve != EllipticCurve::Ed25519 || decode(&okp.x).ok()?.len() != 32 {
+            let x = decode(&okp.x).ok()?;
+            if okp.curve != EllipticCurve::Ed25519 || x.len() != 32 {
                 return None;
             }
-            (
-                &[Algorithm::EdDSA],
-                DecodingKey::from_ed_components(&okp.x).ok()?,
-            )
+            DecodingKey::from_ed_components(&okp.x).ok()?;
+            (&[Algorithm::EdDSA], PublicKey::Ed25519(x))
         }
         // Shared secrets (`oct`) and unknown key types never verify a user JWT.
         _ => return None,

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::crypto::CryptoProvider;
 use time::OffsetDateTime;
 
 use super::UserJwt;
@@ -13,11 +12,6 @@ use super::compact;
 use super::config::{JwtVerifierBuilder, Settings};
 use super::keyset::{KeySet, VerifyingKey};
 use crate::error::AuthError;
-
-/// The crypto signatures are checked with, named rather than taken from jsonwebtoken's
-/// process-wide default, which panics when another crate in the binary enables
-/// jsonwebtoken's `aws_lc_rs` feature beside `rust_crypto`.
-static PROVIDER: &CryptoProvider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 
 /// Verifies user JWTs from one issuer. Cheap to clone: clones share the keys, the
 /// verified-token cache and (with a JWKS URL) the refresh task.
@@ -100,7 +94,7 @@ impl JwtVerifier {
         if let Lookup::Hit(result) =
             inner
                 .cache
-                .lookup(&digest, current.as_deref(), now, settings.leeway)
+                .lookup(&digest, token, current.as_deref(), now, settings.leeway)
         {
             return result;
         }
@@ -112,11 +106,11 @@ impl JwtVerifier {
             return Err(AuthError::InvalidToken);
         }
         let signature = compact::decode(parts.signature)?;
-        let verifier = (PROVIDER.verifier_factory)(&header.alg, &key.key)
-            .map_err(|_| AuthError::InvalidToken)?;
-        if verifier
-            .verify(parts.signed.as_bytes(), &signature)
-            .is_err()
+        // ring, called directly (no process-wide provider that another crate could
+        // install or make ambiguous), with the key decoded when the set was loaded.
+        if !key
+            .key
+            .verify(header.alg, parts.signed.as_bytes(), &signature)
         {
             return Err(AuthError::InvalidToken);
         }
@@ -126,6 +120,7 @@ impl JwtVerifier {
         inner.cache.insert(
             digest,
             Verified {
+                token: token.into(),
                 user: checked.user.clone(),
                 not_before: checked.not_before,
                 kid: header.kid.into_boxed_str(),
