@@ -79,6 +79,8 @@ const USER_ID: u8 = 4;
 /// `[A-Za-z0-9_-]`: base64url without padding (used by `jwt::compact::split`).
 pub(crate) const BASE64URL: u8 = 8;
 
+// `b < 256` in the loop and a `u8` index into 256 entries: neither index can panic.
+#[allow(clippy::indexing_slicing)]
 static CLASSES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0usize;
@@ -106,6 +108,7 @@ static CLASSES: [u8; 256] = {
 
 /// The classes byte `b` belongs to.
 #[inline(always)]
+#[allow(clippy::indexing_slicing)] // a u8 indexes 256 entries: in bounds by type
 pub(crate) fn class(b: u8) -> u8 {
     CLASSES[b as usize]
 }
