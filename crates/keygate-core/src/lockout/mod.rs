@@ -20,13 +20,16 @@
 //!
 //! - **A valid secret from a locked address is refused too**: it is not checked. Only a
 //!   wrong secret counts (`invalid_secret_key`), not a revoked or expired `sk_` key.
-//! - **The price of the global ceiling**: once every address together has failed
-//!   `global_failures` times in a window, *every* `x-client-secret` (the operator's and
-//!   tenants' `sk_` keys in that header included) is refused until that window ends, at
-//!   most `window`. An attacker who can send that many wrong secrets a minute can keep the
-//!   admin routes closed; other credentials (`Authorization`, `X-API-Key`) are not
-//!   affected. Raise it with [`SecretLockout::global_failures`] if that trade is wrong for
-//!   you.
+//! - **The global ceiling spares clean addresses.** Once every address together has
+//!   failed `global_failures` times in a window, `x-client-secret` is refused, until that
+//!   window ends, to every address that has itself failed in its current window (and to
+//!   everyone sharing the overflow count once it has failed). An address with no failure
+//!   of its own, the operator's, is still checked: a flood of wrong secrets cannot lock
+//!   the operator out of the admin routes. The price is that past the ceiling each fresh
+//!   address gets one guess per window before it is refused, so guessing stays below
+//!   `global_failures + capacity` per window (11 000 a minute by default; one instance):
+//!   hopeless against a generated secret. Other credentials (`Authorization`,
+//!   `X-API-Key`) are never affected.
 //! - **Bounded memory.** The table holds at most `capacity` counts (addresses and /48s,
 //!   default 10 000, about 50 bytes each), plus two fixed counts (the overflow and the
 //!   global one). An entry whose window ended is free; when the table is full, those are
@@ -95,13 +98,14 @@ impl SecretLockout {
     pub const DEFAULT_CAPACITY: usize = 10_000;
     /// How many times the per-address limit an IPv6 /48 may fail in a window.
     pub const NETWORK_FACTOR: u32 = 10;
-    /// Failures from every address together that close `x-client-secret` for everyone
-    /// until the window ends, by default.
+    /// Failures from every address together that close `x-client-secret`, until the
+    /// window ends, to every address that has failed in its own window, by default.
     pub const DEFAULT_GLOBAL_FAILURES: u32 = 1_000;
 
     /// `failures` failed checks in `window` (1 s to 1 day) lock an address until the
     /// window ends; an IPv6 /48 is locked at [`NETWORK_FACTOR`](Self::NETWORK_FACTOR) ×
-    /// `failures`, and everyone at [`DEFAULT_GLOBAL_FAILURES`](Self::DEFAULT_GLOBAL_FAILURES)
+    /// `failures`, and every address that has failed at all at
+    /// [`DEFAULT_GLOBAL_FAILURES`](Self::DEFAULT_GLOBAL_FAILURES) from everyone together
     /// (or `failures`, if more).
     pub fn new(failures: u32, window: Duration) -> Result<Self, SecretLockoutError> {
         if failures == 0 {
@@ -126,7 +130,8 @@ impl SecretLockout {
     }
 
     /// Failures from every address together, in one window, that close
-    /// `x-client-secret` for everyone until that window ends (never below
+    /// `x-client-secret` until that window ends to every address that has failed in its
+    /// own window (never below
     /// [`failures`](Self::failures)); see the [module](self) for the trade.
     pub fn global_failures(mut self, failures: u32) -> Self {
         self.global = failures.max(self.failures);

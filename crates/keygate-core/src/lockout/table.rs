@@ -137,7 +137,8 @@ impl Lockouts {
     }
 
     /// `Err(retry_after_secs)` when `address` is locked at `now` (by any budget: the
-    /// latest end among those spent).
+    /// latest end among those spent; the global one only for an address that failed in
+    /// its own window).
     pub(crate) fn check(&self, address: Option<IpAddr>, now: OffsetDateTime) -> Result<(), u64> {
         let now = micros(now);
         let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
@@ -153,7 +154,15 @@ impl Lockouts {
                 network.and_then(|n| table.entries.get(&n)),
                 self.config.network_failures(),
             ),
-            (Some(&table.global), self.config.global_limit()),
+            // The global ceiling closes x-client-secret only to addresses that failed in
+            // their window: one that never guessed wrong (the operator's) is still
+            // checked, so a flood of wrong secrets cannot lock the operator out.
+            (
+                own_entry
+                    .is_some_and(|entry| entry.end > now && entry.failures > 0)
+                    .then_some(&table.global),
+                self.config.global_limit(),
+            ),
         ];
         let end = spent
             .iter()
