@@ -13,78 +13,22 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+use common::{Running, create_key, http_client, send};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Barrier;
 
 /// The logical database of the test Redis this test owns (and empties).
 const REDIS_DB: u32 = 11;
 const SECRET: &str = "redis-instances-admin-secret-0123456789";
-
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Running {
-    fn start(binary: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(binary);
-        command
-            .current_dir(dir)
-            .env("KEYGATE_ADDR", "127.0.0.1:0")
-            .env_remove("KEYGATE_PEPPER")
-            .env_remove("KEYGATE_TOKEN_SECRET")
-            .env_remove("KEYGATE_JWT_ISSUER")
-            .env_remove("KEYGATE_JWKS_URL")
-            .env_remove("KEYGATE_FIREBASE_PROJECT")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("the binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        loop {
-            match received.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    if let Some(base) = line.strip_prefix("listening on ") {
-                        return Self {
-                            child,
-                            base: base.to_owned(),
-                        };
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("{binary} did not listen");
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn redis_cli(url: &str, args: &[&str]) -> bool {
     Command::new("redis-cli")
@@ -109,13 +53,6 @@ async fn sqlx_exec(url: &str, sql: &str) -> Result<(), sqlx::Error> {
     let mut connection = sqlx::PgConnection::connect(url).await?;
     sqlx::query(sql).execute(&mut connection).await?;
     connection.close().await
-}
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("the platform answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Fires `n` requests made by `request(base)` at the two bases in turn, all released
@@ -149,21 +86,6 @@ async fn burst(
 
 fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
-}
-
-async fn create_key(base: &str, body: Value) -> (String, String) {
-    let (status, key) = send(
-        http_client()
-            .post(format!("{base}/api/v1/admin/keys"))
-            .header("x-client-secret", SECRET)
-            .json(&body),
-    )
-    .await;
-    assert_eq!(status, 201, "{key}");
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -201,8 +123,13 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
         ("KEYGATE_REDIS_URL", redis.as_str()),
         ("KEYGATE_ADMIN_SECRET", SECRET),
     ];
-    let axum = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
-    let actix = Running::start(env!("CARGO_BIN_EXE_platform-actix"), dir.path(), &env);
+    let axum = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env, "warn");
+    let actix = Running::start(
+        env!("CARGO_BIN_EXE_platform-actix"),
+        dir.path(),
+        &env,
+        "warn",
+    );
     let bases = [axum.base.clone(), actix.base.clone()];
     for base in &bases {
         let (status, _) = send(http_client().get(format!("{base}/readyz"))).await;
@@ -230,6 +157,7 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     // 25 credits, 64 requests at once: 25 served, a balance of 0.
     let (id, key) = create_key(
         &bases[0],
+        SECRET,
         json!({"kind": "secret", "environment": "live", "tenant": "acme", "credits": 25}),
     )
     .await;
@@ -251,6 +179,7 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     // A key limited to 10 per minute, 40 requests at once: 10 admitted across both.
     let (_, key) = create_key(
         &bases[0],
+        SECRET,
         json!({"kind": "secret", "environment": "live", "tenant": "acme",
                "rate_limit": {"limit": 10, "window_seconds": 60}}),
     )
@@ -266,6 +195,7 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     // A key revoked on one instance is refused by the other within a second.
     let (id, key) = create_key(
         &bases[0],
+        SECRET,
         json!({"kind": "secret", "environment": "live", "tenant": "acme"}),
     )
     .await;
@@ -314,13 +244,6 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     sqlx_exec(&postgres, &format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
-}
-
-fn http_client() -> reqwest::Client {
-    keygate_core::http::https_client_builder()
-        .expect("keygate's HTTP client builder")
-        .build()
-        .expect("an HTTP client")
 }
 
 /// A TCP proxy to Redis that can be cut (every connection closed, new ones dropped) and
@@ -413,11 +336,12 @@ async fn redis_stopped_mid_burst_answers_503_and_loses_no_credit() {
         ("KEYGATE_REDIS_URL", through_proxy.as_str()),
         ("KEYGATE_ADMIN_SECRET", SECRET),
     ];
-    let platform = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
+    let platform = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env, "warn");
     let base = platform.base.clone();
     // Metered on Redis (a rate limit) and in SQL (credits).
     let (id, key) = create_key(
         &base,
+        SECRET,
         json!({"kind": "secret", "environment": "live", "tenant": "acme", "credits": 1000,
                "rate_limit": {"limit": 100000, "window_seconds": 60}}),
     )

@@ -14,14 +14,16 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use common::{Running, create_key, http_client, send};
 
 const SECRET: &str = "redis-private-admin-secret-0123456789ab";
 
@@ -102,94 +104,6 @@ impl Drop for PrivateRedis {
     }
 }
 
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Running {
-    fn start(binary: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(binary);
-        command
-            .current_dir(dir)
-            .env("KEYGATE_ADDR", "127.0.0.1:0")
-            .env_remove("KEYGATE_PEPPER")
-            .env_remove("KEYGATE_TOKEN_SECRET")
-            .env_remove("KEYGATE_JWT_ISSUER")
-            .env_remove("KEYGATE_JWKS_URL")
-            .env_remove("KEYGATE_FIREBASE_PROJECT")
-            .env("RUST_LOG", "off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("the binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        loop {
-            match received.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    if let Some(base) = line.strip_prefix("listening on ") {
-                        return Self {
-                            child,
-                            base: base.to_owned(),
-                        };
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("{binary} did not listen");
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http_client() -> reqwest::Client {
-    keygate_core::http::https_client_builder()
-        .expect("keygate's HTTP client builder")
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client")
-}
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("the platform answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn create_key(base: &str, body: Value) -> (String, String) {
-    let (status, key) = send(
-        http_client()
-            .post(format!("{base}/api/v1/admin/keys"))
-            .header("x-client-secret", SECRET)
-            .json(&body),
-    )
-    .await;
-    assert_eq!(status, 201, "{key}");
-    (
-        key["id"].as_str().unwrap().to_owned(),
-        key["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 fn sqlite_env<'a>(database_url: &'a str, redis_url: &'a str) -> [(&'a str, &'a str); 3] {
     [
         ("KEYGATE_DATABASE_URL", database_url),
@@ -211,8 +125,13 @@ async fn two_processes_on_one_sqlite_file_revoke_through_redis() {
     let redis_url = redis.url();
     let env = sqlite_env(&database_url, &redis_url);
     // One after the other: the first start creates the database and the pepper file.
-    let axum = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
-    let actix = Running::start(env!("CARGO_BIN_EXE_platform-actix"), dir.path(), &env);
+    let axum = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env, "off");
+    let actix = Running::start(
+        env!("CARGO_BIN_EXE_platform-actix"),
+        dir.path(),
+        &env,
+        "off",
+    );
     let client = http_client();
     let mut times = Vec::new();
     for round in 0..5 {
@@ -223,6 +142,7 @@ async fn two_processes_on_one_sqlite_file_revoke_through_redis() {
         };
         let (id, key) = create_key(
             from,
+            SECRET,
             json!({"kind": "secret", "environment": "live", "tenant": "acme"}),
         )
         .await;
@@ -289,12 +209,13 @@ async fn redis_killed_mid_burst_answers_503_and_loses_no_credit() {
     let database_url = format!("sqlite://{}", dir.path().join("keygate.db").display());
     let redis_url = redis.url();
     let env = sqlite_env(&database_url, &redis_url);
-    let platform = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env);
+    let platform = Running::start(env!("CARGO_BIN_EXE_platform"), dir.path(), &env, "off");
     let base = platform.base.clone();
     const CREDITS: i64 = 1_000_000;
     // Metered on Redis (a rate limit that is never reached) and in SQL (credits).
     let (id, key) = create_key(
         &base,
+        SECRET,
         json!({"kind": "secret", "environment": "live", "tenant": "acme", "credits": CREDITS,
                "rate_limit": {"limit": 1_000_000, "window_seconds": 1}}),
     )
