@@ -50,7 +50,7 @@ pub const MAX_CREDITS: u64 = i64::MAX as u64;
 /// the request's order), then credits, then the one-time token.
 ///
 /// `keygate_core::testing::meter` (feature `testing`) is the suite every meter must
-/// pass; [`meter_suite!`](crate::meter_suite) runs it.
+/// pass; `keygate_core::meter_suite!` (feature `testing`) runs it.
 #[async_trait]
 pub trait Meter: Send + Sync + fmt::Debug + 'static {
     /// Decides and, if allowed, commits everything `request` asks for.
