@@ -107,6 +107,7 @@ mod middleware;
 pub mod proxy;
 mod rejection;
 
+pub use head::connection;
 pub use keygate_core::extract::{
     Admin, Authentication, ExtractRejection, Impersonation, Maybe, Operator, Tenant,
 };

@@ -179,21 +179,9 @@ async fn answer(
         query: Some(request.query_string()).filter(|query| !query.is_empty()),
         body: &body,
         headers: &headers,
-        connection: connection(&request),
+        connection: keygate_actix::connection(&request),
     };
     into_actix(app.handle(endpoint, call).await)
-}
-
-/// The connection `request` came on, as actix knows it: the TCP peer, and whether this
-/// server's listener is TLS (never what a forwarding header claims).
-fn connection(request: &HttpRequest) -> Option<keygate_core::credentials::Connection> {
-    use keygate_core::credentials::{Connection, Scheme};
-    let scheme = if request.app_config().secure() {
-        Scheme::Https
-    } else {
-        Scheme::Http
-    };
-    request.peer_addr().map(|peer| Connection { peer, scheme })
 }
 
 /// actix's headers (its own `http` version's types) as an `http::HeaderMap`, for the
