@@ -988,7 +988,7 @@ async fn impersonation_is_for_keys_that_may_and_routes_that_allow_it() {
         ),
         "invalid_request"
     );
-    // contract.md: a user id is 1–128 of `[A-Za-z0-9._:@|-]`, so an Auth0 subject works.
+    // A user id to act as is 1–128 of `[A-Za-z0-9._:@|-]`, so an Auth0 subject works.
     let grant = f
         .call(
             &[
