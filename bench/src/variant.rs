@@ -161,7 +161,8 @@ pub async fn build(variant: Variant, keys: usize, redis_url: &str) -> Built {
         },
         Variant::TowerHttpBearer => {
             #[allow(deprecated)]
-            let layer = tower_http::validate_request::ValidateRequestHeaderLayer::bearer(STATIC_TOKEN);
+            let layer =
+                tower_http::validate_request::ValidateRequestHeaderLayer::bearer(STATIC_TOKEN);
             Built {
                 app: App::Axum(router().layer(layer)),
                 credentials: Credentials::one("authorization", format!("Bearer {STATIC_TOKEN}")),
@@ -288,8 +289,13 @@ pub async fn build(variant: Variant, keys: usize, redis_url: &str) -> Built {
                 .unwrap();
             let access = Access::scoped("lens:create").unwrap();
             Built {
-                app: App::Axum(router().route_layer(keygate_axum::KeygateLayer::new(&keygate, access))),
-                credentials: Credentials::one("authorization", format!("Bearer {}", token.expose())),
+                app: App::Axum(
+                    router().route_layer(keygate_axum::KeygateLayer::new(&keygate, access)),
+                ),
+                credentials: Credentials::one(
+                    "authorization",
+                    format!("Bearer {}", token.expose()),
+                ),
                 stored: None,
             }
         }
@@ -299,7 +305,11 @@ pub async fn build(variant: Variant, keys: usize, redis_url: &str) -> Built {
             let app = if variant == Variant::JwtAuthorizer {
                 App::Axum07(jwt_authorizer_router(&jwks).await)
             } else {
-                let capacity = if variant == Variant::KeygateJwtCached { 10_000 } else { 0 };
+                let capacity = if variant == Variant::KeygateJwtCached {
+                    10_000
+                } else {
+                    0
+                };
                 let verifier = JwtVerifier::builder()
                     .issuer(JWT_ISSUER)
                     .audience(JWT_AUDIENCE)
@@ -360,11 +370,7 @@ async fn jwt_authorizer_router(jwks: &JwkSet) -> axum07::Router {
     use jwt_authorizer::{IntoLayer, JwtAuthorizer, RegisteredClaims, Validation};
     let text = serde_json::to_string(jwks).unwrap();
     let authorizer = JwtAuthorizer::<RegisteredClaims>::from_jwks_text(&text)
-        .validation(
-            Validation::new()
-                .iss(&[JWT_ISSUER])
-                .aud(&[JWT_AUDIENCE]),
-        )
+        .validation(Validation::new().iss(&[JWT_ISSUER]).aud(&[JWT_AUDIENCE]))
         .build()
         .await
         .unwrap();
@@ -408,7 +414,9 @@ pub fn actix_httpauth() -> actix_web::App<
     >,
 > {
     actix_web::App::new()
-        .wrap(actix_web_httpauth::middleware::HttpAuthentication::bearer(validate))
+        .wrap(actix_web_httpauth::middleware::HttpAuthentication::bearer(
+            validate,
+        ))
         .route("/", actix_web::web::get().to(|| async { "ok" }))
 }
 
@@ -425,6 +433,9 @@ pub fn actix_keygate(
     >,
 > {
     actix_web::App::new()
-        .wrap(keygate_actix::KeygateMiddleware::new(&keygate, Access::authenticated()))
+        .wrap(keygate_actix::KeygateMiddleware::new(
+            &keygate,
+            Access::authenticated(),
+        ))
         .route("/", actix_web::web::get().to(|| async { "ok" }))
 }

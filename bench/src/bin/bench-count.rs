@@ -5,7 +5,12 @@
 //! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured*'` and
 //! divide by `requests` (bench/callgrind does). No HTTP parsing or socket I/O is counted:
 //! the figure is the framework's routing and the authentication, per request.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
 
 use std::hint::black_box;
 
@@ -61,7 +66,15 @@ fn main() {
             };
             rt.block_on(async {
                 for req in requests(warm) {
-                    assert!(router.clone().oneshot(req).await.unwrap().status().is_success());
+                    assert!(
+                        router
+                            .clone()
+                            .oneshot(req)
+                            .await
+                            .unwrap()
+                            .status()
+                            .is_success()
+                    );
                 }
             });
             let requests = requests(counted);
@@ -92,7 +105,15 @@ fn main() {
             };
             rt.block_on(async {
                 for req in requests(warm) {
-                    assert!(router.clone().oneshot(req).await.unwrap().status().is_success());
+                    assert!(
+                        router
+                            .clone()
+                            .oneshot(req)
+                            .await
+                            .unwrap()
+                            .status()
+                            .is_success()
+                    );
                 }
             });
             let requests = requests(counted);
@@ -157,7 +178,12 @@ fn run_actix<T, B>(
     };
     system.block_on(async {
         for req in requests(warm) {
-            assert!(test::call_service(&service, req).await.status().is_success());
+            assert!(
+                test::call_service(&service, req)
+                    .await
+                    .status()
+                    .is_success()
+            );
         }
     });
     let requests = requests(counted);

@@ -4,7 +4,12 @@
 //! one a line; the wrk script picks a value at random per request) and the memory the
 //! stored keys took to `creds-file.mem`, then serves `GET /` on 127.0.0.1:`port` with
 //! one worker: a current-thread tokio runtime for axum, one actix worker for actix.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io::{BufWriter, Write};
 
@@ -42,12 +47,16 @@ fn main() {
     drop(built.credentials);
     match built.app {
         App::Axum(router) => rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
             println!("ready {}", variant.name());
             axum::serve(listener, router).await.unwrap();
         }),
         App::Axum07(router) => rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
             println!("ready {}", variant.name());
             axum07::serve(listener, router).await.unwrap();
         }),
