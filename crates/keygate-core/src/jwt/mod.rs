@@ -70,7 +70,7 @@
 //! checked again against the clock on every use and dropped when the key that signed it
 //! leaves the key set. See `docs/jwt.md` for the whole guide.
 
-mod cache;
+pub(crate) mod cache;
 mod claims;
 pub(crate) mod compact;
 mod config;

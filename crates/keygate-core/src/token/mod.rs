@@ -5,12 +5,19 @@
 //! they can never be taken for a user JWT, nor a user JWT for one. Session and client
 //! tokens are verified without a store; a one-time token is consumed through the
 //! [`Meter`](crate::Meter) only when a request it may serve has passed every other check.
+//!
+//! A verified token's claims are cached until it expires (see
+//! [`TokenIssuer::cache_capacity`]), so its next request skips the signature check and
+//! the claims decode; expiry, one-time use and the minting key's state are still checked
+//! on every request.
 
 mod issuer;
+mod verified;
 
 pub use issuer::{Ed25519Seed, TokenIssuer, TokenKeyError, TokenSecret};
 /// The issuer and `typ` of keygate's own tokens, which the user-JWT verifier refuses.
 pub(crate) use issuer::{ISSUER as KEYGATE_ISSUER, TYP as KEYGATE_TYP};
+pub use verified::DEFAULT_TOKEN_CACHE_CAPACITY;
 
 use std::sync::Arc;
 
