@@ -2,8 +2,7 @@
 //! Redis behave as one: requests fired at both at once behind a barrier (one-time
 //! tokens, a key's credits, an account's credits shared by its keys, rate limits,
 //! revocation). Skipped unless `KEYGATE_TEST_POSTGRES_URL` and `KEYGATE_TEST_REDIS_URL`
-//! are set (and `redis-cli` is
-//! on the PATH, to empty the test's own logical database).
+//! are set (and `redis-cli` is on the PATH, to empty the test's own logical database).
 #![cfg(unix)]
 #![allow(
     // Every child is killed and waited for in `Running`'s `Drop`.
