@@ -98,7 +98,7 @@ pub(crate) enum Command {
     /// Register, list and remove OAuth clients (third-party apps)
     #[command(subcommand)]
     Oauth(OauthCommand),
-    /// Read accounts (<tenant>/<owner>, the keys of one user), add credits, set refills
+    /// Read accounts (<tenant>/<owner>: one user's keys and credits); add credits, set refills
     #[command(subcommand)]
     Accounts(AccountsCommand),
 }
