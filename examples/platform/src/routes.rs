@@ -509,7 +509,9 @@ fn only_ids_encoded(path: &str) -> bool {
 /// `/api/v1/admin/accounts/acme/auth0%7Cabc/credits` → `("acme", "auth0|abc")`. `None`
 /// when the path has no such segments or one does not decode to UTF-8.
 pub fn account_segments(path: &str) -> Option<(String, String)> {
-    let rest = path.strip_prefix(ACCOUNT_PATHS)?;
+    // axum's nested admin router sees the path below the admin prefix; the others the
+    // whole path.
+    let (_, rest) = path.split_once("/accounts/")?;
     let mut segments = rest.split('/');
     let tenant = percent_decode(segments.next()?)?;
     let owner = percent_decode(segments.next()?)?;
@@ -603,6 +605,10 @@ mod tests {
         );
         assert_eq!(
             account_segments("/api/v1/admin/accounts/ac%6De/u1"),
+            Some(("acme".to_owned(), "u1".to_owned()))
+        );
+        assert_eq!(
+            account_segments("/accounts/acme/u1/refill"),
             Some(("acme".to_owned(), "u1".to_owned()))
         );
         assert_eq!(account_segments("/api/v1/admin/accounts/acme"), None);

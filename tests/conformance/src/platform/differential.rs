@@ -725,6 +725,8 @@ async fn accounts(t: &mut Transcript, p: &Platform) {
     )
     .await;
 
+    // Keys made in one second list by their (random) ids: a second apart, by age.
+    p.clock.advance(Duration::seconds(1));
     let user = p.users.of_tenant("auth0|abc", "acme");
     let mine = t
         .send(
