@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keygate_core::credentials::is_valid_id;
-use keygate_core::key::{KeyPrefix, MAX_NAME_LEN, MAX_ROTATION_GRACE, Metadata, RateLimit};
 use keygate_core::account::{Account, RefillInterval};
+use keygate_core::credentials::is_valid_id;
 use keygate_core::credentials::is_valid_user_id;
+use keygate_core::key::{KeyPrefix, MAX_NAME_LEN, MAX_ROTATION_GRACE, Metadata, RateLimit};
 use keygate_core::meter::MAX_CREDITS;
 use keygate_core::{Environment, KeyKind, Scope};
 use time::OffsetDateTime;
@@ -106,14 +106,18 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccountsCommand {
     /// Show an account's balance, refill rule and active keys
-    #[command(after_help = "Examples:\n  keygate accounts show acme/user_42\n  keygate --json accounts show 'acme/auth0|abc'")]
+    #[command(
+        after_help = "Examples:\n  keygate accounts show acme/user_42\n  keygate --json accounts show 'acme/auth0|abc'"
+    )]
     Show {
         /// The account: <tenant>/<owner>, the owner a user id (such as acme/auth0|abc)
         #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
         account: Account,
     },
     /// Show an account's balance, or add to it with --add
-    #[command(after_help = "Examples:\n  keygate accounts credits acme/user_42\n  keygate accounts credits acme/user_42 --add 1000")]
+    #[command(
+        after_help = "Examples:\n  keygate accounts credits acme/user_42\n  keygate accounts credits acme/user_42 --add 1000"
+    )]
     Credits {
         /// The account: <tenant>/<owner>
         #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
@@ -525,7 +529,9 @@ fn parse_owner(text: &str) -> Result<String, String> {
 /// `<tenant>/<owner>`.
 fn parse_account(text: &str) -> Result<Account, String> {
     text.parse::<Account>().map_err(|err| {
-        format!("{err}; an account is <tenant>/<owner>, such as acme/user_42 (quote a | in a shell)")
+        format!(
+            "{err}; an account is <tenant>/<owner>, such as acme/user_42 (quote a | in a shell)"
+        )
     })
 }
 

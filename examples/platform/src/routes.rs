@@ -250,7 +250,12 @@ pub fn admin_routes() -> Vec<Route> {
         route(Method::POST, "/oauth/clients", RegisterOAuthClient, admin()),
         route(Method::GET, "/tenants", ListTenants, admin()),
         route(Method::GET, "/accounts", ListAccounts, admin()),
-        route(Method::GET, "/accounts/{tenant}/{owner}", ShowAccount, admin()),
+        route(
+            Method::GET,
+            "/accounts/{tenant}/{owner}",
+            ShowAccount,
+            admin(),
+        ),
         route(
             Method::POST,
             "/accounts/{tenant}/{owner}/credits",
@@ -502,7 +507,9 @@ fn only_ids_encoded(path: &str) -> bool {
     let Some(rest) = path.strip_prefix(ACCOUNT_PATHS) else {
         return false;
     };
-    rest.split('/').skip(2).all(|segment| !segment.contains('%'))
+    rest.split('/')
+        .skip(2)
+        .all(|segment| !segment.contains('%'))
 }
 
 /// The tenant and owner an account's path names, percent-decoded:
@@ -617,8 +624,11 @@ mod tests {
         assert_eq!(account_segments("/api/v1/admin/accounts/acme/%FF"), None);
         assert!(before_routing(&http::Method::GET, "/api/v1/admin/accounts/acme/a%7Cb").is_none());
         assert!(
-            before_routing(&http::Method::POST, "/api/v1/admin/accounts/acme/a%7Cb/refill")
-                .is_none()
+            before_routing(
+                &http::Method::POST,
+                "/api/v1/admin/accounts/acme/a%7Cb/refill"
+            )
+            .is_none()
         );
         // Any other encoded segment is still refused before routing.
         for path in [

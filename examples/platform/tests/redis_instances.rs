@@ -179,7 +179,8 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
 
     // One account's balance across both instances: two keys of `acme/auth0|abc` and a
     // rotated successor of one, 30 credits, 100 requests at once → 30 served, balance 0.
-    let owned = json!({"kind": "secret", "environment": "live", "tenant": "acme", "owner": "auth0|abc"});
+    let owned =
+        json!({"kind": "secret", "environment": "live", "tenant": "acme", "owner": "auth0|abc"});
     let (first, first_key) = create_key(&bases[0], SECRET, owned.clone()).await;
     let (_, second_key) = create_key(&bases[1], SECRET, owned).await;
     let account = "/api/v1/admin/accounts/acme/auth0%7Cabc";

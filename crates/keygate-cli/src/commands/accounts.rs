@@ -55,9 +55,11 @@ pub(super) async fn run(
 
 async fn refill(keygate: &Keygate, args: RefillArgs, out: &mut Output) -> Result<(), Failure> {
     let rule = match (args.amount, args.interval) {
-        (Some(amount), Some(interval)) => Some(Refill::new(amount, interval.into()).map_err(
-            |err| Failure::usage(&["accounts", "refill"], format!("--amount: {err}")),
-        )?),
+        (Some(amount), Some(interval)) => {
+            Some(Refill::new(amount, interval.into()).map_err(|err| {
+                Failure::usage(&["accounts", "refill"], format!("--amount: {err}"))
+            })?)
+        }
         // clap requires --amount and --interval together, or --clear.
         _ => None,
     };

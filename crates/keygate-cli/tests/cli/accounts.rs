@@ -22,11 +22,15 @@ async fn owner_keys_share_the_account_balance(d: &Deployment) {
         "--owner",
         "auth0|abc",
     ];
-    let shown = d.run(&[&["--json", "keys", "create"], &owned[..]].concat()).json();
+    let shown = d
+        .run(&[&["--json", "keys", "create"], &owned[..]].concat())
+        .json();
     assert_eq!(shown["owner"], "auth0|abc");
     assert_eq!(shown["credits"], serde_json::Value::Null);
     d.create(&owned);
-    let account = d.run(&["--json", "accounts", "show", "acme/auth0|abc"]).json();
+    let account = d
+        .run(&["--json", "accounts", "show", "acme/auth0|abc"])
+        .json();
     assert_eq!(
         account,
         serde_json::json!({"tenant": "acme", "owner": "auth0|abc", "credits": null,
@@ -48,11 +52,20 @@ async fn owner_keys_share_the_account_balance(d: &Deployment) {
         "Added 30 credits: acme/auth0|abc has 30 now."
     );
     let topped = d
-        .run(&["--json", "accounts", "credits", "acme/auth0|abc", "--add", "5"])
+        .run(&[
+            "--json",
+            "accounts",
+            "credits",
+            "acme/auth0|abc",
+            "--add",
+            "5",
+        ])
         .json();
     assert_eq!(topped["credits"], 35);
     // Every key of the account shows the account's balance.
-    let listed = d.run(&["--json", "keys", "list", "--tenant", "acme"]).json();
+    let listed = d
+        .run(&["--json", "keys", "list", "--tenant", "acme"])
+        .json();
     let keys = listed["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     for key in keys {
@@ -85,7 +98,10 @@ async fn refill_rules_are_set_and_cleared(d: &Deployment) {
         account["refill"],
         serde_json::json!({"amount": 500, "interval": "daily"})
     );
-    assert_eq!(account["credits"], 500, "a first refill starts at its amount");
+    assert_eq!(
+        account["credits"], 500,
+        "a first refill starts at its amount"
+    );
     let cleared = d
         .run(&["--json", "accounts", "refill", "acme/user_1", "--clear"])
         .json();
@@ -120,8 +136,25 @@ async fn account_commands_refuse_bad_input(d: &Deployment) {
         &["accounts", "credits", "acme/u1", "--add", "-5"],
         &["accounts", "refill", "acme/u1"],
         &["accounts", "refill", "acme/u1", "--amount", "5"],
-        &["accounts", "refill", "acme/u1", "--amount", "5", "--interval", "weekly"],
-        &["accounts", "refill", "acme/u1", "--clear", "--amount", "5", "--interval", "daily"],
+        &[
+            "accounts",
+            "refill",
+            "acme/u1",
+            "--amount",
+            "5",
+            "--interval",
+            "weekly",
+        ],
+        &[
+            "accounts",
+            "refill",
+            "acme/u1",
+            "--clear",
+            "--amount",
+            "5",
+            "--interval",
+            "daily",
+        ],
         &["keys", "create", "--kind", "secret", "--owner", "a b"],
         &["keys", "create", "--kind", "secret", "--refill-amount", "5"],
     ] {
@@ -134,8 +167,16 @@ async fn account_commands_refuse_bad_input(d: &Deployment) {
     assert_eq!(ran.code, 2, "{ran:#?}");
     assert!(ran.stderr.contains("--owner"), "{ran:#?}");
     let ran = d.run(&[
-        "keys", "create", "--kind", "secret", "--tenant", "acme", "--owner", "user_1",
-        "--credits", "5",
+        "keys",
+        "create",
+        "--kind",
+        "secret",
+        "--tenant",
+        "acme",
+        "--owner",
+        "user_1",
+        "--credits",
+        "5",
     ]);
     assert_eq!(ran.code, 2, "{ran:#?}");
     assert!(ran.stderr.contains("--credits"), "{ran:#?}");

@@ -62,7 +62,11 @@ pub(super) async fn list_tenants(app: &App, principal: &Principal, query: Option
         Ok(query) => query,
         Err(reply) => return reply,
     };
-    if query.after.as_deref().is_some_and(|after| !keygate_core::credentials::is_valid_id(after)) {
+    if query
+        .after
+        .as_deref()
+        .is_some_and(|after| !keygate_core::credentials::is_valid_id(after))
+    {
         return reply::invalid("after: a tenant from the previous page");
     }
     let limit = query.limit.unwrap_or(keygate_core::MAX_LIST_LIMIT);
@@ -109,12 +113,10 @@ pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) 
         .list_accounts(query.tenant.as_deref(), after.as_ref(), limit)
         .await
     {
-        Ok(page) => {
-            reply::json(
-                StatusCode::OK,
-                &json!({ "accounts": page.accounts, "has_more": page.has_more }),
-            )
-        }
+        Ok(page) => reply::json(
+            StatusCode::OK,
+            &json!({ "accounts": page.accounts, "has_more": page.has_more }),
+        ),
         Err(error) => reply::admin_error_about(error, "account"),
     }
 }
@@ -156,12 +158,7 @@ pub(super) async fn add_credits(
 
 /// `POST …/refill`: `{"amount", "interval"}` sets the rule, `null` or `{}` (or no body)
 /// clears it.
-pub(super) async fn set_refill(
-    app: &App,
-    principal: &Principal,
-    path: &str,
-    body: &[u8],
-) -> Reply {
+pub(super) async fn set_refill(app: &App, principal: &Principal, path: &str, body: &[u8]) -> Reply {
     let value: Value = match body::parse(body, true) {
         Ok(value) => value,
         Err(reply) => return reply,

@@ -686,8 +686,11 @@ async fn accounts(t: &mut Transcript, p: &Platform) {
         p.post("/api/detect").header("x-api-key", &owned_key),
     )
     .await;
-    t.send("accounts of acme", admin(Method::GET, "/api/v1/admin/accounts?tenant=acme"))
-        .await;
+    t.send(
+        "accounts of acme",
+        admin(Method::GET, "/api/v1/admin/accounts?tenant=acme"),
+    )
+    .await;
     t.send("tenants", admin(Method::GET, "/api/v1/admin/tenants"))
         .await;
     t.send(
@@ -737,7 +740,8 @@ async fn accounts(t: &mut Transcript, p: &Platform) {
         )
         .await
         .json();
-    t.send("me: keys", p.get("/api/v1/me/keys").bearer(&user)).await;
+    t.send("me: keys", p.get("/api/v1/me/keys").bearer(&user))
+        .await;
     t.send("me: account", p.get("/api/v1/me/account").bearer(&user))
         .await;
     t.send(
@@ -764,10 +768,12 @@ async fn accounts(t: &mut Transcript, p: &Platform) {
         p.delete(&mine_path).bearer(&other),
     )
     .await;
-    t.send("me: revoke", p.delete(&mine_path).bearer(&user)).await;
+    t.send("me: revoke", p.delete(&mine_path).bearer(&user))
+        .await;
     t.send(
         "detect, revoked self-service key",
-        p.post("/api/detect").header("x-api-key", text(&mine, "key")),
+        p.post("/api/detect")
+            .header("x-api-key", text(&mine, "key")),
     )
     .await;
 }

@@ -234,7 +234,10 @@ pub async fn admin_account_routes<A: PlatformAdapter, D: Database>() {
         json!({"tenant": "acme", "owner": OWNER, "credits": null, "refill": null, "keys": 2})
     );
     let nobody = read(&p, "/api/v1/admin/accounts/acme/nobody").await;
-    assert_eq!((&nobody["credits"], &nobody["keys"]), (&Value::Null, &json!(0)));
+    assert_eq!(
+        (&nobody["credits"], &nobody["keys"]),
+        (&Value::Null, &json!(0))
+    );
     let reply = top_up(&p, ACCOUNT, 100).await;
     reply.assert_ok();
     assert_eq!(reply.json()["credits"], 100);
@@ -305,7 +308,9 @@ pub async fn admin_account_routes<A: PlatformAdapter, D: Database>() {
         .send()
         .await
         .assert_problem(403, "tenant_forbidden");
-    let reply = as_tenant(Method::GET, "/api/v1/admin/accounts").send().await;
+    let reply = as_tenant(Method::GET, "/api/v1/admin/accounts")
+        .send()
+        .await;
     reply.assert_ok();
     let owners: Vec<Value> = reply.json()["accounts"]
         .as_array()
@@ -360,7 +365,10 @@ pub async fn refills_set_the_balance_back<A: PlatformAdapter, D: Database>() {
         .create_key(json!({"kind": "secret", "tenant": "acme",
             "refill": {"amount": 3, "interval": "daily"}}))
         .await;
-    assert_eq!(daily["credits"], 3, "a refill with no credits starts at its amount");
+    assert_eq!(
+        daily["credits"], 3,
+        "a refill with no credits starts at its amount"
+    );
     assert_eq!(daily["refill"], json!({"amount": 3, "interval": "daily"}));
     let key = text(&daily, "key");
     let detect = || p.post(DETECT).header("x-api-key", key).send();
@@ -371,7 +379,11 @@ pub async fn refills_set_the_balance_back<A: PlatformAdapter, D: Database>() {
     p.clock.advance(Duration::hours(23));
     detect().await.assert_problem(402, "insufficient_credits");
     p.clock.advance(Duration::hours(1));
-    assert_eq!(p.show_key(text(&daily, "id")).await["credits"], 3, "read: refilled");
+    assert_eq!(
+        p.show_key(text(&daily, "id")).await["credits"],
+        3,
+        "read: refilled"
+    );
     assert_eq!(detect().await.number("x-credits-remaining"), Some(2));
 
     // An account's refill: set back, not added to, at the first of the month.
@@ -382,7 +394,11 @@ pub async fn refills_set_the_balance_back<A: PlatformAdapter, D: Database>() {
         .send()
         .await
         .assert_ok();
-    assert_eq!(read(&p, ACCOUNT).await["credits"], 100, "not before the boundary");
+    assert_eq!(
+        read(&p, ACCOUNT).await["credits"],
+        100,
+        "not before the boundary"
+    );
     p.clock.advance(Duration::days(31));
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "set to the amount");
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "once");

@@ -91,8 +91,17 @@ pub async fn self_service_keys_end_to_end<A: PlatformAdapter, D: Database>() {
     assert_eq!(reply.number("x-credits-remaining"), Some(1));
     let account = p.get(ME_ACCOUNT).bearer(&user).send().await;
     assert_eq!(account.json()["credits"], 1);
-    let reply = p.post(ME_KEYS).bearer(&user).json(&json!({"scopes": []})).send().await;
-    assert_invalid(&reply, "scopes", "a self-service key takes a name and environment");
+    let reply = p
+        .post(ME_KEYS)
+        .bearer(&user)
+        .json(&json!({"scopes": []}))
+        .send()
+        .await;
+    assert_invalid(
+        &reply,
+        "scopes",
+        "a self-service key takes a name and environment",
+    );
 }
 
 /// Another user of the same tenant sees none of the user's keys and cannot revoke them
@@ -185,7 +194,8 @@ pub async fn self_service_takes_signed_in_users_only<A: PlatformAdapter, D: Data
         (Method::DELETE, format!("{ME_KEYS}/key_x")),
     ] {
         for call in [
-            p.request(method.clone(), &path).header("x-api-key", tenant_key),
+            p.request(method.clone(), &path)
+                .header("x-api-key", tenant_key),
             p.request(method.clone(), &path).bearer(tenant_key),
             p.request(method.clone(), &path).header("x-api-key", mine),
             p.request(method.clone(), &path).bearer(&token),
@@ -239,5 +249,9 @@ pub async fn self_service_takes_signed_in_users_only<A: PlatformAdapter, D: Data
         .send()
         .await
         .assert_problem(403, "impersonation_forbidden");
-    assert_eq!(listed(&p, &user).await.len(), 1, "nothing was spent or made");
+    assert_eq!(
+        listed(&p, &user).await.len(),
+        1,
+        "nothing was spent or made"
+    );
 }
