@@ -51,6 +51,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use super::{T0, hasher, record};
+use crate::account::{Account, TenantSummary};
 use crate::key::{Environment, KeyDigest, KeyId, KeyKind, KeyRecord, Metadata, RateLimit};
 use crate::meter::MAX_CREDITS;
 use crate::scope::ScopeSet;
@@ -211,6 +212,46 @@ impl<S: KeyStore, G: Send + Sync + 'static> KeyStore for Guarded<S, G> {
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         self.store.rotate(id, successor, valid_until).await
+    }
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.store.create_within_limit(record, limit, now).await
+    }
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.store.account_keys(account, now, limit).await
+    }
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.store.count_account_keys(account, now).await
+    }
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.store.list_tenants(after, limit, now).await
+    }
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.store.list_accounts(tenant, after, limit, now).await
     }
 }
 
