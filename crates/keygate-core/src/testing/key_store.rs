@@ -44,6 +44,8 @@
     clippy::indexing_slicing
 )]
 
+mod accounts;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -57,6 +59,7 @@ use crate::meter::MAX_CREDITS;
 use crate::scope::ScopeSet;
 use crate::secret::Pepper;
 use crate::store::{KeyListing, KeyStore, Rotation, StoreError, StoreErrorKind};
+pub use accounts::*;
 
 /// Writes the [`KeyStore`] suite as tests: a module `$name` with one `#[tokio::test]` per
 /// scenario of [`keygate_core::testing::key_store`](crate::testing::key_store), each
@@ -88,6 +91,11 @@ macro_rules! key_store_suite {
             revoke_keeps_the_earliest_time,
             rotation_stores_one_successor_and_says_why_not,
             racing_rotations_leave_exactly_one_successor,
+            owner_and_refill_round_trip,
+            account_keys_are_the_active_keys_of_one_account,
+            create_within_limit_counts_the_accounts_active_keys,
+            racing_creations_never_exceed_the_limit,
+            tenants_and_accounts_come_in_ordered_pages,
         );
     };
     (@module $name:ident, $fresh:expr; $($scenario:ident),+ $(,)?) => {
