@@ -16,6 +16,13 @@
 //! # Ok(())
 //! # }
 //! ```
+// Test code: a failed expectation panics, failing the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 
