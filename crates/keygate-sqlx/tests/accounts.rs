@@ -105,3 +105,52 @@ async fn postgres_two_instances_share_an_accounts_balance() {
     a.close().await;
     b.close().await;
 }
+
+/// A key row written before migration 4 (its columns only) reads back as a key without
+/// owner or refill, and keeps working: authenticated, metered against its own balance.
+#[tokio::test]
+async fn sqlite_key_rows_from_before_accounts_keep_working() {
+    use keygate_core::key::{KeyKind, NewKey};
+    use keygate_core::{Access, Environment};
+
+    let db = sqlite().await;
+    let keygate = engine(&db.store);
+    // Made as any key, then its row rewritten with only the columns of migrations 1 to 3
+    // set (the new ones NULL), as a row from before accounts would be.
+    let created = keygate
+        .create_key(NewKey {
+            tenant: Some("acme".into()),
+            credits: Some(3),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await
+        .unwrap();
+    let pool = db.store.sqlite_pool().unwrap();
+    sqlx::query(
+        "UPDATE kg_keys SET owner = NULL, refill_amount = NULL, refill_interval = NULL \
+         WHERE id = $1",
+    )
+    .bind(created.record.id.as_str())
+    .execute(pool)
+    .await
+    .unwrap();
+    let request = http::Request::builder()
+        .header("x-api-key", created.key.expose())
+        .body(())
+        .unwrap();
+    let grant = keygate
+        .authenticate(&request, &Access::authenticated().cost(1))
+        .await
+        .unwrap();
+    assert_eq!(grant.credits_remaining(), Some(2));
+    assert_eq!(grant.principal().owner, None);
+    let record = keygate.get_key(&created.record.id).await.unwrap();
+    assert_eq!((record.owner.clone(), record.refill), (None, None));
+    let (refill,): (Option<i64>,) =
+        sqlx::query_as("SELECT refill_amount FROM kg_credits WHERE account = $1")
+            .bind(created.record.lineage.as_str())
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(refill, None);
+}
