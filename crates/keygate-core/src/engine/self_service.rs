@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::Keygate;
 use super::key_admin::refused;
-use super::keys::{AdminError, CreatedKey};
+use super::keys::{AdminError, CreatedKey, MAX_LIST_LIMIT};
 use crate::access::{AuthMethod, Methods};
 use crate::account::{Account, AccountView, MAX_ACCOUNT_KEYS};
 use crate::error::AuthError;
@@ -104,14 +104,16 @@ impl SelfService<'_> {
             .await
     }
 
-    /// The account's active keys, oldest first (never their text).
+    /// The account's active keys, oldest first (never their text): at most
+    /// [`MAX_LIST_LIMIT`] (self-service makes at most [`MAX_ACCOUNT_KEYS`]; an operator
+    /// may have given the account more).
     pub async fn list_keys(&self) -> Result<Vec<Arc<KeyRecord>>, AdminError> {
         let account = self.own_account()?;
         let now = self.keygate.inner.clock.now();
         self.keygate
             .inner
             .keys
-            .account_keys(&account, now, MAX_ACCOUNT_KEYS)
+            .account_keys(&account, now, MAX_LIST_LIMIT)
             .await
             .map_err(AdminError::Unavailable)
     }

@@ -23,10 +23,12 @@ use time::{Duration, OffsetDateTime};
 
 mod counters;
 pub mod model;
+mod refill;
 
 pub use super::T0;
 pub use super::key_store::Guarded;
 pub use counters::*;
+pub use refill::*;
 
 use crate::Meter;
 use crate::account::Refill;
@@ -144,6 +146,12 @@ macro_rules! meter_suite {
             owner_and_lineage_balances_are_apart,
             a_free_request_reads_the_balance_and_takes_nothing,
             concurrent_debits_never_oversell,
+            a_refill_sets_the_balance_back_at_the_boundary,
+            a_read_after_the_boundary_applies_the_refill,
+            a_balance_without_refill_is_untouched_at_the_boundary,
+            a_refill_applies_once_when_tasks_race_across_the_boundary,
+            a_monthly_refill_lands_on_the_first_after_every_month_length,
+            an_owner_account_is_metered_once_it_has_a_balance,
         );
     };
     (@tests $name:ident, $make:expr; $($scenario:ident),+ $(,)?) => {
