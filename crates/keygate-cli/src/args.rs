@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keygate_core::account::{Account, RefillInterval};
 use keygate_core::credentials::is_valid_id;
+use keygate_core::credentials::is_valid_user_id;
 use keygate_core::key::{KeyPrefix, MAX_NAME_LEN, MAX_ROTATION_GRACE, Metadata, RateLimit};
 use keygate_core::meter::MAX_CREDITS;
 use keygate_core::{Environment, KeyKind, Scope};
@@ -38,6 +40,9 @@ Examples:
   keygate keys list --tenant acme
   keygate keys rotate key_0123456789abcdefghijklmn --grace 1h
   keygate keys revoke key_0123456789abcdefghijklmn
+  keygate keys create --kind secret --environment live --tenant acme --owner user_42
+  keygate accounts credits acme/user_42 --add 1000
+  keygate accounts refill acme/user_42 --amount 500 --interval daily
   keygate tokens mint --resource lens --action create
   keygate oauth clients create --name \"Acme CRM\" --redirect-uri https://crm.acme.example/cb --scope read:users
   keygate --json keys list | jq '.keys[].id'";
@@ -93,6 +98,85 @@ pub(crate) enum Command {
     /// Register, list and remove OAuth clients (third-party apps)
     #[command(subcommand)]
     Oauth(OauthCommand),
+    /// Read accounts (<tenant>/<owner>: one user's keys and credits); add credits, set refills
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Show an account's balance, refill rule and active keys
+    #[command(
+        after_help = "Examples:\n  keygate accounts show acme/user_42\n  keygate --json accounts show 'acme/auth0|abc'"
+    )]
+    Show {
+        /// The account: <tenant>/<owner>, the owner a user id (such as acme/auth0|abc)
+        #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
+        account: Account,
+    },
+    /// Show an account's balance, or add to it with --add
+    #[command(
+        after_help = "Examples:\n  keygate accounts credits acme/user_42\n  keygate accounts credits acme/user_42 --add 1000"
+    )]
+    Credits {
+        /// The account: <tenant>/<owner>
+        #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
+        account: Account,
+        /// Credits to add, shared by every key of the account
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_added_credits)]
+        add: Option<u64>,
+    },
+    /// Set the balance back to --amount at each UTC day or month, or --clear the rule
+    #[command(long_about = REFILL_ABOUT, after_help = REFILL_AFTER_HELP)]
+    Refill(RefillArgs),
+}
+
+const REFILL_ABOUT: &str = "\
+Give an account a refill rule: at each boundary (midnight UTC, or the first of the month
+at midnight UTC) its balance is set back to --amount, not added to, once however many
+platform instances see the boundary. --clear removes the rule and leaves the balance as
+it is.";
+
+const REFILL_AFTER_HELP: &str = "\
+Examples:
+  keygate accounts refill acme/user_42 --amount 500 --interval daily
+  keygate accounts refill acme/user_42 --amount 10000 --interval monthly
+  keygate accounts refill acme/user_42 --clear";
+
+/// `accounts refill`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).args(["amount", "clear"])))]
+pub(crate) struct RefillArgs {
+    /// The account: <tenant>/<owner>
+    #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
+    pub(crate) account: Account,
+    /// The balance at each boundary
+    #[arg(long, value_name = "N", requires = "interval", allow_negative_numbers = true, value_parser = parse_added_credits)]
+    pub(crate) amount: Option<u64>,
+    /// How often: daily (midnight UTC) or monthly (the first, at midnight UTC)
+    #[arg(long, value_enum, value_name = "INTERVAL", requires = "amount")]
+    pub(crate) interval: Option<Interval>,
+    /// Remove the rule
+    #[arg(long, conflicts_with_all = ["amount", "interval"])]
+    pub(crate) clear: bool,
+}
+
+/// `--interval` of a refill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Interval {
+    /// At every midnight UTC
+    Daily,
+    /// On the first of every month, at midnight UTC
+    Monthly,
+}
+
+impl From<Interval> for RefillInterval {
+    fn from(interval: Interval) -> Self {
+        match interval {
+            Interval::Daily => RefillInterval::Daily,
+            Interval::Monthly => RefillInterval::Monthly,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,7 +312,9 @@ Examples:
   keygate keys create --kind restricted --tenant acme --scope read:users --scope write:orders
   keygate keys create --kind custom --prefix bijou_ --scope detect:create --credits 500 --rate-limit 10/s
   keygate keys create --kind publishable --tenant acme --expires-at 2027-01-01T00:00:00Z \\
-      --metadata '{\"team\": \"web\"}'";
+      --metadata '{\"team\": \"web\"}'
+  keygate keys create --kind secret --environment live --tenant acme --owner 'auth0|abc'
+  keygate keys create --kind secret --tenant acme --refill-amount 500 --refill-interval daily";
 
 const REVOKE_ABOUT: &str = "\
 Revoke a key: from now on it is refused with key_revoked. A running platform on the same
@@ -283,6 +369,19 @@ pub(crate) struct CreateArgs {
     /// unlimited
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_credits)]
     pub(crate) credits: Option<u64>,
+
+    /// The user the key belongs to (a user id such as auth0|abc; needs --tenant): the key
+    /// draws on the account <tenant>/<owner>'s credits and acts for that user only
+    #[arg(long, value_name = "USER_ID", value_parser = parse_owner)]
+    pub(crate) owner: Option<String>,
+
+    /// Set the key's credits back to N at each --refill-interval (UTC)
+    #[arg(long, value_name = "N", requires = "refill_interval", allow_negative_numbers = true, value_parser = parse_added_credits)]
+    pub(crate) refill_amount: Option<u64>,
+
+    /// How often the key's credits are set back: daily or monthly
+    #[arg(long, value_enum, value_name = "INTERVAL", requires = "refill_amount")]
+    pub(crate) refill_interval: Option<Interval>,
 
     /// When the key stops working, in RFC 3339 (2027-01-01T00:00:00Z)
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -416,6 +515,24 @@ fn parse_id(text: &str) -> Result<String, String> {
     } else {
         Err("give 1 to 128 of A-Z a-z 0-9 . _ : @ -".to_owned())
     }
+}
+
+/// A user id: an account's owner.
+fn parse_owner(text: &str) -> Result<String, String> {
+    if is_valid_user_id(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("a user id is 1 to 128 of A-Z a-z 0-9 . _ : @ | -".to_owned())
+    }
+}
+
+/// `<tenant>/<owner>`.
+fn parse_account(text: &str) -> Result<Account, String> {
+    text.parse::<Account>().map_err(|err| {
+        format!(
+            "{err}; an account is <tenant>/<owner>, such as acme/user_42 (quote a | in a shell)"
+        )
+    })
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
@@ -580,6 +697,17 @@ mod tests {
         assert!(parse_prefix("bijou").unwrap_err().contains("bijou_?"));
         assert!(parse_prefix("sk_").is_err());
         assert!(parse_prefix("Bijou_").is_err());
+    }
+
+    #[test]
+    fn accounts_are_tenant_slash_owner() {
+        let account = parse_account("acme/auth0|abc").unwrap();
+        assert_eq!(account.to_string(), "acme/auth0|abc");
+        for bad in ["acme", "acme/", "/u1", "ac me/u1", "acme/u 1"] {
+            assert!(parse_account(bad).is_err(), "{bad}");
+        }
+        assert!(parse_owner("auth0|abc").is_ok());
+        assert!(parse_owner("a b").is_err());
     }
 
     #[test]

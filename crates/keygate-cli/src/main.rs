@@ -14,6 +14,10 @@
 //! keygate keys rotate key_… --grace 1h                      # the new text, shown once
 //! keygate keys revoke key_…
 //! keygate keys credits key_… --add 1000
+//! keygate keys create --kind secret --environment live --tenant acme --owner 'auth0|abc'
+//! keygate accounts show 'acme/auth0|abc'                    # balance, refill, active keys
+//! keygate accounts credits acme/user_42 --add 1000          # shared by the account's keys
+//! keygate accounts refill acme/user_42 --amount 500 --interval daily   # or --clear
 //! keygate tokens mint --resource lens --action create [--type session --duration 60]
 //! keygate oauth clients create --name "Acme CRM" --redirect-uri https://crm.acme.example/cb --scope read:users
 //! keygate oauth clients list [--tenant acme]                # never shows a secret
@@ -38,7 +42,8 @@
 //! ## Output
 //!
 //! Tables and `name value` lines for people; with `--json`, the admin API's shapes
-//! (`keygate_core::key::KeyView` for a key, `{"keys": [...]}` for a list, the body of
+//! (`keygate_core::key::KeyView` for a key, `{"keys": [...]}` for a list,
+//! `keygate_core::account::AccountView` for an account, the body of
 //! `POST /api/v1/token` for a token). A key's text is printed only by `keys create` and
 //! `keys rotate`, with a line saying it is shown once; `init` prints the admin secret the
 //! same way. Text from the database (a key's name) is printed with control characters

@@ -139,7 +139,15 @@ pub(crate) fn key_fields(out: &mut Output, view: &KeyView) {
             "rate limit",
             or_dash(view.rate_limit.map(|r| rate_limit(&r))),
         ),
+        ("owner", or_dash(view.owner.as_deref().map(printable))),
         ("credits", credits(view.credits)),
+        (
+            "refill",
+            or_dash(
+                view.refill
+                    .map(|rule| format!("{} {}", rule.amount(), rule.interval().as_str())),
+            ),
+        ),
         ("status", view.status.to_owned()),
         ("created", when(view.created_at)),
         (

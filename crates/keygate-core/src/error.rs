@@ -146,6 +146,13 @@ pub enum AuthError {
         "this API accepts credentials over HTTPS only; send the request to the https:// URL, and rotate the credential if it is a real secret"
     )]
     HttpsRequired,
+    /// 409: the account already holds
+    /// [`MAX_ACCOUNT_KEYS`](crate::account::MAX_ACCOUNT_KEYS) active keys, so
+    /// self-service creates no other.
+    #[error(
+        "this account already has the most active keys it may hold (10); revoke one before creating another"
+    )]
+    KeyLimitReached,
     /// 429: too many failed `x-client-secret` checks from this client address (see
     /// [`lockout`](crate::lockout)); its `x-client-secret` attempts are refused, unchecked,
     /// until the window ends.
@@ -211,6 +218,7 @@ impl AuthError {
             Self::ImpersonationForbidden => "impersonation_forbidden",
             Self::OriginForbidden => "origin_forbidden",
             Self::HttpsRequired => "https_required",
+            Self::KeyLimitReached => "key_limit_reached",
             Self::RateLimited { .. } | Self::SecretLockedOut { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Misconfigured(_) => "keygate_misconfigured",
@@ -245,6 +253,7 @@ impl AuthError {
             | Self::ImpersonationForbidden
             | Self::OriginForbidden
             | Self::HttpsRequired => StatusCode::FORBIDDEN,
+            Self::KeyLimitReached => StatusCode::CONFLICT,
             Self::RateLimited { .. }
             | Self::SecretLockedOut { .. }
             | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -279,6 +288,7 @@ impl AuthError {
             Self::ImpersonationForbidden => "Impersonation forbidden",
             Self::OriginForbidden => "Origin forbidden",
             Self::HttpsRequired => "HTTPS required",
+            Self::KeyLimitReached => "Key limit reached",
             Self::RateLimited { .. } | Self::SecretLockedOut { .. } => "Rate limited",
             Self::QuotaExceeded { .. } => "Quota exceeded",
             Self::Misconfigured(_) => "keygate misconfigured",

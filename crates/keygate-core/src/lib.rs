@@ -68,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod body;
 pub mod clock;
@@ -101,7 +102,7 @@ pub use engine::{IMPERSONATE_SCOPE, TOKEN_CREATE_SCOPE};
 
 pub use engine::{
     AdminError, BuildError, CreatedKey, Grant, KeyAdmin, KeyPage, Keygate, KeygateBuilder,
-    MAX_LIST_LIMIT,
+    MAX_LIST_LIMIT, SelfService,
 };
 pub use error::{AuthError, HeaderText};
 pub use gate::{Admission, Gate, Lifetime, ResponseHeaders};

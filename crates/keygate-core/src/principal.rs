@@ -34,9 +34,13 @@ pub struct Principal {
     /// The tenant the caller acts in; `None` for the platform operator and for
     /// credentials without one.
     pub tenant: Option<Arc<str>>,
-    /// Who acts: the key id for keys and the tokens they mint, the user under
-    /// impersonation or for user JWTs.
+    /// Who acts: the key id for keys and the tokens they mint, the owner for a key with
+    /// an owner, the user under impersonation or for user JWTs.
     pub subject: Option<Arc<str>>,
+    /// The owner of the key behind the credential (a user id), for a key with an owner:
+    /// it acts for that user only, in its tenant (the account `<tenant>/<owner>`). `null`
+    /// in JSON otherwise.
+    pub owner: Option<Arc<str>>,
     /// Under impersonation, the key that acts on the subject's behalf.
     pub actor: Option<Arc<str>>,
     /// The API key behind the credential (the key itself, or the key that minted the
@@ -73,6 +77,7 @@ impl Principal {
             method,
             tenant: None,
             subject: None,
+            owner: None,
             actor: None,
             key_id: None,
             scopes: ScopeSet::none(),
@@ -162,6 +167,12 @@ impl Principal {
         self.scopes.allows(scope)
     }
 
+    /// Whether the credential is a key with an owner (or stands in for one): it acts for
+    /// its owner only, so admin, minting and impersonation refuse it.
+    pub fn is_owned(&self) -> bool {
+        self.owner.is_some()
+    }
+
     /// Whether the caller acts on behalf of a user (impersonation).
     pub fn is_impersonating(&self) -> bool {
         self.actor.is_some()
@@ -175,7 +186,13 @@ impl Principal {
         Self {
             method: AuthMethod::ApiKey,
             tenant: record.tenant.clone(),
-            subject: Some(record.id.to_shared()),
+            subject: Some(
+                record
+                    .owner
+                    .clone()
+                    .unwrap_or_else(|| record.id.to_shared()),
+            ),
+            owner: record.owner.clone(),
             actor: None,
             key_id: Some(record.id.clone()),
             scopes: record.granted_scopes(),
@@ -245,6 +262,7 @@ impl Principal {
             method,
             tenant: token.tenant,
             subject: token.key_id.as_ref().map(KeyId::to_shared),
+            owner: None,
             actor: None,
             key_id: token.key_id,
             scopes: token.scopes,

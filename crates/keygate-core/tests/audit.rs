@@ -155,3 +155,41 @@ async fn admin_routes_refuse_impersonation_and_record_it() {
     assert_eq!(refused.code(), "impersonation_forbidden");
     assert_eq!(names(&seen), ["denied"]);
 }
+
+#[tokio::test]
+async fn self_service_and_account_changes_are_recorded_with_who_made_them() {
+    let (fixture, seen) = recording();
+    let ada = keygate_core::testing::accounts::user("acme", "auth0|ada");
+    let me = fixture.keygate.self_service(&ada);
+    let created = me.create_key(None, Environment::Live).await.unwrap();
+    me.revoke_key(&created.record.id).await.unwrap();
+    let operator = Principal::operator();
+    let account = keygate_core::account::Account::new("acme", "auth0|ada").unwrap();
+    let admin = fixture.keygate.admin(&operator);
+    admin.add_account_credits(&account, 5).await.unwrap();
+    let daily = keygate_core::account::Refill::new(5, keygate_core::account::RefillInterval::Daily)
+        .unwrap();
+    admin
+        .set_account_refill(&account, Some(daily))
+        .await
+        .unwrap();
+    admin.set_account_refill(&account, None).await.unwrap();
+    assert_eq!(
+        names(&seen),
+        [
+            "key.created",
+            "key.revoked",
+            "account.credits_added",
+            "account.refill_set",
+            "account.refill_cleared"
+        ]
+    );
+    let events = seen.lock().unwrap().clone();
+    assert!(
+        events[0].1.contains("auth0|ada"),
+        "the user made it: {}",
+        events[0].1
+    );
+    assert!(events[2].1.contains("acme/auth0|ada"), "{}", events[2].1);
+    assert!(!events[0].1.contains(created.key.expose()));
+}

@@ -1233,6 +1233,7 @@ async fn principal_serializes_to_the_contract_shape() {
             "method": "api_key",
             "tenant": "acme",
             "subject": key.record.id.as_str(),
+            "owner": null,
             "actor": null,
             "key_id": key.record.id.as_str(),
             "scopes": ["read:users"],
@@ -1673,16 +1674,26 @@ impl keygate_core::Meter for GiveBacksFail {
         &self,
         account: keygate_core::meter::CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: keygate_core::meter::CreditSeed,
+        now: time::OffsetDateTime,
     ) -> Result<u64, keygate_core::StoreError> {
-        self.0.add_credits(account, amount, allowance).await
+        self.0.add_credits(account, amount, seed, now).await
     }
     async fn credits(
         &self,
         account: keygate_core::meter::CreditAccount<'_>,
-        allowance: u64,
-    ) -> Result<u64, keygate_core::StoreError> {
-        self.0.credits(account, allowance).await
+        seed: keygate_core::meter::CreditSeed,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<keygate_core::meter::CreditBalance>, keygate_core::StoreError> {
+        self.0.credits(account, seed, now).await
+    }
+    async fn set_refill(
+        &self,
+        account: keygate_core::meter::CreditAccount<'_>,
+        refill: Option<keygate_core::account::Refill>,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<keygate_core::meter::CreditBalance>, keygate_core::StoreError> {
+        self.0.set_refill(account, refill, now).await
     }
 }
 

@@ -57,11 +57,13 @@ async fn a_second_gate_on_one_request_is_a_500_and_charges_nothing_twice() {
         .meter()
         .credits(
             keygate_core::meter::CreditAccount::KeyLineage(record.unwrap().lineage.as_str()),
-            10,
+            keygate_core::meter::CreditSeed::credits(10),
+            f.keygate.clock().now(),
         )
         .await
-        .unwrap();
-    assert_eq!(balance, 10, "charged once, refunded once");
+        .unwrap()
+        .map(|balance| balance.credits);
+    assert_eq!(balance, Some(10), "charged once, refunded once");
 }
 
 #[tokio::test]

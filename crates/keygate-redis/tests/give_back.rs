@@ -11,15 +11,16 @@
 mod common;
 
 use async_trait::async_trait;
+use keygate_core::account::Refill;
 use keygate_core::key::RateLimit;
 use keygate_core::meter::{
-    Charge, CreditAccount, CreditDebit, Limit, MeterAccount, MeterDecision, MeterRequest,
-    OneTimeUse, Settlement, WindowLimit,
+    Charge, CreditAccount, CreditBalance, CreditDebit, CreditSeed, Limit, MeterAccount,
+    MeterDecision, MeterRequest, OneTimeUse, Settlement, WindowLimit,
 };
 use keygate_core::testing::T0;
 use keygate_core::{MemoryMeter, Meter, StoreError};
 use keygate_redis::RedisMeter;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 fn charges() -> [Charge<'static>; 2] {
     [
@@ -61,11 +62,33 @@ impl Meter for Interleaving {
     async fn settle(&self, _: &Settlement<'_>) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn add_credits(&self, _: CreditAccount<'_>, _: u64, _: u64) -> Result<u64, StoreError> {
+    async fn add_credits(
+        &self,
+        _: CreditAccount<'_>,
+        _: u64,
+        _: CreditSeed,
+        _: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         Ok(0)
     }
-    async fn credits(&self, _: CreditAccount<'_>, _: u64) -> Result<u64, StoreError> {
-        Ok(0)
+    async fn credits(
+        &self,
+        _: CreditAccount<'_>,
+        _: CreditSeed,
+        _: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        Ok(Some(CreditBalance {
+            credits: 0,
+            refill: None,
+        }))
+    }
+    async fn set_refill(
+        &self,
+        _: CreditAccount<'_>,
+        _: Option<Refill>,
+        _: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        Ok(None)
     }
 }
 
@@ -101,6 +124,7 @@ async fn a_refusal_for_credits_gives_back_windows_and_the_token_and_never_a_slot
             account: CreditAccount::KeyLineage("key_gb"),
             cost: 1,
             allowance: 0,
+            refill: None,
         }),
         one_time: token(),
     };

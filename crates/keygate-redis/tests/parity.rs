@@ -15,8 +15,8 @@ mod common;
 
 use keygate_core::key::RateLimit;
 use keygate_core::meter::{
-    Charge, CreditAccount, CreditDebit, Limit, MeterAccount, MeterDecision, MeterRequest,
-    OneTimeUse, Settlement, WindowLimit,
+    Charge, CreditAccount, CreditDebit, CreditSeed, Limit, MeterAccount, MeterDecision,
+    MeterRequest, OneTimeUse, Settlement, WindowLimit,
 };
 use keygate_core::testing::T0;
 use keygate_core::{MemoryMeter, Meter};
@@ -110,6 +110,7 @@ async fn redis_and_memory_meters_decide_every_request_alike() {
                         account: CREDIT_ACCOUNTS[rng.below(2) as usize],
                         cost: rng.below(3),
                         allowance: 6,
+                        refill: None,
                     }),
                     one_time: rng
                         .chance(70)
@@ -129,6 +130,7 @@ async fn redis_and_memory_meters_decide_every_request_alike() {
                     account: CREDIT_ACCOUNTS[rng.below(2) as usize],
                     cost: rng.below(4),
                     allowance: 6,
+                    refill: None,
                 }),
                 one_time: rng.chance(25).then(|| OneTimeUse {
                     token_id: TOKENS[rng.below(TOKENS.len() as u64) as usize],
@@ -151,8 +153,14 @@ async fn redis_and_memory_meters_decide_every_request_alike() {
         }
         for account in CREDIT_ACCOUNTS {
             assert_eq!(
-                on_redis.credits(account, 6).await.unwrap(),
-                in_memory.credits(account, 6).await.unwrap()
+                on_redis
+                    .credits(account, CreditSeed::credits(6), now)
+                    .await
+                    .unwrap(),
+                in_memory
+                    .credits(account, CreditSeed::credits(6), now)
+                    .await
+                    .unwrap()
             );
         }
     }

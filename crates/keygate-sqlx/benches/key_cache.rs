@@ -33,6 +33,8 @@ fn record(hasher: &KeyHasher) -> KeyRecord {
         scopes: ScopeSet::none(),
         rate_limit: None,
         credits: None,
+        owner: None,
+        refill: None,
         metadata: Arc::default(),
         created_at: OffsetDateTime::now_utc(),
         expires_at: None,

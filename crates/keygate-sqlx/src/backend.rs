@@ -73,6 +73,18 @@ pub(crate) trait Db: sqlx::Database {
     /// The first `$4` keys of tenant `$1` after (`created_at` `$2`, id `$3`).
     const LIST_TENANT_AFTER: &'static str;
 
+    /// ` COLLATE "C"` on Postgres (so text compares bytewise, as on SQLite); empty on
+    /// SQLite.
+    const COLLATE: &'static str;
+
+    /// Takes a lock on `account` for the rest of the transaction, so two creations in one
+    /// account are decided one after the other (Postgres: an advisory lock; SQLite: its
+    /// `BEGIN IMMEDIATE` transaction already holds the database's write lock).
+    fn lock_account(
+        conn: &mut Self::Connection,
+        account: &str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// Publishes `change` inside the transaction that made it: `pg_notify` on Postgres, a
     /// row in `kg_key_changes` that other processes poll on SQLite.
     fn publish(
@@ -87,6 +99,7 @@ impl Db for sqlx::Sqlite {
     // Take the write lock up front: a deferred transaction that reads first and writes
     // later can fail with SQLITE_BUSY without waiting for the busy timeout.
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const COLLATE: &'static str = "";
     const LIST_ALL: &'static str = concat!(
         "SELECT ",
         key_columns!(),
@@ -108,6 +121,13 @@ impl Db for sqlx::Sqlite {
         " FROM kg_keys WHERE tenant = $1 AND (created_at, id) > ($2, $3) \
          ORDER BY created_at, id LIMIT $4"
     );
+
+    async fn lock_account(
+        _conn: &mut sqlx::SqliteConnection,
+        _account: &str,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 
     async fn publish(
         conn: &mut sqlx::SqliteConnection,
@@ -131,6 +151,7 @@ impl Db for sqlx::Sqlite {
 #[cfg(feature = "postgres")]
 impl Db for sqlx::Postgres {
     const BEGIN: &'static str = "BEGIN";
+    const COLLATE: &'static str = " COLLATE \"C\"";
     const LIST_ALL: &'static str = concat!(
         "SELECT ",
         key_columns!(),
@@ -153,6 +174,14 @@ impl Db for sqlx::Postgres {
         " FROM kg_keys WHERE tenant = $1 AND (created_at, id COLLATE \"C\") > ($2, $3) \
          ORDER BY created_at, id COLLATE \"C\" LIMIT $4"
     );
+
+    async fn lock_account(conn: &mut sqlx::PgConnection, account: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('keygate_account:' || $1, 0))")
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 
     async fn publish(
         conn: &mut sqlx::PgConnection,

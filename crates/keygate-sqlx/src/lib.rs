@@ -63,6 +63,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("keygate-sqlx needs at least one of its features: sqlite, postgres");
 
+mod accounts;
 mod backend;
 pub mod deployment;
 mod error;

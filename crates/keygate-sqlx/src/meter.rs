@@ -5,15 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use keygate_core::account::Refill;
+use keygate_core::meter::window::period_end;
 use keygate_core::meter::{
-    CreditAccount, MAX_CREDITS, MeterDecision, MeterRequest, RateTable, SWEEP_EVERY, Settlement,
+    CreditAccount, CreditBalance, CreditSeed, MAX_CREDITS, MeterDecision, MeterRequest, Period,
+    RateTable, SWEEP_EVERY, Settlement,
 };
 use keygate_core::{Meter, StoreError};
 use time::OffsetDateTime;
 
 use crate::backend::{Pool, on_pool};
 use crate::error::store_error;
-use crate::row::micros;
+use crate::row::{micros, refill_amount, refill_from};
 use crate::store::{SqlStore, db_of};
 
 /// Used one-time tokens are kept this long past their expiry. Token verification has no
@@ -25,23 +28,89 @@ use crate::store::{SqlStore, db_of};
 const USED_TOKEN_MARGIN_MICROS: i64 = 120_000_000;
 const MAX_BALANCE: i64 = i64::MAX;
 
-// Takes `$3` credits from account `$1`, seeding it with `$2` if it is new; returns the
-// new balance, or no row when the balance is short. One statement: the conditional update
-// and the seed are one atomic step on both backends. The insert is attempted whenever the
-// row exists (rows are never deleted), so a balance topped up above the allowance can pay
-// a cost above the allowance; the proposed row is never negative, so the balance check
-// constraint holds for it too.
-const DEBIT: &str = "INSERT INTO kg_credits (account, balance) \
-     SELECT $1, CASE WHEN $2 >= $3 THEN $2 - $3 ELSE 0 END \
-     WHERE $2 >= $3 OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
-     ON CONFLICT (account) DO UPDATE SET balance = kg_credits.balance - $3 \
-     WHERE kg_credits.balance >= $3 RETURNING balance";
-const BALANCE: &str = "SELECT balance FROM kg_credits WHERE account = $1";
-// Adds `$3` to account `$1` (seeding it with `$2`), saturating at the largest balance.
-const CREDIT: &str = "INSERT INTO kg_credits (account, balance) VALUES ($1, $2) \
-     ON CONFLICT (account) DO UPDATE SET balance = CASE \
-     WHEN kg_credits.balance > $4 - $3 THEN $4 ELSE kg_credits.balance + $3 END \
-     RETURNING balance";
+// The balance of the row as it stands at `$now`: a refill that is due sets it back to the
+// refill's amount. `{now}` is replaced with the statement's parameter for the time.
+macro_rules! effective {
+    ($now:literal) => {
+        concat!(
+            "CASE WHEN kg_credits.refill_amount IS NOT NULL AND kg_credits.refill_at <= ",
+            $now,
+            " THEN kg_credits.refill_amount ELSE kg_credits.balance END"
+        )
+    };
+}
+// The row's next refill boundary once a due refill is applied: `$day` or `$month`, the
+// first boundary of each interval after now.
+macro_rules! next_refill_at {
+    ($now:literal, $day:literal, $month:literal) => {
+        concat!(
+            "CASE WHEN kg_credits.refill_amount IS NOT NULL AND kg_credits.refill_at <= ",
+            $now,
+            " THEN (CASE kg_credits.refill_interval WHEN 'daily' THEN ",
+            $day,
+            " ELSE ",
+            $month,
+            " END) ELSE kg_credits.refill_at END"
+        )
+    };
+}
+
+// Takes `$3` credits from account `$1`, a due refill applied first (`$8` now, `$9`/`$10`
+// the next daily/monthly boundary); a new row (only where `$7`: a key lineage) is seeded
+// with `$2` and the refill rule `$4`/`$5`/`$6`. Returns the new balance, or no row when
+// the balance is short (or an owner account has none). One statement: the refill, the
+// conditional update and the seed are one atomic step on both backends, so a refill
+// applies once however many requests cross the boundary together. The insert is
+// attempted whenever the row exists (rows are never deleted), so a balance topped up
+// above the allowance can pay a cost above the allowance; the proposed row is never
+// negative, so the balance check constraint holds for it too.
+const DEBIT: &str = concat!(
+    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
+     SELECT $1, CASE WHEN $2 >= $3 THEN $2 - $3 ELSE 0 END, $4, $5, $6 \
+     WHERE ($7 AND $2 >= $3) OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
+     ON CONFLICT (account) DO UPDATE SET balance = ",
+    effective!("$8"),
+    " - $3, refill_at = ",
+    next_refill_at!("$8", "$9", "$10"),
+    " WHERE ",
+    effective!("$8"),
+    " >= $3 RETURNING balance"
+);
+// The balance of `$1` at `$2` (a due refill counted) and its refill rule.
+const BALANCE: &str = "SELECT CASE WHEN refill_amount IS NOT NULL AND refill_at <= $2 \
+     THEN refill_amount ELSE balance END, refill_amount, refill_interval \
+     FROM kg_credits WHERE account = $1";
+// Adds `$3` to account `$1`, a due refill applied first (`$8` now, `$9`/`$10` the next
+// boundaries), saturating at `$4`; a new row (only where `$11`) is seeded with `$2` and
+// the refill rule `$5`/`$6`/`$7`.
+const CREDIT: &str = concat!(
+    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
+     SELECT $1, $2, $5, $6, $7 \
+     WHERE $11 OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
+     ON CONFLICT (account) DO UPDATE SET balance = CASE WHEN ",
+    effective!("$8"),
+    " > $4 - $3 THEN $4 ELSE ",
+    effective!("$8"),
+    " + $3 END, refill_at = ",
+    next_refill_at!("$8", "$9", "$10"),
+    " RETURNING balance"
+);
+// Sets the refill rule of `$1` to `$2` every `$3`, next at `$4`, a due refill of the old
+// rule applied first (`$5` now); a new row starts at `$2`.
+const SET_REFILL: &str = concat!(
+    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
+     VALUES ($1, $2, $2, $3, $4) \
+     ON CONFLICT (account) DO UPDATE SET balance = ",
+    effective!("$5"),
+    ", refill_amount = $2, refill_interval = $3, refill_at = $4 RETURNING balance"
+);
+// Clears the refill rule of `$1`, a due refill applied first (`$2` now).
+const CLEAR_REFILL: &str = concat!(
+    "UPDATE kg_credits SET balance = ",
+    effective!("$2"),
+    ", refill_amount = NULL, refill_interval = NULL, refill_at = NULL \
+     WHERE account = $1 RETURNING balance"
+);
 // Records a one-time token's use; no row changes when it was used before.
 const USE_TOKEN: &str = "INSERT INTO kg_used_tokens (token_id, expires_at) VALUES ($1, $2) \
      ON CONFLICT (token_id) DO NOTHING";
@@ -119,6 +188,63 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value.min(MAX_CREDITS)).unwrap_or(MAX_BALANCE)
 }
 
+/// The times a statement applies refills with: now, and the first daily and monthly
+/// boundaries after it (Unix microseconds).
+#[derive(Clone, Copy)]
+struct Boundaries {
+    now: i64,
+    day: i64,
+    month: i64,
+}
+
+fn secs_to_micros(secs: i64) -> i64 {
+    secs.saturating_mul(1_000_000)
+}
+
+impl Boundaries {
+    fn at(now: OffsetDateTime) -> Self {
+        Self {
+            now: micros(now),
+            day: secs_to_micros(period_end(Period::Day, now)),
+            month: secs_to_micros(period_end(Period::Month, now)),
+        }
+    }
+
+    /// A time at which no refill is due: for refunds, which belong to the period of the
+    /// debit they give back.
+    fn never() -> Self {
+        Self {
+            now: i64::MIN,
+            day: i64::MAX,
+            month: i64::MAX,
+        }
+    }
+}
+
+/// A new row's refill columns: amount, interval, next boundary after `now` (`None` for a
+/// refund's seed: due at once, since the settlement has no time of its own).
+fn seed_refill(
+    refill: Option<Refill>,
+    now: Option<OffsetDateTime>,
+) -> (Option<i64>, Option<&'static str>, Option<i64>) {
+    match refill {
+        None => (None, None, None),
+        Some(refill) => (
+            Some(refill_amount(&refill)),
+            Some(refill.interval().as_str()),
+            Some(now.map_or(0, |now| secs_to_micros(refill.next_boundary(now)))),
+        ),
+    }
+}
+
+/// A balance row as [`BALANCE`] reads it.
+fn balance_of(row: (i64, Option<i64>, Option<String>)) -> Result<CreditBalance, StoreError> {
+    Ok(CreditBalance {
+        credits: to_u64(row.0)?,
+        refill: refill_from(row.1, row.2.as_deref())?,
+    })
+}
+
 fn to_u64(balance: i64) -> Result<u64, StoreError> {
     u64::try_from(balance).map_err(|_| StoreError::corrupt("a stored credit balance is negative"))
 }
@@ -160,38 +286,66 @@ impl SqlMeter {
                     let key = debit.account.balance_key();
                     let account: &str = &key;
                     let allowance = to_i64(debit.allowance);
+                    let seeded = debit.account.is_seeded();
+                    let at = Boundaries::at(request.now);
                     let balance: Option<i64> = if debit.cost == 0 {
-                        // Nothing to take: read the balance (or the allowance of a new one).
-                        let query = sqlx::query_scalar(BALANCE).bind(account);
-                        let found: Option<i64> = match tx.as_mut() {
+                        // Nothing to take: read the balance (or the allowance of a new key
+                        // lineage; an owner account without one is not metered).
+                        let query = sqlx::query_as(BALANCE).bind(account).bind(at.now);
+                        let found: Option<(i64, Option<i64>, Option<String>)> = match tx.as_mut() {
                             Some(tx) => query.fetch_optional(&mut **tx).await?,
                             None => query.fetch_optional(pool).await?,
                         };
-                        Some(found.unwrap_or(allowance))
+                        match found {
+                            Some((balance, _, _)) => Some(balance),
+                            None if seeded => Some(allowance),
+                            None => None,
+                        }
                     } else {
+                        let (amount, interval, refill_at) = seed_refill(debit.refill, Some(request.now));
                         let query = sqlx::query_scalar(DEBIT)
                             .bind(account)
                             .bind(allowance)
-                            .bind(to_i64(debit.cost));
-                        match tx.as_mut() {
+                            .bind(to_i64(debit.cost))
+                            .bind(amount)
+                            .bind(interval)
+                            .bind(refill_at)
+                            .bind(seeded)
+                            .bind(at.now)
+                            .bind(at.day)
+                            .bind(at.month);
+                        let taken: Option<i64> = match tx.as_mut() {
                             Some(tx) => query.fetch_optional(&mut **tx).await?,
                             None => query.fetch_optional(pool).await?,
+                        };
+                        match taken {
+                            Some(balance) => Some(balance),
+                            None => {
+                                let query = sqlx::query_as(BALANCE).bind(account).bind(at.now);
+                                let found: Option<(i64, Option<i64>, Option<String>)> = match tx.as_mut() {
+                                    Some(tx) => query.fetch_optional(&mut **tx).await?,
+                                    None => query.fetch_optional(pool).await?,
+                                };
+                                match found {
+                                    Some((balance, _, _)) => {
+                                        if let Some(tx) = tx {
+                                            tx.rollback().await?;
+                                        }
+                                        return Ok(Err(balance));
+                                    }
+                                    // An owner account without a balance: not metered.
+                                    None if !seeded => None,
+                                    None => {
+                                        if let Some(tx) = tx {
+                                            tx.rollback().await?;
+                                        }
+                                        return Ok(Err(allowance));
+                                    }
+                                }
+                            }
                         }
                     };
-                    match balance {
-                        Some(balance) => credits_remaining = Some(balance),
-                        None => {
-                            let query = sqlx::query_scalar(BALANCE).bind(account);
-                            let found: Option<i64> = match tx.as_mut() {
-                                Some(tx) => query.fetch_optional(&mut **tx).await?,
-                                None => query.fetch_optional(pool).await?,
-                            };
-                            if let Some(tx) = tx {
-                                tx.rollback().await?;
-                            }
-                            return Ok(Err(found.unwrap_or(allowance)));
-                        }
-                    }
+                    credits_remaining = balance;
                 }
                 if let Some(use_) = use_ {
                     let query = sqlx::query(USE_TOKEN)
@@ -232,16 +386,26 @@ impl SqlMeter {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let seed = allowance.saturating_add(amount).min(MAX_CREDITS);
+        let start = seed.allowance.saturating_add(amount).min(MAX_CREDITS);
         let key = account.balance_key();
+        let (refill, interval, refill_at) = seed_refill(seed.refill, Some(now));
+        let at = Boundaries::at(now);
         let balance: i64 = on_pool!(&self.pool, pool => {
             sqlx::query_scalar(CREDIT)
                 .bind(&*key)
-                .bind(to_i64(seed))
+                .bind(to_i64(start))
                 .bind(to_i64(amount))
                 .bind(MAX_BALANCE)
+                .bind(refill)
+                .bind(interval)
+                .bind(refill_at)
+                .bind(at.now)
+                .bind(at.day)
+                .bind(at.month)
+                .bind(true)
                 .fetch_one(pool)
                 .await
                 .map_err(store_error)?
@@ -324,8 +488,12 @@ impl Meter for SqlMeter {
                 debit.account.balance_key(),
                 to_i64(seed),
                 to_i64(debit.cost),
+                seed_refill(debit.refill, None),
+                debit.account.is_seeded(),
             )
         });
+        // A refund belongs to the period of its debit: it applies no refill.
+        let at = Boundaries::never();
         let release = settlement.one_time;
         on_pool!(&self.pool, pool => {
             async {
@@ -334,12 +502,19 @@ impl Meter for SqlMeter {
                     (Some(_), Some(_)) => Some(pool.begin_with(db_of(pool).begin()).await?),
                     _ => None,
                 };
-                if let Some((key, seed, cost)) = &refund {
+                if let Some((key, seed, cost, (refill, interval, refill_at), seeded)) = &refund {
                     let query = sqlx::query(CREDIT)
                         .bind(&**key)
                         .bind(*seed)
                         .bind(*cost)
-                        .bind(MAX_BALANCE);
+                        .bind(MAX_BALANCE)
+                        .bind(*refill)
+                        .bind(*interval)
+                        .bind(*refill_at)
+                        .bind(at.now)
+                        .bind(at.day)
+                        .bind(at.month)
+                        .bind(*seeded);
                     match tx.as_mut() {
                         Some(tx) => query.execute(&mut **tx).await?,
                         None => query.execute(pool).await?,
@@ -366,20 +541,75 @@ impl Meter for SqlMeter {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        self.add(account, amount, allowance).await
+        self.add(account, amount, seed, now).await
     }
 
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
         let key = account.balance_key();
-        let found: Option<i64> = on_pool!(&self.pool, pool => {
-            sqlx::query_scalar(BALANCE)
+        let found: Option<(i64, Option<i64>, Option<String>)> = on_pool!(&self.pool, pool => {
+            sqlx::query_as(BALANCE)
                 .bind(&*key)
+                .bind(micros(now))
                 .fetch_optional(pool)
                 .await
                 .map_err(store_error)?
         });
-        found.map_or(Ok(allowance.min(MAX_CREDITS)), to_u64)
+        match found {
+            Some(row) => balance_of(row).map(Some),
+            None if account.is_seeded() => Ok(Some(CreditBalance {
+                credits: seed.allowance.min(MAX_CREDITS),
+                refill: seed.refill,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        let key = account.balance_key();
+        let balance: Option<i64> = match refill {
+            Some(rule) => {
+                let next = secs_to_micros(rule.next_boundary(now));
+                on_pool!(&self.pool, pool => {
+                    sqlx::query_scalar(SET_REFILL)
+                        .bind(&*key)
+                        .bind(refill_amount(&rule))
+                        .bind(rule.interval().as_str())
+                        .bind(next)
+                        .bind(micros(now))
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(store_error)?
+                })
+            }
+            None => on_pool!(&self.pool, pool => {
+                sqlx::query_scalar(CLEAR_REFILL)
+                    .bind(&*key)
+                    .bind(micros(now))
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(store_error)?
+            }),
+        };
+        balance
+            .map(|balance| {
+                Ok(CreditBalance {
+                    credits: to_u64(balance)?,
+                    refill,
+                })
+            })
+            .transpose()
     }
 }

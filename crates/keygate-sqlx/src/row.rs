@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use keygate_core::account::{Refill, RefillInterval};
 use keygate_core::key::{KeyDigest, KeyId, KeyRecord, Metadata, RateLimit};
 use keygate_core::secret::PepperId;
 use keygate_core::{Environment, KeyKind, ScopeSet, StoreError};
@@ -12,7 +13,7 @@ macro_rules! key_columns {
     () => {
         "id, lineage, pepper, digest, prefix, start, kind, environment, tenant, name, scopes, \
          rate_limit, rate_window, credits, metadata, created_at, expires_at, revoked_at, \
-         valid_until"
+         valid_until, owner, refill_amount, refill_interval"
     };
 }
 pub(crate) use key_columns;
@@ -39,6 +40,9 @@ pub(crate) struct KeyRow {
     pub(crate) expires_at: Option<i64>,
     pub(crate) revoked_at: Option<i64>,
     pub(crate) valid_until: Option<i64>,
+    pub(crate) owner: Option<String>,
+    pub(crate) refill_amount: Option<i64>,
+    pub(crate) refill_interval: Option<String>,
 }
 
 fn corrupt(what: &'static str) -> StoreError {
@@ -123,6 +127,8 @@ impl KeyRow {
             expires_at: optional_time(self.expires_at)?,
             revoked_at: optional_time(self.revoked_at)?,
             valid_until: optional_time(self.valid_until)?,
+            owner: self.owner.map(Arc::from),
+            refill: refill_from(self.refill_amount, self.refill_interval.as_deref())?,
         })
     }
 
@@ -152,6 +158,35 @@ impl KeyRow {
             expires_at: record.expires_at.map(micros),
             revoked_at: record.revoked_at.map(micros),
             valid_until: record.valid_until.map(micros),
+            owner: record.owner.as_deref().map(str::to_owned),
+            refill_amount: record.refill.map(|refill| refill_amount(&refill)),
+            refill_interval: record
+                .refill
+                .map(|refill| refill.interval().as_str().to_owned()),
         })
+    }
+}
+
+/// A refill rule as stored: its amount (at most `i64::MAX`, as [`Refill`] allows).
+pub(crate) fn refill_amount(refill: &Refill) -> i64 {
+    i64::try_from(refill.amount()).unwrap_or(i64::MAX)
+}
+
+/// A stored refill rule (both columns or neither), read back.
+pub(crate) fn refill_from(
+    amount: Option<i64>,
+    interval: Option<&str>,
+) -> Result<Option<Refill>, StoreError> {
+    match (amount, interval) {
+        (None, None) => Ok(None),
+        (Some(amount), Some(interval)) => {
+            let interval = RefillInterval::parse(interval)
+                .ok_or_else(|| corrupt("unknown refill interval"))?;
+            let amount = u64::try_from(amount).map_err(|_| corrupt("bad refill amount"))?;
+            Refill::new(amount, interval)
+                .map(Some)
+                .map_err(|_| corrupt("bad refill amount"))
+        }
+        _ => Err(corrupt("a refill is missing its amount or interval")),
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
+use keygate_core::account::{Account, TenantSummary};
 use keygate_core::key::{KeyDigest, KeyId, KeyRecord};
 use keygate_core::store::{KeyChange, KeyListing};
 use keygate_core::{KeyStore, Rotation, StoreError};
@@ -24,7 +25,7 @@ const INSERT: &str = concat!(
     "INSERT INTO kg_keys (",
     key_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19)"
+     $18, $19, $20, $21, $22)"
 );
 // Keeps an earlier revocation time.
 const REVOKE: &str = concat!(
@@ -286,6 +287,7 @@ fn is_busy(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6")))
 }
 
+/// Binds a [`KeyRow`]'s columns, in `key_columns!` order, as `$1`…`$22`.
 macro_rules! bind_row {
     ($query:expr, $row:expr) => {
         $query
@@ -308,8 +310,12 @@ macro_rules! bind_row {
             .bind($row.expires_at)
             .bind($row.revoked_at)
             .bind($row.valid_until)
+            .bind($row.owner)
+            .bind($row.refill_amount)
+            .bind($row.refill_interval)
     };
 }
+pub(crate) use bind_row;
 
 fn record(row: Option<KeyRow>) -> Result<Option<Arc<KeyRecord>>, StoreError> {
     row.map(|row| row.into_record().map(Arc::new)).transpose()
@@ -479,6 +485,51 @@ impl KeyStore for SqlStore {
             Err(err) => Err(store_error(err)),
         }
     }
+
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.insert_within_limit(record, limit, now).await
+    }
+
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.select_account_keys(account, now, limit).await
+    }
+
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.select_count_account_keys(account, now).await
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.select_tenants(after, limit, now).await
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.select_accounts(tenant, after, limit, now).await
+    }
 }
 
 /// What a rotation's transaction did.
@@ -502,6 +553,9 @@ pub(crate) fn db_of<DB: Db>(_pool: &sqlx::Pool<DB>) -> DbOf<DB> {
 impl<DB: Db> DbOf<DB> {
     pub(crate) fn begin(&self) -> &'static str {
         DB::BEGIN
+    }
+    pub(crate) fn collate(&self) -> &'static str {
+        DB::COLLATE
     }
     pub(crate) fn list(&self, by_tenant: bool, after: bool) -> &'static str {
         match (by_tenant, after) {

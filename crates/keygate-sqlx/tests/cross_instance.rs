@@ -37,6 +37,7 @@ fn debit_request(account: &str) -> MeterRequest<'_> {
             account: CreditAccount::KeyLineage(account),
             cost: 1,
             allowance: 50,
+            refill: None,
         }),
         one_time: None,
     }
@@ -66,17 +67,21 @@ async fn postgres_two_pools_200_deductions_50_credits_exactly_50_succeed() {
     }
     assert_eq!((allowed, refused), (50, 150));
     assert_eq!(
-        a.meter()
-            .credits(CreditAccount::KeyLineage("lineage_1"), 50)
-            .await
-            .unwrap(),
+        keygate_core::testing::meter::credits_of(
+            &a.meter(),
+            CreditAccount::KeyLineage("lineage_1"),
+            50
+        )
+        .await,
         0
     );
     assert_eq!(
-        b.meter()
-            .credits(CreditAccount::KeyLineage("lineage_1"), 50)
-            .await
-            .unwrap(),
+        keygate_core::testing::meter::credits_of(
+            &b.meter(),
+            CreditAccount::KeyLineage("lineage_1"),
+            50
+        )
+        .await,
         0
     );
     a.close().await;
@@ -123,10 +128,12 @@ async fn postgres_a_one_time_token_raced_from_two_pools_is_used_once() {
         assert_eq!(used, 1, "token {round}");
     }
     assert_eq!(
-        a.meter()
-            .credits(CreditAccount::KeyLineage("tokens"), 50)
-            .await
-            .unwrap(),
+        keygate_core::testing::meter::credits_of(
+            &a.meter(),
+            CreditAccount::KeyLineage("tokens"),
+            50
+        )
+        .await,
         30
     );
     a.close().await;
@@ -580,8 +587,8 @@ async fn pg_schema_is_whole(store: &SqlStore) {
             .fetch_all(pool)
             .await
             .unwrap();
-    // 3: the OAuth tables (keygate-oauth's store, feature `oauth`).
-    assert_eq!(versions, vec![1, 2, 3]);
+    // 3: the OAuth tables (keygate-oauth's store, feature `oauth`); 4: accounts and refills.
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = current_schema() ORDER BY table_name",
@@ -640,8 +647,8 @@ async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
             .await
             .unwrap();
         // Postgres has a second migration (listing indexes in its "C" collation); SQLite
-        // compares text bytewise already. 3: the OAuth tables.
-        assert_eq!(versions, vec![1, 3]);
+        // compares text bytewise already. 3: the OAuth tables; 4: accounts and refills.
+        assert_eq!(versions, vec![1, 3, 4]);
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kg_%' ORDER BY name",
         )

@@ -107,6 +107,7 @@ async fn a_closed_database_fails_closed() {
             account: CreditAccount::KeyLineage("k"),
             cost: 1,
             allowance: 5,
+            refill: None,
         }),
         one_time: None,
     };
@@ -153,6 +154,7 @@ async fn a_give_back_after_a_slow_database_call_cannot_erase_another_slot() {
                     account: CreditAccount::KeyLineage("k"),
                     cost: 1,
                     allowance: 0,
+                    refill: None,
                 }),
                 one_time: None,
             };
@@ -201,7 +203,10 @@ async fn lineage_balances_keep_their_rows_and_owners_get_their_own() {
         .unwrap();
     let meter = db.store.meter();
     let lineage = CreditAccount::KeyLineage("key_old");
-    assert_eq!(meter.credits(lineage, 100).await.unwrap(), 42);
+    assert_eq!(
+        keygate_core::testing::meter::credits_of(&meter, lineage, 100).await,
+        42
+    );
     let req = MeterRequest {
         now: T0,
         charges: &[],
@@ -209,6 +214,7 @@ async fn lineage_balances_keep_their_rows_and_owners_get_their_own() {
             account: lineage,
             cost: 2,
             allowance: 100,
+            refill: None,
         }),
         one_time: None,
     };
@@ -220,7 +226,13 @@ async fn lineage_balances_keep_their_rows_and_owners_get_their_own() {
         }
     ));
     let owner = CreditAccount::Owner("acme/ada");
-    assert_eq!(meter.add_credits(owner, 5, 10).await.unwrap(), 15);
+    assert_eq!(
+        meter
+            .add_credits(owner, 5, keygate_core::meter::CreditSeed::credits(10), T0)
+            .await
+            .unwrap(),
+        15
+    );
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT account, balance FROM kg_credits ORDER BY account")
             .fetch_all(pool)

@@ -96,9 +96,15 @@ pub fn refused(error: &AuthError) -> Reply {
 
 /// A key operation's failure.
 pub fn admin_error(error: AdminError) -> Reply {
+    admin_error_about(error, "key")
+}
+
+/// An admin operation's failure, where `NotFound` means no `what` (`key`, `account`)
+/// this caller may see has the id.
+pub fn admin_error_about(error: AdminError, what: &str) -> Reply {
     match error {
         AdminError::Invalid(detail) => invalid(detail),
-        AdminError::NotFound => not_found("key"),
+        AdminError::NotFound => not_found(what),
         AdminError::Refused(refusal) => refused(&refusal),
         AdminError::Conflict(source) => {
             tracing::error!(error = %source, "a generated key id or digest collided");

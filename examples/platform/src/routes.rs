@@ -7,6 +7,12 @@ use keygate_core::{Access, AuthMethod, Methods};
 /// Where the admin routes are mounted (one nested router or scope, `Access::admin()`).
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
 
+/// The signed-in user's keys.
+pub const ME_KEYS: &str = "/api/v1/me/keys";
+
+/// Where an account's routes start: `/api/v1/admin/accounts/{tenant}/{owner}…`.
+const ACCOUNT_PATHS: &str = "/api/v1/admin/accounts/";
+
 /// Where the proxy is mounted: `ANY /api/proxy/{*path}` goes to the upstream's `/{path}`
 /// (see [`keygate_tower::proxy`]). Its body streams, so it is not in the route table,
 /// whose handlers read bounded bodies: each adapter mounts the proxy service for the
@@ -98,6 +104,25 @@ pub enum Endpoint {
     CreateOrg,
     /// `POST /api/v1/admin/oauth/clients`: registers an OAuth client.
     RegisterOAuthClient,
+    /// `GET /api/v1/admin/tenants`: the tenants with keys or accounts (operator only).
+    ListTenants,
+    /// `GET /api/v1/admin/accounts`: a page of a tenant's accounts.
+    ListAccounts,
+    /// `GET /api/v1/admin/accounts/{tenant}/{owner}`.
+    ShowAccount,
+    /// `POST /api/v1/admin/accounts/{tenant}/{owner}/credits`: a top-up (operator only).
+    AddAccountCredits,
+    /// `POST /api/v1/admin/accounts/{tenant}/{owner}/refill`: set or clear the refill
+    /// rule (operator only).
+    SetAccountRefill,
+    /// `POST /api/v1/me/keys`: a signed-in user creates a key of their own.
+    CreateMyKey,
+    /// `GET /api/v1/me/keys`: the signed-in user's active keys.
+    ListMyKeys,
+    /// `DELETE /api/v1/me/keys/{id}`: the signed-in user revokes one of their keys.
+    RevokeMyKey,
+    /// `GET /api/v1/me/account`: the signed-in user's account.
+    MyAccount,
     /// `GET /oauth/authorize`: the authorization endpoint (RFC 6749 §4.1.1).
     OAuthAuthorize,
     /// `POST /oauth/token`: the token endpoint.
@@ -188,6 +213,18 @@ fn users() -> Methods {
     Methods::from([AuthMethod::Jwt])
 }
 
+/// The self-service routes: a signed-in user (a user JWT with a tenant) acting on their
+/// own account. Any other credential is 403 `credential_not_accepted` (the platform
+/// secret, which opens every route, is refused by keygate-core's `SelfService`).
+fn self_service() -> Guard {
+    Guard::Required(
+        Access::authenticated()
+            .accept(users())
+            .require_tenant()
+            .forbid_impersonation(),
+    )
+}
+
 /// API keys and the `ek_` client tokens they mint (charged to the minting key).
 fn api_keys_and_client_tokens() -> Methods {
     Methods::from([AuthMethod::ApiKey, AuthMethod::ClientToken])
@@ -211,6 +248,26 @@ pub fn admin_routes() -> Vec<Route> {
         route(Method::PUT, "/catalogues/{id}", UpdateCatalogue, admin()),
         route(Method::DELETE, "/catalogues/{id}", DeleteCatalogue, admin()),
         route(Method::POST, "/oauth/clients", RegisterOAuthClient, admin()),
+        route(Method::GET, "/tenants", ListTenants, admin()),
+        route(Method::GET, "/accounts", ListAccounts, admin()),
+        route(
+            Method::GET,
+            "/accounts/{tenant}/{owner}",
+            ShowAccount,
+            admin(),
+        ),
+        route(
+            Method::POST,
+            "/accounts/{tenant}/{owner}/credits",
+            AddAccountCredits,
+            admin(),
+        ),
+        route(
+            Method::POST,
+            "/accounts/{tenant}/{owner}/refill",
+            SetAccountRefill,
+            admin(),
+        ),
     ]
 }
 
@@ -310,6 +367,15 @@ pub fn routes() -> Vec<Route> {
             CreateOrg,
             Guard::Required(Access::authenticated().accept(users()).tenant_optional()),
         ),
+        route(Method::POST, ME_KEYS, CreateMyKey, self_service()),
+        route(Method::GET, ME_KEYS, ListMyKeys, self_service()),
+        route(
+            Method::DELETE,
+            format!("{ME_KEYS}/{{id}}"),
+            RevokeMyKey,
+            self_service(),
+        ),
+        route(Method::GET, "/api/v1/me/account", MyAccount, self_service()),
         route(
             Method::GET,
             crate::realtime::PATH,
@@ -407,7 +473,11 @@ pub fn allowed(path: &str) -> Vec<http::Method> {
 /// them routes it; `None` for every other request.
 ///
 /// - A percent-encoded path is 404: actix-web decodes a path before matching it, axum and
-///   hyper do not, and no route of this platform needs an encoded character.
+///   hyper do not. The one exception is the tenant and owner of an account's path
+///   (`/api/v1/admin/accounts/acme/auth0%7Cabc`): owners are user ids, which may hold a
+///   `|`. Decoding those two segments moves no `/` (actix-web keeps `%2F` encoded), so
+///   every framework routes such a path alike, and the handler decodes them
+///   ([`account_segments`]).
 /// - `HEAD` is 405 (404 on an unknown path): axum would serve it from a `GET` handler,
 ///   through keygate, spending a one-time token on a request that returns no body.
 ///
@@ -418,7 +488,7 @@ pub fn before_routing(method: &http::Method, path: &str) -> Option<crate::reply:
     if is_proxied(path) {
         return None;
     }
-    if path.contains('%') {
+    if path.contains('%') && !only_ids_encoded(path) {
         return Some(not_found());
     }
     if method == http::Method::HEAD {
@@ -430,6 +500,48 @@ pub fn before_routing(method: &http::Method, path: &str) -> Option<crate::reply:
         });
     }
     None
+}
+
+/// Whether every `%` of `path` is in the tenant or owner segment of an account's path.
+fn only_ids_encoded(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix(ACCOUNT_PATHS) else {
+        return false;
+    };
+    rest.split('/')
+        .skip(2)
+        .all(|segment| !segment.contains('%'))
+}
+
+/// The tenant and owner an account's path names, percent-decoded:
+/// `/api/v1/admin/accounts/acme/auth0%7Cabc/credits` → `("acme", "auth0|abc")`. `None`
+/// when the path has no such segments or one does not decode to UTF-8.
+pub fn account_segments(path: &str) -> Option<(String, String)> {
+    // axum's nested admin router sees the path below the admin prefix; the others the
+    // whole path.
+    let (_, rest) = path.split_once("/accounts/")?;
+    let mut segments = rest.split('/');
+    let tenant = percent_decode(segments.next()?)?;
+    let owner = percent_decode(segments.next()?)?;
+    Some((tenant, owner))
+}
+
+/// `segment` with each `%XX` decoded; `None` for a malformed escape or bytes that are not
+/// UTF-8. Bounded by the path, which the server has already bounded.
+fn percent_decode(segment: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(segment.len());
+    let mut rest = segment.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = tail.get(..2)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = tail.get(2..)?;
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// Every route with its full path and whether it is an admin route, grouped by path in
@@ -493,6 +605,43 @@ mod tests {
     }
 
     #[test]
+    fn account_paths_may_encode_their_tenant_and_owner_only() {
+        assert_eq!(
+            account_segments("/api/v1/admin/accounts/acme/auth0%7Cabc/credits"),
+            Some(("acme".to_owned(), "auth0|abc".to_owned()))
+        );
+        assert_eq!(
+            account_segments("/api/v1/admin/accounts/ac%6De/u1"),
+            Some(("acme".to_owned(), "u1".to_owned()))
+        );
+        assert_eq!(
+            account_segments("/accounts/acme/u1/refill"),
+            Some(("acme".to_owned(), "u1".to_owned()))
+        );
+        assert_eq!(account_segments("/api/v1/admin/accounts/acme"), None);
+        assert_eq!(account_segments("/api/v1/admin/accounts/acme/u%7"), None);
+        assert_eq!(account_segments("/api/v1/admin/accounts/acme/u%zz"), None);
+        assert_eq!(account_segments("/api/v1/admin/accounts/acme/%FF"), None);
+        assert!(before_routing(&http::Method::GET, "/api/v1/admin/accounts/acme/a%7Cb").is_none());
+        assert!(
+            before_routing(
+                &http::Method::POST,
+                "/api/v1/admin/accounts/acme/a%7Cb/refill"
+            )
+            .is_none()
+        );
+        // Any other encoded segment is still refused before routing.
+        for path in [
+            "/api/v1/admin/accounts/acme/a/cr%65dits",
+            "/api/v1/admin/account%73/acme/a",
+            "/api/v1/admin/keys/a%7Cb",
+            "/api/v1/me/keys/a%7Cb",
+        ] {
+            assert!(before_routing(&http::Method::GET, path).is_some(), "{path}");
+        }
+    }
+
+    #[test]
     fn every_method_is_one_every_framework_routes() {
         use http::Method;
         for route in admin_routes().into_iter().chain(routes()) {
@@ -545,6 +694,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 13 + 15 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 18 + 19 + TOKEN_RESOURCES.len());
     }
 }

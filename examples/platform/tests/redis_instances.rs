@@ -1,7 +1,8 @@
 //! Two platform processes (one on axum, one on actix-web) sharing one Postgres and one
-//! Redis behave as one: requests fired at both at once behind a barrier. Skipped unless
-//! `KEYGATE_TEST_POSTGRES_URL` and `KEYGATE_TEST_REDIS_URL` are set (and `redis-cli` is
-//! on the PATH, to empty the test's own logical database).
+//! Redis behave as one: requests fired at both at once behind a barrier (one-time
+//! tokens, a key's credits, an account's credits shared by its keys, rate limits,
+//! revocation). Skipped unless `KEYGATE_TEST_POSTGRES_URL` and `KEYGATE_TEST_REDIS_URL`
+//! are set (and `redis-cli` is on the PATH, to empty the test's own logical database).
 #![cfg(unix)]
 #![allow(
     // Every child is killed and waited for in `Running`'s `Drop`.
@@ -175,6 +176,53 @@ async fn two_instances_on_postgres_and_redis_behave_as_one() {
     )
     .await;
     assert_eq!((status, &shown["credits"]), (200, &json!(0)), "{shown}");
+
+    // One account's balance across both instances: two keys of `acme/auth0|abc` and a
+    // rotated successor of one, 30 credits, 100 requests at once → 30 served, balance 0.
+    let owned =
+        json!({"kind": "secret", "environment": "live", "tenant": "acme", "owner": "auth0|abc"});
+    let (first, first_key) = create_key(&bases[0], SECRET, owned.clone()).await;
+    let (_, second_key) = create_key(&bases[1], SECRET, owned).await;
+    let account = "/api/v1/admin/accounts/acme/auth0%7Cabc";
+    let (status, topped) = send(
+        http_client()
+            .post(format!("{}{account}/credits", bases[1]))
+            .header("x-client-secret", SECRET)
+            .json(&json!({"add": 30})),
+    )
+    .await;
+    assert_eq!((status, &topped["credits"]), (200, &json!(30)), "{topped}");
+    let (status, successor) = send(
+        http_client()
+            .post(format!("{}/api/v1/admin/keys/{first}/rotate", bases[0]))
+            .header("x-client-secret", SECRET)
+            .json(&json!({"grace_seconds": 3600})),
+    )
+    .await;
+    assert_eq!(status, 201, "{successor}");
+    let keys = Arc::new([
+        first_key,
+        second_key,
+        successor["key"].as_str().unwrap().to_owned(),
+    ]);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let statuses = burst(&bases, 100, move |client, base| {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        client
+            .post(format!("{base}/api/detect"))
+            .header("x-api-key", &keys[i % keys.len()])
+    })
+    .await;
+    assert_eq!((count(&statuses, 200), count(&statuses, 402)), (30, 70));
+    for base in &bases {
+        let (status, shown) = send(
+            http_client()
+                .get(format!("{base}{account}"))
+                .header("x-client-secret", SECRET),
+        )
+        .await;
+        assert_eq!((status, &shown["credits"]), (200, &json!(0)), "{shown}");
+    }
 
     // A key limited to 10 per minute, 40 requests at once: 10 admitted across both.
     let (_, key) = create_key(

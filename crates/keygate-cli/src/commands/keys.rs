@@ -7,7 +7,9 @@ use keygate_core::{AdminError, KeyRecord, Keygate};
 use serde::Serialize;
 use zeroize::Zeroize as _;
 
-use crate::args::{CreateArgs, KeysCommand};
+use keygate_core::account::Refill;
+
+use crate::args::{CreateArgs, Interval, KeysCommand};
 use crate::failure::{Failure, admin_failure};
 use crate::output::{Output, credits, key_fields, or_dash, printable, when};
 
@@ -107,6 +109,8 @@ async fn create(keygate: &Keygate, args: CreateArgs, out: &mut Output) -> Result
         scopes: args.scopes,
         rate_limit: args.rate_limit,
         credits: args.credits,
+        owner: args.owner,
+        refill: refill(args.refill_amount, args.refill_interval)?,
         expires_at: args.expires_at,
         metadata: args.metadata.unwrap_or_default(),
         ..NewKey::new(kind, args.environment.into())
@@ -116,9 +120,8 @@ async fn create(keygate: &Keygate, args: CreateArgs, out: &mut Output) -> Result
         AdminError::Invalid(why) => Failure::usage(&["keys", "create"], as_flag(&why)),
         other => admin_failure(other, None),
     })?;
-    let now = keygate.clock().now();
-    let mut view =
-        KeyView::new(&created.record, created.record.credits, now).with_key(&created.key);
+    // An owner's key shows its account's balance; a refill's, its first amount.
+    let mut view = view(keygate, &created.record).await?.with_key(&created.key);
     if out.json() {
         out.json_value(&view);
     } else {
@@ -140,6 +143,16 @@ async fn create(keygate: &Keygate, args: CreateArgs, out: &mut Output) -> Result
     Ok(())
 }
 
+/// `--refill-amount` with `--refill-interval` (clap requires them together).
+fn refill(amount: Option<u64>, interval: Option<Interval>) -> Result<Option<Refill>, Failure> {
+    let (Some(amount), Some(interval)) = (amount, interval) else {
+        return Ok(None);
+    };
+    Refill::new(amount, interval.into())
+        .map(Some)
+        .map_err(|err| Failure::usage(&["keys", "create"], format!("--refill-amount: {err}")))
+}
+
 /// An engine refusal (`expires_at: must be in the future`) in the command line's words
 /// (`--expires-at: …`).
 fn as_flag(why: &str) -> String {
@@ -149,6 +162,8 @@ fn as_flag(why: &str) -> String {
         ("name:", "--name:"),
         ("scopes:", "--scope:"),
         ("credits:", "--credits:"),
+        ("owner:", "--owner:"),
+        ("refill:", "--refill-amount:"),
         ("expires_at:", "--expires-at:"),
         ("metadata:", "--metadata:"),
     ];

@@ -1,7 +1,8 @@
 //! What each command does: open the deployment as the platform does, ask the engine, and
-//! say what happened. `keys` and `tokens` hold those commands; this file opens the
+//! say what happened. `keys`, `accounts` and `tokens` hold those commands; this file opens the
 //! deployment and runs `init`.
 
+mod accounts;
 mod keys;
 mod tokens;
 
@@ -129,6 +130,12 @@ pub(crate) async fn run(
         Command::Keys(command) => {
             let (opened, keygate) = deployment.open().await?;
             let result = keys::run(&keygate, command, out).await;
+            opened.store().close().await;
+            result
+        }
+        Command::Accounts(command) => {
+            let (opened, keygate) = deployment.open().await?;
+            let result = accounts::run(&keygate, command, out).await;
             opened.store().close().await;
             result
         }

@@ -12,6 +12,7 @@
 
 mod common;
 
+mod accounts;
 mod init;
 mod keys;
 mod oauth;

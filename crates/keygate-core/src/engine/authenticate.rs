@@ -221,6 +221,10 @@ impl Keygate {
         let verified = self
             .verify_secret(secret, credentials.client(), now)
             .await?;
+        // A key with an owner acts for its owner only: never as an administrator.
+        if verified.principal.is_owned() {
+            return Err(AuthError::SecretKeyRequired);
+        }
         if operator_only && !verified.principal.is_operator() {
             return Err(AuthError::OperatorRequired);
         }
@@ -235,8 +239,10 @@ impl Keygate {
 /// custom key that lists `users:impersonate` by name (a wildcard such as `*` or `users:*`
 /// does not grant it) — and only where the route allows it.
 fn impersonate(principal: &mut Principal, user: &str, access: &Access) -> Result<(), AuthError> {
+    // A key with an owner acts for its owner only, never for another user.
     let by_key = matches!(principal.method, AuthMethod::ApiKey | AuthMethod::SecretKey)
-        && principal.key_id.is_some();
+        && principal.key_id.is_some()
+        && !principal.is_owned();
     if !access.allows_impersonation() || !by_key || !may_impersonate(principal) {
         return Err(AuthError::ImpersonationForbidden);
     }

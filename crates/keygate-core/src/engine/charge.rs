@@ -4,12 +4,13 @@
 use time::OffsetDateTime;
 
 use super::Keygate;
-use super::grant::{Debit, Grant};
+use super::grant::{Balance, Debit, Grant};
 use super::verify::Verified;
 use crate::access::Access;
 use crate::error::AuthError;
+use crate::key::KeyRecord;
 use crate::meter::{
-    Charge, CreditAccount, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse,
+    Charge, CreditSeed, Limit, MeterAccount, MeterDecision, MeterRequest, OneTimeUse,
 };
 
 impl Keygate {
@@ -25,13 +26,9 @@ impl Keygate {
         // session token reads it only where the route costs something: a key's tokens
         // never open a paid route the key itself could not pay for.
         let costs = access.credit_cost() > 0;
-        let debit = key.filter(|_| verified.credits || costs).and_then(|key| {
-            Some(Debit {
-                account: key.lineage.clone(),
-                cost: access.credit_cost(),
-                allowance: key.credits?,
-            })
-        });
+        let debit = key
+            .filter(|_| verified.credits || costs)
+            .and_then(|key| debit_of(key, access.credit_cost()));
         // The key's rate limit, counted against its lineage.
         let charge = key.and_then(|key| {
             Some(Charge {
@@ -70,7 +67,8 @@ impl Keygate {
             } => {
                 grant.rate_limit = tightest.map(|tightest| tightest.status);
                 grant.credits_remaining = credits_remaining;
-                grant.debit = debit.filter(|debit| debit.cost > 0);
+                // An owner account without a balance is not metered: nothing was taken.
+                grant.debit = debit.filter(|debit| debit.cost > 0 && credits_remaining.is_some());
                 grant.one_time = verified.one_time.map(|(token_id, _, _)| token_id);
                 Ok(grant)
             }
@@ -89,12 +87,11 @@ impl Keygate {
                     Some(debit) => self
                         .inner
                         .meter
-                        .credits(
-                            CreditAccount::KeyLineage(debit.account.as_str()),
-                            debit.allowance,
-                        )
+                        .credits(debit.account.as_account(), debit.as_debit().seed(), now)
                         .await
-                        .ok(),
+                        .ok()
+                        .flatten()
+                        .map(|balance| balance.credits),
                     None => None,
                 };
                 Err(AuthError::RateLimited {
@@ -112,4 +109,25 @@ impl Keygate {
             MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
         }
     }
+}
+
+/// The debit a request with `key` makes: from its account's balance for a key with an
+/// owner (not metered while the account has none), else from its lineage's, seeded from
+/// its allowance or refill; `None` for an unlimited key.
+fn debit_of(key: &KeyRecord, cost: u64) -> Option<Debit> {
+    if let Some(account) = key.account() {
+        return Some(Debit {
+            account: Balance::Owner(account.id()),
+            cost,
+            allowance: 0,
+            refill: None,
+        });
+    }
+    let seed = CreditSeed::of_key(key.credits, key.refill)?;
+    Some(Debit {
+        account: Balance::Lineage(key.lineage.clone()),
+        cost,
+        allowance: seed.allowance,
+        refill: seed.refill,
+    })
 }

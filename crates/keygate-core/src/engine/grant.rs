@@ -1,3 +1,4 @@
+use crate::account::Refill;
 use crate::error::CREDITS_REMAINING;
 use crate::gate::ResponseHeaders;
 use crate::key::KeyId;
@@ -27,17 +28,36 @@ pub struct Grant {
 /// Credits taken from an account, so they can be given back.
 #[derive(Debug, Clone)]
 pub(crate) struct Debit {
-    pub(crate) account: KeyId,
+    pub(crate) account: Balance,
     pub(crate) cost: u64,
     pub(crate) allowance: u64,
+    pub(crate) refill: Option<Refill>,
+}
+
+/// The balance a debit draws on, owned: a key lineage's, or an owner account's
+/// (`<tenant>/<owner>`).
+#[derive(Debug, Clone)]
+pub(crate) enum Balance {
+    Lineage(KeyId),
+    Owner(String),
+}
+
+impl Balance {
+    pub(crate) fn as_account(&self) -> CreditAccount<'_> {
+        match self {
+            Self::Lineage(id) => CreditAccount::KeyLineage(id.as_str()),
+            Self::Owner(id) => CreditAccount::Owner(id),
+        }
+    }
 }
 
 impl Debit {
     pub(crate) fn as_debit(&self) -> CreditDebit<'_> {
         CreditDebit {
-            account: CreditAccount::KeyLineage(self.account.as_str()),
+            account: self.account.as_account(),
             cost: self.cost,
             allowance: self.allowance,
+            refill: self.refill,
         }
     }
 }

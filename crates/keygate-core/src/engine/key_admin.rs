@@ -26,8 +26,11 @@ impl Keygate {
     /// - A key in its rotation grace may read, but every change it attempts is 403
     ///   `expiring_credential`, so a leaked key that was rotated cannot lock out its
     ///   successor; a key with an expiry cannot rotate keys (same code).
-    /// - Only the platform secret creates credits (`credits` at creation, top-ups): 403
-    ///   `operator_required`, checked before `expiring_credential`.
+    /// - Only the platform secret creates credits (`credits` or `refill` at creation,
+    ///   top-ups, account credits and refills) and lists tenants: 403 `operator_required`,
+    ///   checked before `expiring_credential`.
+    /// - A key with an owner is refused (403 `secret_key_required`): it acts for its
+    ///   owner only.
     /// - Any other principal (a restricted or publishable key, a token, a user JWT, a
     ///   principal under impersonation) is refused: 403 `secret_key_required` (or
     ///   `impersonation_forbidden`).
@@ -81,26 +84,26 @@ impl Keygate {
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct KeyAdmin<'a> {
-    keygate: &'a Keygate,
-    by: &'a Principal,
+    pub(super) keygate: &'a Keygate,
+    pub(super) by: &'a Principal,
 }
 
 /// Who acts, as the store has it now.
 #[derive(Debug)]
-enum Actor {
+pub(super) enum Actor {
     /// The platform secret: every tenant.
     Operator,
     /// A tenant's `sk_` key.
     Key(Arc<KeyRecord>),
 }
 
-fn refused(error: AuthError) -> AdminError {
+pub(super) fn refused(error: AuthError) -> AdminError {
     AdminError::Refused(error)
 }
 
 impl Actor {
     /// The tenant this key manages (`None`: a key of no tenant manages nothing).
-    fn tenant(&self) -> Option<&str> {
+    pub(super) fn tenant(&self) -> Option<&str> {
         match self {
             Self::Operator => None,
             Self::Key(record) => record.tenant.as_deref(),
@@ -116,8 +119,16 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may see the accounts of `tenant`.
+    pub(super) fn sees_tenant(&self, tenant: &str) -> bool {
+        match self {
+            Self::Operator => true,
+            Self::Key(_) => self.tenant() == Some(tenant),
+        }
+    }
+
     /// 403 `operator_required` for anyone but the operator.
-    fn must_be_operator(&self) -> Result<(), AdminError> {
+    pub(super) fn must_be_operator(&self) -> Result<(), AdminError> {
         match self {
             Self::Operator => Ok(()),
             Self::Key(_) => Err(refused(AuthError::OperatorRequired)),
@@ -149,7 +160,7 @@ impl Actor {
     /// The tenant a listing or a new key is for: the operator names any tenant (or
     /// none); a tenant's key its own (the default), never another (403
     /// `tenant_forbidden`).
-    fn acting_tenant<'r>(
+    pub(super) fn acting_tenant<'r>(
         &'r self,
         requested: Option<&'r str>,
     ) -> Result<Option<&'r str>, AdminError> {
@@ -164,13 +175,17 @@ impl Actor {
 
 impl KeyAdmin<'_> {
     /// The principal, judged against the store as it stands now.
-    async fn actor(&self, now: OffsetDateTime) -> Result<Actor, AdminError> {
+    pub(super) async fn actor(&self, now: OffsetDateTime) -> Result<Actor, AdminError> {
         let by = self.by;
         if by.is_operator() {
             return Ok(Actor::Operator);
         }
         if by.is_impersonating() {
             return Err(refused(AuthError::ImpersonationForbidden));
+        }
+        // A key with an owner acts for its owner only: never as an administrator.
+        if by.is_owned() {
+            return Err(refused(AuthError::SecretKeyRequired));
         }
         let Some(key_id) = by.key_id.as_ref().filter(|_| {
             matches!(by.method, AuthMethod::SecretKey | AuthMethod::ApiKey)
@@ -186,7 +201,7 @@ impl KeyAdmin<'_> {
             .await
             .map_err(AdminError::Unavailable)?
             .ok_or(refused(AuthError::InvalidSecretKey))?;
-        if record.kind != KeyKind::Secret {
+        if record.kind != KeyKind::Secret || record.owner.is_some() {
             return Err(refused(AuthError::SecretKeyRequired));
         }
         match record.status(now) {
@@ -207,7 +222,7 @@ impl KeyAdmin<'_> {
         }
     }
 
-    fn now(&self) -> OffsetDateTime {
+    pub(super) fn now(&self) -> OffsetDateTime {
         self.keygate.inner.clock.now()
     }
 
@@ -244,7 +259,7 @@ impl KeyAdmin<'_> {
     /// forward to the acting key's own expiry.
     pub async fn create_key(&self, mut new: NewKey) -> Result<CreatedKey, AdminError> {
         let actor = self.actor(self.now()).await?;
-        if new.credits.is_some() {
+        if new.credits.is_some() || new.refill.is_some() {
             actor.must_be_operator()?;
         }
         actor.must_not_be_rotated()?;
@@ -258,7 +273,7 @@ impl KeyAdmin<'_> {
             new.expires_at = Some(new.expires_at.map_or(limit, |asked| asked.min(limit)));
         }
         new.tenant = tenant;
-        self.keygate.create_key_by(new, Some(self.by)).await
+        self.keygate.create_key_by(new, Some(self.by), None).await
     }
 
     /// [`Keygate::get_key`], by this principal: another tenant's key is

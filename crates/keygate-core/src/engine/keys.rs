@@ -7,13 +7,13 @@ use time::Duration;
 
 use super::Keygate;
 use crate::audit::AuditEvent;
-use crate::credentials::is_valid_id;
+use crate::credentials::{is_valid_id, is_valid_user_id};
 use crate::error::AuthError;
 use crate::key::{
     ApiKey, KeyId, KeyKind, KeyPrefix, KeyRecord, MAX_METADATA_BYTES, MAX_NAME_LEN,
     MAX_ROTATION_GRACE, Metadata, NewKey,
 };
-use crate::meter::{CreditAccount, MAX_CREDITS};
+use crate::meter::{CreditAccount, CreditSeed, MAX_CREDITS};
 use crate::principal::Principal;
 use crate::random::RandomError;
 use crate::scope::ScopeSet;
@@ -107,13 +107,16 @@ impl Keygate {
     /// # }
     /// ```
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, AdminError> {
-        self.create_key_by(new, None).await
+        self.create_key_by(new, None, None).await
     }
 
+    /// Creates the key; with `limit`, only if its account holds fewer active keys than
+    /// that (409 `key_limit_reached` otherwise), checked atomically by the store.
     pub(super) async fn create_key_by(
         &self,
         new: NewKey,
         by: Option<&Principal>,
+        limit: Option<usize>,
     ) -> Result<CreatedKey, AdminError> {
         let now = self.inner.clock.now();
         let prefix = match (new.kind, &new.prefix) {
@@ -129,6 +132,29 @@ impl Keygate {
             && !is_valid_id(tenant)
         {
             return Err(invalid("tenant: 1 to 128 of A-Z a-z 0-9 . _ : @ -"));
+        }
+        if let Some(owner) = &new.owner {
+            if !is_valid_user_id(owner) {
+                return Err(invalid("owner: 1 to 128 of A-Z a-z 0-9 . _ : @ | -"));
+            }
+            if new.tenant.is_none() {
+                return Err(invalid("owner: a key with an owner needs a tenant"));
+            }
+            if new.credits.is_some() {
+                return Err(invalid(
+                    "credits: a key with an owner draws on its account's balance; add credits to the account",
+                ));
+            }
+            if new.refill.is_some() {
+                return Err(invalid(
+                    "refill: a key with an owner draws on its account's balance; set the refill on the account",
+                ));
+            }
+            if new.kind == KeyKind::Publishable {
+                return Err(invalid(
+                    "owner: a publishable key acts for the user of its JWT; it takes no owner",
+                ));
+            }
         }
         if new
             .name
@@ -161,13 +187,28 @@ impl Keygate {
             scopes,
             rate_limit: new.rate_limit,
             credits: new.credits,
+            owner: new.owner.map(Arc::from),
+            refill: new.refill,
             metadata: Arc::new(new.metadata),
             created_at: now,
             expires_at: new.expires_at,
             revoked_at: None,
             valid_until: None,
         };
-        self.inner.keys.create(&record).await.map_err(store_error)?;
+        match limit {
+            None => self.inner.keys.create(&record).await.map_err(store_error)?,
+            Some(limit) => {
+                let created = self
+                    .inner
+                    .keys
+                    .create_within_limit(&record, limit, now)
+                    .await
+                    .map_err(store_error)?;
+                if !created {
+                    return Err(AdminError::Refused(AuthError::KeyLimitReached));
+                }
+            }
+        }
         self.audit(&AuditEvent::KeyCreated {
             by,
             key_id: &record.id,
@@ -372,7 +413,12 @@ impl Keygate {
             return Err(invalid(format!("add: 1 to {MAX_CREDITS}")));
         }
         let record = self.get_key(id).await?;
-        let Some(allowance) = record.credits else {
+        if let Some(account) = record.account() {
+            return Err(invalid(format!(
+                "this key draws on the balance of the account {account}; add credits to the account"
+            )));
+        }
+        let Some(seed) = CreditSeed::of_key(record.credits, record.refill) else {
             return Err(invalid("this key has no credit balance (it is unlimited)"));
         };
         let balance = self
@@ -381,7 +427,8 @@ impl Keygate {
             .add_credits(
                 CreditAccount::KeyLineage(record.lineage.as_str()),
                 amount,
-                allowance,
+                seed,
+                self.inner.clock.now(),
             )
             .await
             .map_err(AdminError::Unavailable)?;
@@ -394,19 +441,31 @@ impl Keygate {
         Ok(balance)
     }
 
-    /// The current credit balance of `record`'s key; `None` when it is unlimited.
+    /// The current credit balance of `record`'s key, a due refill applied: its account's
+    /// for a key with an owner; `None` when it is unlimited (or its account not metered).
     pub async fn credits(&self, record: &KeyRecord) -> Result<Option<u64>, AdminError> {
-        let Some(allowance) = record.credits else {
-            return Ok(None);
+        let now = self.inner.clock.now();
+        let balance = if let Some(account) = record.account() {
+            let id = account.id();
+            self.inner
+                .meter
+                .credits(CreditAccount::Owner(&id), CreditSeed::NONE, now)
+                .await
+        } else {
+            let Some(seed) = CreditSeed::of_key(record.credits, record.refill) else {
+                return Ok(None);
+            };
+            self.inner
+                .meter
+                .credits(
+                    CreditAccount::KeyLineage(record.lineage.as_str()),
+                    seed,
+                    now,
+                )
+                .await
         };
-        self.inner
-            .meter
-            .credits(
-                CreditAccount::KeyLineage(record.lineage.as_str()),
-                allowance,
-            )
-            .await
-            .map(Some)
+        balance
+            .map(|balance| balance.map(|balance| balance.credits))
             .map_err(AdminError::Unavailable)
     }
 }

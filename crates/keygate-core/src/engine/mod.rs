@@ -1,11 +1,13 @@
 //! The engine: [`Keygate`], built once by a [`KeygateBuilder`] and cloned into every
 //! adapter and handler.
 
+mod accounts;
 mod authenticate;
 mod charge;
 mod grant;
 mod key_admin;
 mod keys;
+mod self_service;
 mod settle;
 mod tokens;
 mod transport;
@@ -15,6 +17,7 @@ pub use authenticate::IMPERSONATE_SCOPE;
 pub use grant::Grant;
 pub use key_admin::KeyAdmin;
 pub use keys::{AdminError, CreatedKey, KeyPage, MAX_LIST_LIMIT};
+pub use self_service::SelfService;
 pub use tokens::TOKEN_CREATE_SCOPE;
 
 use std::fmt;

@@ -24,7 +24,8 @@ impl Keygate {
     ///   later than the minting token or key (its lifetime is cut to fit).
     /// - A minting token's user reference and catalogue carry over and cannot be changed;
     ///   a one-time token mints one-time tokens only.
-    /// - A caller acting under `X-On-Behalf-Of` may not mint.
+    /// - A caller acting under `X-On-Behalf-Of` may not mint (403
+    ///   `impersonation_forbidden`), nor a key with an owner (403 `credential_not_accepted`).
     ///
     /// ```
     /// use keygate_core::token::{TokenKind, TokenRequest};
@@ -51,6 +52,16 @@ impl Keygate {
     ) -> Result<IssuedToken, AuthError> {
         if minter.is_impersonating() {
             return Err(AuthError::ImpersonationForbidden);
+        }
+        // A key with an owner acts for its owner only: it mints nothing.
+        if minter.is_owned() {
+            return Err(AuthError::CredentialNotAccepted {
+                accepted: if request.kind == TokenKind::Client {
+                    Methods::from([AuthMethod::SecretKey, AuthMethod::ApiKey])
+                } else {
+                    minting_methods()
+                },
+            });
         }
         let may_mint = match minter.method {
             AuthMethod::SecretKey => true,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::KeyDigest;
+use crate::account::{Account, Refill};
 use crate::random::{RandomError, random_base62};
 use crate::scope::ScopeSet;
 
@@ -203,8 +204,14 @@ pub struct KeyRecord {
     /// Per-key rate limit, if any.
     pub rate_limit: Option<RateLimit>,
     /// The credit allowance the key was created with; `None` means unlimited. The live
-    /// balance is kept by the [`Meter`](crate::Meter).
+    /// balance is kept by the [`Meter`](crate::Meter). Always `None` for a key with an
+    /// owner: it draws on its account's balance.
     pub credits: Option<u64>,
+    /// The user the key belongs to, in its tenant: the key then acts for that user only
+    /// and draws on the [`account`](Self::account)'s balance. Rotations keep it.
+    pub owner: Option<Arc<str>>,
+    /// The key's own refill rule (never for a key with an owner: its account has one).
+    pub refill: Option<Refill>,
     /// Free-form JSON shown in the principal.
     pub metadata: Arc<Metadata>,
     /// When the key was made.
@@ -229,6 +236,20 @@ impl KeyRecord {
         } else {
             KeyStatus::Active
         }
+    }
+
+    /// The account the key belongs to, for a key with an owner (and a tenant, which such a
+    /// key always has).
+    pub fn account(&self) -> Option<Account> {
+        Some(Account {
+            tenant: Arc::clone(self.tenant.as_ref()?),
+            owner: Arc::clone(self.owner.as_ref()?),
+        })
+    }
+
+    /// Whether the key is usable at `now` (neither revoked nor expired nor past its grace).
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.status(now) == KeyStatus::Active
     }
 
     /// The scopes the key acts with: every scope for `sk_`, none for `pk_`, the listed
@@ -275,8 +296,17 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     /// Per-key rate limit.
     pub rate_limit: Option<RateLimit>,
-    /// Credit allowance; `None` is unlimited.
+    /// Credit allowance; `None` is unlimited (or, with a `refill`, the refill's amount).
+    /// Not for a key with an owner.
     pub credits: Option<u64>,
+    /// The user (1 to 128 of `A-Z a-z 0-9 . _ : @ | -`) the key belongs to: it then acts
+    /// for that user only and draws on the balance of the account `<tenant>/<owner>`,
+    /// shared with the account's other keys. Needs a tenant; excludes `credits` and
+    /// `refill` (an account's refill is set on the account).
+    pub owner: Option<String>,
+    /// Sets the key's balance back to an amount every UTC day or month. Only the platform
+    /// operator sets one through [`KeyAdmin`](crate::KeyAdmin).
+    pub refill: Option<Refill>,
     /// When the key stops working; must be in the future.
     pub expires_at: Option<OffsetDateTime>,
     /// Free-form JSON, at most 4 KiB once serialized.
@@ -295,6 +325,8 @@ impl NewKey {
             scopes: Vec::new(),
             rate_limit: None,
             credits: None,
+            owner: None,
+            refill: None,
             expires_at: None,
             metadata: Metadata::new(),
         }

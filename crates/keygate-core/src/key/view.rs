@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{ApiKey, Environment, KeyKind, KeyRecord, KeyStatus, Metadata, RateLimit};
+use crate::account::Refill;
 use crate::clock::to_micros;
 use crate::scope::ScopeSet;
 
@@ -59,8 +60,13 @@ pub struct KeyView {
     pub scopes: ScopeSet,
     /// The rate limit.
     pub rate_limit: Option<RateLimit>,
-    /// The current credit balance; `null` for an unlimited key.
+    /// The current credit balance (its account's, for a key with an owner); `null` for an
+    /// unlimited key.
     pub credits: Option<u64>,
+    /// The user the key belongs to; `null` for none.
+    pub owner: Option<Arc<str>>,
+    /// The key's own refill rule; `null` for none.
+    pub refill: Option<Refill>,
     /// `active`, `revoked` or `expired`, now.
     pub status: &'static str,
     /// Free-form JSON.
@@ -94,6 +100,8 @@ impl KeyView {
             scopes: record.scopes.clone(),
             rate_limit: record.rate_limit,
             credits,
+            owner: record.owner.clone(),
+            refill: record.refill,
             status: match record.status(now) {
                 KeyStatus::Active => "active",
                 KeyStatus::Revoked => "revoked",

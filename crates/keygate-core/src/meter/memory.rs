@@ -5,7 +5,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::rate_table::{RateTable, SWEEP_EVERY};
-use super::{CreditAccount, MAX_CREDITS, Meter, MeterDecision, MeterRequest, Settlement};
+use super::{
+    CreditAccount, CreditBalance, CreditSeed, MAX_CREDITS, Meter, MeterDecision, MeterRequest,
+    Settlement, StoredBalance,
+};
+use crate::account::Refill;
 use crate::store::StoreError;
 
 /// Counters in process memory: exact for one process, not shared between instances.
@@ -26,8 +30,8 @@ pub struct MemoryMeter {
 #[derive(Default)]
 struct State {
     rates: RateTable,
-    /// balance key (see [`CreditAccount::balance_key`]) → balance.
-    credits: HashMap<String, u64>,
+    /// balance key (see [`CreditAccount::balance_key`]) → balance and refill rule.
+    credits: HashMap<String, StoredBalance>,
     /// token id → expiry in Unix nanoseconds.
     used: HashMap<String, i128>,
     requests: u64,
@@ -76,30 +80,42 @@ impl State {
         self.used.retain(|_, expires| *expires > now_nanos);
     }
 
-    fn balance(&self, account: CreditAccount<'_>, allowance: u64) -> u64 {
-        self.credits
-            .get(account.balance_key().as_ref())
-            .copied()
-            .unwrap_or(allowance)
-    }
-
-    fn set_balance(&mut self, account: CreditAccount<'_>, balance: u64) {
+    /// The balance of `account` at `now`, a due refill applied (and kept); a key lineage
+    /// not seen yet is seeded (and kept) from `seed`, an owner account not seen is `None`.
+    fn balance(
+        &mut self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Option<&mut StoredBalance> {
         let key = account.balance_key();
-        match self.credits.get_mut(key.as_ref()) {
-            Some(slot) => *slot = balance,
-            None => {
-                self.credits.insert(key.into_owned(), balance);
+        if !self.credits.contains_key(key.as_ref()) {
+            if !account.is_seeded() {
+                return None;
             }
+            self.credits
+                .insert(key.clone().into_owned(), StoredBalance::seeded(seed, now));
         }
+        let balance = self.credits.get_mut(key.as_ref())?;
+        balance.refresh(now);
+        Some(balance)
     }
 
-    fn add(&mut self, account: CreditAccount<'_>, amount: u64, allowance: u64) -> u64 {
+    fn add(
+        &mut self,
+        account: CreditAccount<'_>,
+        amount: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> u64 {
+        let key = account.balance_key();
         let balance = self
-            .balance(account, allowance)
-            .saturating_add(amount)
-            .min(MAX_CREDITS);
-        self.set_balance(account, balance);
-        balance
+            .credits
+            .entry(key.into_owned())
+            .or_insert_with(|| StoredBalance::seeded(seed, now));
+        balance.refresh(now);
+        balance.credits = balance.credits.saturating_add(amount).min(MAX_CREDITS);
+        balance.credits
     }
 }
 
@@ -123,10 +139,11 @@ impl Meter for MemoryMeter {
                 });
             }
         };
-        // …then credits…
-        let credits = request.credits.map(|debit| {
-            let balance = state.balance(debit.account, debit.allowance);
-            (debit, balance)
+        // …then credits (a due refill applied first; an owner account without a balance
+        // is not metered)…
+        let credits = request.credits.and_then(|debit| {
+            let balance = state.balance(debit.account, debit.seed(), request.now)?;
+            Some((debit, balance.credits))
         });
         if let Some((debit, balance)) = credits
             && balance < debit.cost
@@ -148,7 +165,9 @@ impl Meter for MemoryMeter {
         // …then commit the rest.
         let credits_remaining = credits.map(|(debit, balance)| {
             let left = balance - debit.cost;
-            state.set_balance(debit.account, left);
+            if let Some(stored) = state.credits.get_mut(debit.account.balance_key().as_ref()) {
+                stored.credits = left;
+            }
             left
         });
         if let Some(use_) = request.one_time {
@@ -166,7 +185,25 @@ impl Meter for MemoryMeter {
     async fn settle(&self, settlement: &Settlement<'_>) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Some(debit) = settlement.credits {
-            state.add(debit.account, debit.cost, debit.allowance);
+            // A settlement has no time of its own: the refund is added as the balance
+            // stands, without applying a refill.
+            let key = debit.account.balance_key();
+            match state.credits.get_mut(key.as_ref()) {
+                Some(balance) => {
+                    balance.credits = balance.credits.saturating_add(debit.cost).min(MAX_CREDITS);
+                }
+                None if debit.account.is_seeded() => {
+                    let mut seed = debit.seed();
+                    seed.allowance = seed.allowance.saturating_add(debit.cost).min(MAX_CREDITS);
+                    let balance = StoredBalance {
+                        credits: seed.allowance,
+                        refill: seed.refill,
+                        refill_at: i64::MAX,
+                    };
+                    state.credits.insert(key.into_owned(), balance);
+                }
+                None => {}
+            }
         }
         if let Some(token_id) = settlement.one_time {
             state.used.remove(token_id);
@@ -178,13 +215,56 @@ impl Meter for MemoryMeter {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        Ok(self.lock().add(account, amount, allowance))
+        Ok(self.lock().add(account, amount, seed, now))
     }
 
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
-        Ok(self.lock().balance(account, allowance))
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        let mut state = self.lock();
+        if account.is_seeded() && !state.credits.contains_key(account.balance_key().as_ref()) {
+            // Reading a key's balance stores nothing: its seed is what it reads as.
+            let mut seeded = StoredBalance::seeded(seed, now);
+            seeded.refresh(now);
+            return Ok(Some(seeded.report()));
+        }
+        Ok(state
+            .balance(account, seed, now)
+            .map(|balance| balance.report()))
+    }
+
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        let mut state = self.lock();
+        let key = account.balance_key();
+        let balance = match (state.credits.get_mut(key.as_ref()), refill) {
+            (Some(balance), _) => balance,
+            (None, None) => return Ok(None),
+            (None, Some(refill)) => {
+                state
+                    .credits
+                    .entry(key.into_owned())
+                    .or_insert(StoredBalance::seeded(
+                        CreditSeed {
+                            allowance: refill.amount(),
+                            refill: Some(refill),
+                        },
+                        now,
+                    ))
+            }
+        };
+        balance.set_refill(refill, now);
+        Ok(Some(balance.report()))
     }
 }
 

@@ -15,6 +15,7 @@
 //! Meters that count in process share a [`RateTable`]; the Redis meter keeps the same
 //! numbers (GCRA times in whole microseconds, see [`gcra`]) in one script.
 
+mod balance;
 mod decision;
 pub mod gcra;
 mod memory;
@@ -22,6 +23,7 @@ mod rate_table;
 mod request;
 pub mod window;
 
+pub use balance::{CreditBalance, CreditSeed, StoredBalance};
 pub(crate) use decision::retry_wait;
 pub use decision::{
     ChargeStatus, MeterDecision, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
@@ -38,6 +40,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use time::OffsetDateTime;
+
+use crate::account::Refill;
 use crate::store::StoreError;
 
 /// The largest credit balance a meter keeps (fits a signed 64-bit database column).
@@ -68,16 +73,37 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
     async fn settle(&self, settlement: &Settlement<'_>) -> Result<(), StoreError>;
 
     /// Adds `amount` credits to `account` (saturating at [`MAX_CREDITS`]) and returns the
-    /// new balance; `allowance` seeds an account the meter has not seen.
+    /// new balance. A due refill is applied first. A balance the meter has not seen starts
+    /// from `seed` (an owner account's from [`CreditSeed::NONE`]: adding credits makes it
+    /// metered).
     async fn add_credits(
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
-    /// The current balance of `account`; `allowance` when the meter has not seen it.
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError>;
+    /// The balance of `account` at `now`, a due refill applied. A key lineage the meter
+    /// has not seen reads as `seed`; an owner account it has not seen is `None` (not
+    /// metered).
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError>;
+
+    /// Sets (or, with `None`, clears) the refill rule of `account` at `now` and returns the
+    /// balance. A due refill of the old rule is applied first; the credits are then kept
+    /// until the new rule's next boundary. A balance the meter has not seen starts at the
+    /// rule's amount; clearing the rule of one creates nothing (`None`).
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError>;
 }
 
 #[async_trait]
@@ -92,11 +118,25 @@ impl<M: Meter + ?Sized> Meter for std::sync::Arc<M> {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        (**self).add_credits(account, amount, allowance).await
+        (**self).add_credits(account, amount, seed, now).await
     }
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
-        (**self).credits(account, allowance).await
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        (**self).credits(account, seed, now).await
+    }
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        (**self).set_refill(account, refill, now).await
     }
 }

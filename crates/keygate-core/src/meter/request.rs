@@ -6,6 +6,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use crate::account::Refill;
 use crate::key::RateLimit;
 
 /// What one request needs counted: any number of charges, then credits, then a one-time
@@ -227,9 +228,23 @@ pub struct CreditDebit<'a> {
     pub account: CreditAccount<'a>,
     /// Credits this request costs.
     pub cost: u64,
-    /// The balance to start from when the meter has none yet for this account (the key's
-    /// allowance at creation).
+    /// The balance to start from when the meter has none yet for a key lineage (the key's
+    /// allowance at creation). Ignored for an owner account: one the meter has no balance
+    /// for is not metered.
     pub allowance: u64,
+    /// The refill rule stored with a new key lineage's balance (the key's). Ignored for an
+    /// owner account, whose rule is kept with its balance.
+    pub refill: Option<Refill>,
+}
+
+impl CreditDebit<'_> {
+    /// What a new balance of this account starts from.
+    pub fn seed(&self) -> super::CreditSeed {
+        super::CreditSeed {
+            allowance: self.allowance,
+            refill: self.refill,
+        }
+    }
 }
 
 /// An account that holds a credit balance: a key lineage or an owner account. (Users and
@@ -265,6 +280,13 @@ impl<'a> CreditAccount<'a> {
             Self::KeyLineage(id) => Cow::Borrowed(id),
             Self::Owner(id) => Cow::Owned(format!("{OWNER_BALANCE_PREFIX}{id}")),
         }
+    }
+
+    /// Whether the meter seeds a balance it has not seen from the request's allowance (a key
+    /// lineage), or treats the account as not metered (an owner account, until credits are
+    /// added or a refill set).
+    pub const fn is_seeded(&self) -> bool {
+        matches!(self, Self::KeyLineage(_))
     }
 
     /// The account as a [`MeterAccount`].

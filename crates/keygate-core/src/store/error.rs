@@ -25,6 +25,8 @@ pub enum StoreErrorKind {
     Conflict,
     /// Stored data could not be read back (corrupt or from an unknown schema).
     Corrupt,
+    /// The store does not implement this operation (a store written before it existed).
+    Unsupported,
 }
 
 impl StoreError {
@@ -53,6 +55,15 @@ impl StoreError {
     pub fn corrupt(message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind: StoreErrorKind::Corrupt,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store does not implement this operation.
+    pub fn unsupported(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind: StoreErrorKind::Unsupported,
             message: message.into(),
             source: None,
         }

@@ -1,10 +1,11 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{KeyListing, KeyStore, Rotation, StoreError};
+use crate::account::{Account, TenantSummary};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 
 /// Key records in process memory: for tests, examples and single-process deployments
@@ -54,6 +55,14 @@ impl State {
         self.by_id
             .insert(record.id.clone(), Arc::new(record.clone()));
         Ok(())
+    }
+
+    /// The records of `account`, oldest first (the listing order).
+    fn of_account<'s>(&'s self, account: &'s Account) -> impl Iterator<Item = &'s Arc<KeyRecord>> {
+        self.by_id.values().filter(move |record| {
+            record.tenant.as_deref() == Some(&*account.tenant)
+                && record.owner.as_deref() == Some(&*account.owner)
+        })
     }
 
     fn update(
@@ -128,5 +137,127 @@ impl KeyStore for MemoryKeyStore {
         Ok(state
             .update(id, |record| record.valid_until = Some(valid_until))
             .map_or(Rotation::NotFound, Rotation::Rotated))
+    }
+
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.write();
+        let active = match record.account() {
+            Some(account) => state
+                .of_account(&account)
+                .filter(|key| key.is_active(now))
+                .count(),
+            None => 0,
+        };
+        if active >= limit {
+            return Ok(false);
+        }
+        state.insert(record)?;
+        Ok(true)
+    }
+
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let mut records: Vec<Arc<KeyRecord>> = self
+            .read()
+            .of_account(account)
+            .filter(|record| record.is_active(now))
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        records.truncate(limit);
+        Ok(records)
+    }
+
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let state = self.read();
+        let count = state
+            .of_account(account)
+            .filter(|record| record.is_active(now))
+            .count();
+        Ok(u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        let state = self.read();
+        // tenant → (active keys, owners)
+        let mut tenants: BTreeMap<&str, (u64, BTreeSet<&str>)> = BTreeMap::new();
+        for record in state.by_id.values() {
+            let Some(tenant) = record.tenant.as_deref() else {
+                continue;
+            };
+            if after.is_some_and(|after| tenant <= after) {
+                continue;
+            }
+            let entry = tenants.entry(tenant).or_default();
+            if record.is_active(now) {
+                entry.0 += 1;
+            }
+            if let Some(owner) = record.owner.as_deref() {
+                entry.1.insert(owner);
+            }
+        }
+        Ok(tenants
+            .into_iter()
+            .take(limit)
+            .map(|(tenant, (keys, owners))| {
+                let accounts = u64::try_from(owners.len()).unwrap_or(u64::MAX);
+                TenantSummary::new(Arc::from(tenant), keys, accounts)
+            })
+            .collect())
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        let state = self.read();
+        let mut accounts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for record in state.by_id.values() {
+            let (Some(of), Some(owner)) = (record.tenant.as_deref(), record.owner.as_deref())
+            else {
+                continue;
+            };
+            if tenant.is_some_and(|tenant| tenant != of)
+                || after.is_some_and(|after| (of, owner) <= (&*after.tenant, &*after.owner))
+            {
+                continue;
+            }
+            let keys = accounts.entry((of, owner)).or_default();
+            if record.is_active(now) {
+                *keys += 1;
+            }
+        }
+        Ok(accounts
+            .into_iter()
+            .take(limit)
+            .map(|((tenant, owner), keys)| {
+                let account = Account {
+                    tenant: Arc::from(tenant),
+                    owner: Arc::from(owner),
+                };
+                (account, keys)
+            })
+            .collect())
     }
 }

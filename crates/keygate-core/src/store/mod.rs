@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::account::{Account, TenantSummary};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 
 /// Where key records live. Implementations must be safe to share between tasks and
@@ -59,6 +60,86 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
         successor: &KeyRecord,
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
+
+    /// In one atomic step: stores `record` (a key with a tenant and an owner) if its
+    /// account holds fewer than `limit` keys active at `now`, and returns whether it did.
+    /// Two creations racing for the last slot store one key. Fails with
+    /// [`StoreErrorKind::Conflict`] as [`create`](Self::create) does.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`] (a 503): a store written
+    /// before accounts existed refuses self-service keys rather than exceed the limit.
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let _ = (record, limit, now);
+        Err(unsupported("create_within_limit"))
+    }
+
+    /// The keys of `account` active at `now` (neither revoked nor expired nor past their
+    /// grace), oldest first (as [`list`](Self::list) orders), at most `limit`.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        let _ = (account, now, limit);
+        Err(unsupported("account_keys"))
+    }
+
+    /// How many keys of `account` are active at `now`.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let _ = (account, now);
+        Err(unsupported("count_account_keys"))
+    }
+
+    /// The tenants that have keys (any, revoked included), by name compared bytewise,
+    /// those after `after` only, at most `limit`; each with its keys active at `now` and
+    /// its accounts (distinct owners of its keys).
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        let _ = (after, limit, now);
+        Err(unsupported("list_tenants"))
+    }
+
+    /// The accounts that own keys (any, revoked included), of `tenant` (every tenant's for
+    /// `None`), ordered by tenant then owner (bytewise), those after `after` only, at most
+    /// `limit`; each with its keys active at `now`.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        let _ = (tenant, after, limit, now);
+        Err(unsupported("list_accounts"))
+    }
+}
+
+fn unsupported(method: &str) -> StoreError {
+    StoreError::unsupported(format!(
+        "this key store does not keep accounts: implement KeyStore::{method}"
+    ))
 }
 
 /// Which records [`KeyStore::list`] returns: those of `tenant` (every tenant's for
@@ -150,5 +231,45 @@ impl<S: KeyStore + ?Sized> KeyStore for Arc<S> {
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         (**self).rotate(id, successor, valid_until).await
+    }
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        (**self).create_within_limit(record, limit, now).await
+    }
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        (**self).account_keys(account, now, limit).await
+    }
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        (**self).count_account_keys(account, now).await
+    }
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        (**self).list_tenants(after, limit, now).await
+    }
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        (**self).list_accounts(tenant, after, limit, now).await
     }
 }

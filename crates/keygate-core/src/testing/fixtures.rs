@@ -52,6 +52,8 @@ pub fn record(text: &str, tenant: Option<&str>, offset_secs: i64) -> KeyRecord {
         scopes: ScopeSet::none(),
         rate_limit: None,
         credits: None,
+        owner: None,
+        refill: None,
         metadata: Arc::default(),
         created_at: T0 + time::Duration::seconds(offset_secs),
         expires_at: None,

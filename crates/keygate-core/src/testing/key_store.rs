@@ -44,6 +44,8 @@
     clippy::indexing_slicing
 )]
 
+mod accounts;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -51,11 +53,13 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use super::{T0, hasher, record};
+use crate::account::{Account, TenantSummary};
 use crate::key::{Environment, KeyDigest, KeyId, KeyKind, KeyRecord, Metadata, RateLimit};
 use crate::meter::MAX_CREDITS;
 use crate::scope::ScopeSet;
 use crate::secret::Pepper;
 use crate::store::{KeyListing, KeyStore, Rotation, StoreError, StoreErrorKind};
+pub use accounts::*;
 
 /// Writes the [`KeyStore`] suite as tests: a module `$name` with one `#[tokio::test]` per
 /// scenario of [`keygate_core::testing::key_store`](crate::testing::key_store), each
@@ -87,6 +91,11 @@ macro_rules! key_store_suite {
             revoke_keeps_the_earliest_time,
             rotation_stores_one_successor_and_says_why_not,
             racing_rotations_leave_exactly_one_successor,
+            owner_and_refill_round_trip,
+            account_keys_are_the_active_keys_of_one_account,
+            create_within_limit_counts_the_accounts_active_keys,
+            racing_creations_never_exceed_the_limit,
+            tenants_and_accounts_come_in_ordered_pages,
         );
     };
     (@module $name:ident, $fresh:expr; $($scenario:ident),+ $(,)?) => {
@@ -211,6 +220,46 @@ impl<S: KeyStore, G: Send + Sync + 'static> KeyStore for Guarded<S, G> {
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         self.store.rotate(id, successor, valid_until).await
+    }
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.store.create_within_limit(record, limit, now).await
+    }
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.store.account_keys(account, now, limit).await
+    }
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.store.count_account_keys(account, now).await
+    }
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.store.list_tenants(after, limit, now).await
+    }
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.store.list_accounts(tenant, after, limit, now).await
     }
 }
 

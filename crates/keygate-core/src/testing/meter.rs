@@ -23,16 +23,19 @@ use time::{Duration, OffsetDateTime};
 
 mod counters;
 pub mod model;
+mod refill;
 
 pub use super::T0;
 pub use super::key_store::Guarded;
 pub use counters::*;
+pub use refill::*;
 
 use crate::Meter;
+use crate::account::Refill;
 use crate::key::RateLimit;
 use crate::meter::{
-    Charge, ChargeStatus, CreditAccount, CreditDebit, Limit, MAX_CREDITS, MeterAccount,
-    MeterDecision, MeterRequest, OneTimeUse, Settlement,
+    Charge, ChargeStatus, CreditAccount, CreditBalance, CreditDebit, CreditSeed, Limit,
+    MAX_CREDITS, MeterAccount, MeterDecision, MeterRequest, OneTimeUse, Settlement,
 };
 use crate::store::StoreError;
 
@@ -77,13 +80,42 @@ impl<M: Meter, G: Send + Sync + 'static> Meter for Guarded<M, G> {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        self.store().add_credits(account, amount, allowance).await
+        self.store().add_credits(account, amount, seed, now).await
     }
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
-        self.store().credits(account, allowance).await
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        self.store().credits(account, seed, now).await
     }
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        self.store().set_refill(account, refill, now).await
+    }
+}
+
+/// The balance of `account` at [`T0`] as `meter` reads it (a key lineage not seen yet:
+/// `allowance`); panics on an error or an owner account without a balance.
+pub async fn credits_of<M: Meter + ?Sized>(
+    meter: &M,
+    account: CreditAccount<'_>,
+    allowance: u64,
+) -> u64 {
+    meter
+        .credits(account, CreditSeed::credits(allowance), T0)
+        .await
+        .unwrap()
+        .expect("a metered account")
+        .credits
 }
 
 /// Runs every scenario of this module, one `#[tokio::test]` each, in a module named
@@ -114,6 +146,12 @@ macro_rules! meter_suite {
             owner_and_lineage_balances_are_apart,
             a_free_request_reads_the_balance_and_takes_nothing,
             concurrent_debits_never_oversell,
+            a_refill_sets_the_balance_back_at_the_boundary,
+            a_read_after_the_boundary_applies_the_refill,
+            a_balance_without_refill_is_untouched_at_the_boundary,
+            a_refill_applies_once_when_tasks_race_across_the_boundary,
+            a_monthly_refill_lands_on_the_first_after_every_month_length,
+            an_owner_account_is_metered_once_it_has_a_balance,
         );
     };
     (@tests $name:ident, $make:expr; $($scenario:ident),+ $(,)?) => {
@@ -151,6 +189,7 @@ pub(super) fn debit(lineage: &str, cost: u64, allowance: u64) -> CreditDebit<'_>
         account: CreditAccount::KeyLineage(lineage),
         cost,
         allowance,
+        refill: None,
     }
 }
 
@@ -242,7 +281,7 @@ pub async fn a_replayed_one_time_token_costs_no_credits(meter: impl Meter) {
         assert_eq!(meter.meter(&req).await.unwrap(), MeterDecision::AlreadyUsed);
     }
     let lineage = CreditAccount::KeyLineage("acct");
-    assert_eq!(meter.credits(lineage, 10).await.unwrap(), 7);
+    assert_eq!(credits_of(&meter, lineage, 10).await, 7);
     // Another token on its own (no credits) is used once too.
     let bare = MeterRequest {
         one_time: use_once("jti-2"),
@@ -298,7 +337,7 @@ pub async fn a_settled_one_time_token_can_be_used_again(meter: impl Meter) {
     assert_eq!(allowed(meter.meter(&paid).await.unwrap()).1, Some(7));
     meter.settle(&release("jti-3")).await.unwrap();
     let lineage = CreditAccount::KeyLineage("acct");
-    assert_eq!(meter.credits(lineage, 10).await.unwrap(), 7);
+    assert_eq!(credits_of(&meter, lineage, 10).await, 7);
     assert_eq!(allowed(meter.meter(&paid).await.unwrap()).1, Some(4));
 }
 
@@ -318,7 +357,7 @@ pub async fn settle_gives_back_credits_and_the_token_in_one_call(meter: impl Met
         .await
         .unwrap();
     let lineage = CreditAccount::KeyLineage("s");
-    assert_eq!(meter.credits(lineage, 10).await.unwrap(), 10);
+    assert_eq!(credits_of(&meter, lineage, 10).await, 10);
     assert_eq!(
         allowed(meter.meter(&req).await.unwrap()).1,
         Some(7),
@@ -333,18 +372,27 @@ pub async fn settle_gives_back_credits_and_the_token_in_one_call(meter: impl Met
         })
         .await
         .unwrap();
-    assert_eq!(meter.credits(lineage, 10).await.unwrap(), 10);
+    assert_eq!(credits_of(&meter, lineage, 10).await, 10);
     assert_eq!(meter.meter(&req).await.unwrap(), MeterDecision::AlreadyUsed);
 }
 
 /// Balances start from the allowance and saturate at [`MAX_CREDITS`].
 pub async fn credits_seed_from_the_allowance_and_saturate(meter: impl Meter) {
     let k = CreditAccount::KeyLineage("k");
-    assert_eq!(meter.credits(k, 10).await.unwrap(), 10);
-    assert_eq!(meter.add_credits(k, 5, 10).await.unwrap(), 15);
-    assert_eq!(meter.credits(k, 10).await.unwrap(), 15);
+    assert_eq!(credits_of(&meter, k, 10).await, 10);
     assert_eq!(
-        meter.add_credits(k, u64::MAX, 0).await.unwrap(),
+        meter
+            .add_credits(k, 5, CreditSeed::credits(10), T0)
+            .await
+            .unwrap(),
+        15
+    );
+    assert_eq!(credits_of(&meter, k, 10).await, 15);
+    assert_eq!(
+        meter
+            .add_credits(k, u64::MAX, CreditSeed::credits(0), T0)
+            .await
+            .unwrap(),
         MAX_CREDITS
     );
     let refund = |debit| Settlement {
@@ -352,11 +400,11 @@ pub async fn credits_seed_from_the_allowance_and_saturate(meter: impl Meter) {
         one_time: None,
     };
     meter.settle(&refund(debit("k", 1, 0))).await.unwrap();
-    assert_eq!(meter.credits(k, 0).await.unwrap(), MAX_CREDITS);
+    assert_eq!(credits_of(&meter, k, 0).await, MAX_CREDITS);
     // A refund to an account not seen yet starts from its allowance.
     meter.settle(&refund(debit("fresh", 2, 10))).await.unwrap();
     let fresh = CreditAccount::KeyLineage("fresh");
-    assert_eq!(meter.credits(fresh, 10).await.unwrap(), 12);
+    assert_eq!(credits_of(&meter, fresh, 10).await, 12);
 }
 
 /// An owner account's balance is its own, whatever the id text; a balance topped up
@@ -365,13 +413,20 @@ pub async fn owner_and_lineage_balances_are_apart(meter: impl Meter) {
     // An owner account and a lineage with the same id text hold different balances.
     let owner = CreditAccount::Owner("acme/ada");
     let lineage = CreditAccount::KeyLineage("acme/ada");
-    assert_eq!(meter.add_credits(owner, 5, 10).await.unwrap(), 15);
-    assert_eq!(meter.credits(lineage, 1).await.unwrap(), 1);
+    assert_eq!(
+        meter
+            .add_credits(owner, 5, CreditSeed::credits(10), T0)
+            .await
+            .unwrap(),
+        15
+    );
+    assert_eq!(credits_of(&meter, lineage, 1).await, 1);
     let req = MeterRequest {
         credits: Some(CreditDebit {
             account: owner,
             cost: 15,
             allowance: 10,
+            refill: None,
         }),
         ..request(T0)
     };
@@ -383,8 +438,8 @@ pub async fn owner_and_lineage_balances_are_apart(meter: impl Meter) {
             tightest: None
         }
     ));
-    assert_eq!(meter.credits(owner, 10).await.unwrap(), 0);
-    assert_eq!(meter.credits(lineage, 1).await.unwrap(), 1);
+    assert_eq!(credits_of(&meter, owner, 10).await, 0);
+    assert_eq!(credits_of(&meter, lineage, 1).await, 1);
 }
 
 /// A request costing 0 credits reads the balance and passes even at zero.
@@ -435,5 +490,5 @@ pub async fn concurrent_debits_never_oversell(meter: impl Meter) {
     }
     assert_eq!(admitted, 25);
     let shared = CreditAccount::KeyLineage("shared");
-    assert_eq!(meter.credits(shared, 25).await.unwrap(), 0);
+    assert_eq!(credits_of(&meter, shared, 25).await, 0);
 }

@@ -10,9 +10,13 @@
 //!   of random sequences against a model of the meter, as the
 //!   [`meter_model!`](crate::meter_model) macro.
 //!
+//! - [`accounts`]: accounts end to end through a [`Keygate`](crate::Keygate) on the store
+//!   and meter under test (shared balances, the self-service key limit).
+//!
 //! The suites read no clock and never sleep: every time they use is fixed, from [`T0`].
 //! They panic with a message naming what the store got wrong, as tests do.
 
+pub mod accounts;
 mod fixtures;
 pub mod key_store;
 pub mod meter;

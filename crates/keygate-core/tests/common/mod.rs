@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use keygate_core::account::{Account, TenantSummary};
 use keygate_core::key::{KeyDigest, KeyId, KeyKind, KeyRecord, NewKey};
 use keygate_core::store::KeyListing;
 use keygate_core::token::{IssuedToken, TokenKind, TokenRequest};
@@ -165,6 +166,46 @@ impl KeyStore for CountingStore {
         valid_until: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         self.inner.rotate(id, successor, valid_until).await
+    }
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.create_within_limit(record, limit, now).await
+    }
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.account_keys(account, now, limit).await
+    }
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_account_keys(account, now).await
+    }
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.inner.list_tenants(after, limit, now).await
+    }
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.inner.list_accounts(tenant, after, limit, now).await
     }
 }
 

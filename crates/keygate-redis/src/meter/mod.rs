@@ -7,7 +7,10 @@ mod script;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keygate_core::meter::{CreditAccount, MeterDecision, MeterRequest, Settlement};
+use keygate_core::account::Refill;
+use keygate_core::meter::{
+    CreditAccount, CreditBalance, CreditSeed, MeterDecision, MeterRequest, Settlement,
+};
 use keygate_core::{Meter, StoreError};
 use time::OffsetDateTime;
 
@@ -44,7 +47,9 @@ pub const USED_TOKEN_MARGIN: Duration = Duration::from_secs(120);
 /// A [`Meter`] for several instances: every rate limit and quota (GCRA and fixed
 /// windows) of a request and its one-time token's use are decided in **one Lua script
 /// call**, all or nothing, on Redis; credits are kept by `C`, a durable ledger (the SQL
-/// store's meter, `keygate_sqlx::SqlStore::meter()`), used for credits only.
+/// store's meter, `keygate_sqlx::SqlStore::meter()`), used for credits only: balances,
+/// owner accounts and refills are the ledger's, so a refill applies once across every
+/// instance as the ledger guarantees.
 ///
 /// # One request
 ///
@@ -194,10 +199,15 @@ impl<C: Meter> Meter for RedisMeter<C> {
                 }
                 // Credits come before the token in the meter's order of refusals.
                 if let Some(debit) = request.credits {
-                    let balance = self.credits.credits(debit.account, debit.allowance).await?;
-                    if balance < debit.cost {
+                    let balance = self
+                        .credits
+                        .credits(debit.account, debit.seed(), request.now)
+                        .await?;
+                    if let Some(balance) = balance
+                        && balance.credits < debit.cost
+                    {
                         return Ok(MeterDecision::InsufficientCredits {
-                            remaining: balance,
+                            remaining: balance.credits,
                             tightest: replay.peek(),
                         });
                     }
@@ -298,12 +308,27 @@ impl<C: Meter> Meter for RedisMeter<C> {
         &self,
         account: CreditAccount<'_>,
         amount: u64,
-        allowance: u64,
+        seed: CreditSeed,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        self.credits.add_credits(account, amount, allowance).await
+        self.credits.add_credits(account, amount, seed, now).await
     }
 
-    async fn credits(&self, account: CreditAccount<'_>, allowance: u64) -> Result<u64, StoreError> {
-        self.credits.credits(account, allowance).await
+    async fn credits(
+        &self,
+        account: CreditAccount<'_>,
+        seed: CreditSeed,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        self.credits.credits(account, seed, now).await
+    }
+
+    async fn set_refill(
+        &self,
+        account: CreditAccount<'_>,
+        refill: Option<Refill>,
+        now: OffsetDateTime,
+    ) -> Result<Option<CreditBalance>, StoreError> {
+        self.credits.set_refill(account, refill, now).await
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use keygate_core::StoreError;
+use keygate_core::account::{Account, TenantSummary};
 use keygate_core::key::{KeyDigest, KeyId, KeyRecord};
 use keygate_core::store::{KeyChange, KeyListing, KeyStore, Rotation};
 use time::OffsetDateTime;
@@ -128,5 +129,51 @@ impl<S: KeyStore> KeyStore for KeyChangePublisher<S> {
             );
         }
         Ok(rotation)
+    }
+
+    // Creations and reads change nothing other instances cache: passed through.
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.store.create_within_limit(record, limit, now).await
+    }
+
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.store.account_keys(account, now, limit).await
+    }
+
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.store.count_account_keys(account, now).await
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.store.list_tenants(after, limit, now).await
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.store.list_accounts(tenant, after, limit, now).await
     }
 }

@@ -1,10 +1,12 @@
-//! `/api/v1/admin/keys`: create, list, show, revoke, rotate, top up. The platform secret
+//! `/api/v1/admin/keys`: create (for an account too: `owner`), list, show, revoke, rotate,
+//! top up. The platform secret
 //! acts on every tenant; a tenant's `sk_` key in `x-client-secret` on its own tenant only
 //! (another tenant's key is 404, creating for another tenant 403). Every rule is
 //! keygate-core's `KeyAdmin`'s: these handlers read the request and write the answer.
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::StatusCode;
+use keygate_core::account::Refill;
 use keygate_core::key::{KeyId, KeyKind, KeyRecord, KeyView, Metadata, NewKey, RateLimit};
 use keygate_core::{Environment, Principal};
 use serde::Deserialize;
@@ -31,6 +33,10 @@ struct CreateKey {
     scopes: Vec<String>,
     rate_limit: Option<RateLimit>,
     credits: Option<u64>,
+    /// The account (`<tenant>/<owner>`) the key belongs to: a user id.
+    owner: Option<String>,
+    /// Credits set back to `amount` at each UTC day or month (operator only).
+    refill: Option<Refill>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
     #[serde(default)]
@@ -53,10 +59,10 @@ struct AddCredits {
 }
 
 /// How many balances `list` reads at once.
-const BALANCE_READS: usize = 8;
+pub(super) const BALANCE_READS: usize = 8;
 
 /// The view of `record` with its live balance.
-async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
+pub(super) async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
     let credits = app
         .keygate()
         .credits(record)
@@ -66,7 +72,7 @@ async fn view(app: &App, record: &KeyRecord) -> Result<KeyView, Reply> {
 }
 
 /// The key id the path names; `None` for one no key could have (404).
-fn key_id(path: &str) -> Option<KeyId> {
+pub(super) fn key_id(path: &str) -> Option<KeyId> {
     let id = id_after(path, "/keys/").unwrap_or_default();
     (!id.is_empty() && id.len() <= 64).then(|| KeyId::new(id))
 }
@@ -93,6 +99,8 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         scopes: request.scopes,
         rate_limit: request.rate_limit,
         credits: request.credits,
+        owner: request.owner,
+        refill: request.refill,
         expires_at: request.expires_at,
         metadata: request.metadata,
         ..NewKey::new(request.kind, environment)
@@ -101,9 +109,11 @@ pub(super) async fn create(app: &App, principal: &Principal, body: &[u8]) -> Rep
         Ok(created) => created,
         Err(error) => return reply::admin_error(error),
     };
-    let now = app.keygate().clock().now();
-    let shown = KeyView::new(&created.record, created.record.credits, now).with_key(&created.key);
-    reply::json(StatusCode::CREATED, &shown)
+    // An owner's key shows its account's balance, which the record does not hold.
+    match view(app, &created.record).await {
+        Ok(view) => reply::json(StatusCode::CREATED, &view.with_key(&created.key)),
+        Err(reply) => reply,
+    }
 }
 
 pub(super) async fn list(app: &App, principal: &Principal, query: Option<&str>) -> Reply {

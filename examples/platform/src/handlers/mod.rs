@@ -1,10 +1,12 @@
 //! The handlers, one file per resource. Each takes the app and a [`Call`] and returns a
 //! [`Reply`]; none knows which framework serves it.
 
+mod accounts;
 mod catalogues;
 mod client_tokens;
 mod health;
 mod keys;
+mod me;
 mod oauth;
 mod openapi;
 mod resources;
@@ -60,6 +62,15 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         Gateway => resources::gateway(call.path, principal),
         CreateOrg => resources::resource("orgs", "create", principal),
         RegisterOAuthClient => oauth::register(app, principal, call.body).await,
+        ListTenants => accounts::list_tenants(app, principal, call.query).await,
+        ListAccounts => accounts::list(app, principal, call.query).await,
+        ShowAccount => accounts::show(app, principal, call.path).await,
+        AddAccountCredits => accounts::add_credits(app, principal, call.path, call.body).await,
+        SetAccountRefill => accounts::set_refill(app, principal, call.path, call.body).await,
+        CreateMyKey => me::create_key(app, principal, call.body).await,
+        ListMyKeys => me::list_keys(app, principal).await,
+        RevokeMyKey => me::revoke_key(app, principal, call.path).await,
+        MyAccount => me::account(app, principal).await,
         Realtime => crate::realtime::upgrade_required(),
         Health | Ready | OpenApi | OAuthAuthorize | OAuthToken | OAuthRevoke | OAuthMetadata => {
             reply::internal()
@@ -77,13 +88,18 @@ fn acting_tenant(principal: &Principal, requested: Option<&str>) -> Result<Optio
         .map_err(|refusal| reply::refused(&refusal))
 }
 
-/// The query of a list route: `?tenant=acme&limit=50&starting_after=<id>`, decoded.
+/// The query of a list route: `?tenant=acme&limit=50&starting_after=<id>` (keys,
+/// catalogues) or `&after=<name>` (tenants, accounts), decoded.
 #[derive(Debug, Default)]
 struct ListQuery {
     tenant: Option<String>,
     limit: Option<usize>,
     starting_after: Option<String>,
+    after: Option<String>,
 }
+
+/// The longest `after`: an account, `<tenant>/<owner>`.
+const MAX_AFTER: usize = 128 + 1 + 128;
 
 /// A list route's query, with `tenant` the one `principal` may list ([`acting_tenant`]).
 fn listing(principal: &Principal, query: Option<&str>) -> Result<ListQuery, Reply> {
@@ -124,6 +140,12 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, Reply> {
                     ));
                 }
                 parsed.starting_after.replace(value.into_owned()).is_some()
+            }
+            "after" => {
+                if value.is_empty() || value.len() > MAX_AFTER {
+                    return Err(reply::invalid("after: a name from the previous page"));
+                }
+                parsed.after.replace(value.into_owned()).is_some()
             }
             _ => false,
         };

@@ -235,7 +235,7 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
         ),
         (
             "create: unknown field",
-            json!({"kind": "secret", "owner": "me"}),
+            json!({"kind": "secret", "owners": "me"}),
         ),
         (
             "create: metadata too large",
@@ -609,6 +609,9 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
     )
     .await;
 
+    // Accounts and self-service keys.
+    accounts(&mut t, &p).await;
+
     // The store goes away.
     p.app.store().close().await;
     t.send("readyz, store closed", p.get("/readyz")).await;
@@ -617,4 +620,160 @@ pub async fn transcript<A: PlatformAdapter, D: Database>() -> Vec<String> {
         .await;
 
     t.lines
+}
+
+/// Accounts (`owner` keys, the admin account routes with an encoded owner, refills) and
+/// the self-service routes, through the same transcript.
+async fn accounts(t: &mut Transcript, p: &Platform) {
+    let admin = |method: Method, path: &str| p.admin(method, path);
+    for (label, body) in [
+        (
+            "create: owner without tenant",
+            json!({"kind": "secret", "owner": "auth0|abc"}),
+        ),
+        (
+            "create: owner with credits",
+            json!({"kind": "secret", "tenant": "acme", "owner": "auth0|abc", "credits": 5}),
+        ),
+        (
+            "create: bad owner",
+            json!({"kind": "secret", "tenant": "acme", "owner": "a b"}),
+        ),
+        (
+            "create: bad refill",
+            json!({"kind": "secret", "refill": {"amount": 0, "interval": "daily"}}),
+        ),
+    ] {
+        t.send(label, admin(Method::POST, ADMIN_KEYS).json(&body))
+            .await;
+    }
+    let owned = t
+        .send(
+            "create: owner",
+            admin(Method::POST, ADMIN_KEYS).json(
+                &json!({"kind": "secret", "environment": "live", "tenant": "acme", "owner": "auth0|abc"}),
+            ),
+        )
+        .await
+        .json();
+    let owned_key = text(&owned, "key").to_owned();
+    let account = "/api/v1/admin/accounts/acme/auth0%7Cabc";
+    t.send("account", admin(Method::GET, account)).await;
+    t.send(
+        "detect, unmetered account",
+        p.post("/api/detect").header("x-api-key", &owned_key),
+    )
+    .await;
+    t.send(
+        "account top-up",
+        admin(Method::POST, &format!("{account}/credits")).json(&json!({"add": 2})),
+    )
+    .await;
+    t.send(
+        "account refill",
+        admin(Method::POST, &format!("{account}/refill"))
+            .json(&json!({"amount": 3, "interval": "daily"})),
+    )
+    .await;
+    t.send(
+        "account refill: bad interval",
+        admin(Method::POST, &format!("{account}/refill"))
+            .json(&json!({"amount": 3, "interval": "weekly"})),
+    )
+    .await;
+    t.send(
+        "detect, account",
+        p.post("/api/detect").header("x-api-key", &owned_key),
+    )
+    .await;
+    t.send(
+        "accounts of acme",
+        admin(Method::GET, "/api/v1/admin/accounts?tenant=acme"),
+    )
+    .await;
+    t.send("tenants", admin(Method::GET, "/api/v1/admin/tenants"))
+        .await;
+    t.send(
+        "account, bad encoding",
+        admin(Method::GET, "/api/v1/admin/accounts/acme/a%ZZ"),
+    )
+    .await;
+    t.send(
+        "account, encoded route segment",
+        admin(Method::GET, "/api/v1/admin/accounts/acme/a/cr%65dits"),
+    )
+    .await;
+    t.send(
+        "owner key on an admin route",
+        p.get(ADMIN_KEYS).header("x-client-secret", &owned_key),
+    )
+    .await;
+    t.send(
+        "owner key mints",
+        p.post(TOKEN)
+            .header("x-client-secret", &owned_key)
+            .json(&json!({"actionResource": "lens", "actionType": "create"})),
+    )
+    .await;
+    t.send(
+        "owner key on behalf of",
+        p.post("/api/detector/upload")
+            .header("x-api-key", &owned_key)
+            .header("x-on-behalf-of", "user_2"),
+    )
+    .await;
+    t.send(
+        "account refill cleared",
+        admin(Method::POST, &format!("{account}/refill")).json(&Value::Null),
+    )
+    .await;
+
+    // Keys made in one second list by their (random) ids: a second apart, by age.
+    p.clock.advance(Duration::seconds(1));
+    let user = p.users.of_tenant("auth0|abc", "acme");
+    let mine = t
+        .send(
+            "me: create key",
+            p.post("/api/v1/me/keys")
+                .bearer(&user)
+                .json(&json!({"name": "laptop"})),
+        )
+        .await
+        .json();
+    t.send("me: keys", p.get("/api/v1/me/keys").bearer(&user))
+        .await;
+    t.send("me: account", p.get("/api/v1/me/account").bearer(&user))
+        .await;
+    t.send(
+        "me: keys, an API key",
+        p.get("/api/v1/me/keys").header("x-api-key", &owned_key),
+    )
+    .await;
+    t.send(
+        "me: keys, the platform secret",
+        admin(Method::GET, "/api/v1/me/keys"),
+    )
+    .await;
+    t.send(
+        "me: create, bad environment",
+        p.post("/api/v1/me/keys")
+            .bearer(&user)
+            .json(&json!({"environment": "staging"})),
+    )
+    .await;
+    let other = p.users.of_tenant("user_2", "acme");
+    let mine_path = format!("/api/v1/me/keys/{}", text(&mine, "id"));
+    t.send(
+        "me: revoke another's key",
+        p.delete(&mine_path).bearer(&other),
+    )
+    .await;
+    t.send("me: revoke", p.delete(&mine_path).bearer(&user))
+        .await;
+    t.send(
+        "detect, revoked self-service key",
+        p.post("/api/detect")
+            .header("x-api-key", text(&mine, "key")),
+    )
+    .await;
 }

@@ -2,6 +2,8 @@
 //! tenant's key follows that key: it ends when the key is revoked, expires or passes its
 //! rotation grace, and counts against the key's rate limit.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use super::Verified;
@@ -43,8 +45,14 @@ impl Keygate {
         // and session tokens share the key's rate limit, and spend its credits only on a
         // route that costs some (see `charge`).
         let credits = method == AuthMethod::ClientToken;
+        let mut principal = Principal::of_token(token, method);
+        // A token of a key with an owner acts for the owner, as its key does.
+        if let Some(owner) = parent.as_ref().and_then(|key| key.owner.clone()) {
+            principal.subject = Some(Arc::clone(&owner));
+            principal.owner = Some(owner);
+        }
         Ok(Verified {
-            principal: Principal::of_token(token, method),
+            principal,
             key: parent,
             credits,
             one_time,

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::entry::{Cached, Lookup, RecordWeight, fresh, weight_of, weighted};
 use super::{CacheInvalidator, KeyCacheConfig};
+use crate::account::{Account, TenantSummary};
 use crate::clock::{Clock, SystemClock};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
 use crate::store::{KeyListing, KeyStore, Rotation, StoreError};
@@ -286,6 +287,53 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         self.shared
             .invalidate(&successor.id, Some(&successor.digest));
         result
+    }
+
+    async fn create_within_limit(
+        &self,
+        record: &KeyRecord,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.create_within_limit(record, limit, now).await;
+        self.shared.invalidate(&record.id, Some(&record.digest));
+        result
+    }
+
+    async fn account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Arc<KeyRecord>>, StoreError> {
+        self.inner.account_keys(account, now, limit).await
+    }
+
+    async fn count_account_keys(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_account_keys(account, now).await
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TenantSummary>, StoreError> {
+        self.inner.list_tenants(after, limit, now).await
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&Account>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Account, u64)>, StoreError> {
+        self.inner.list_accounts(tenant, after, limit, now).await
     }
 }
 

@@ -85,6 +85,8 @@ pub(super) fn record(text: &str) -> KeyRecord {
         scopes: ScopeSet::none(),
         rate_limit: None,
         credits: None,
+        owner: None,
+        refill: None,
         metadata: crate::key::empty_metadata(),
         created_at: T0,
         expires_at: None,

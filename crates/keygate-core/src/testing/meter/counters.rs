@@ -36,7 +36,7 @@ pub async fn rate_limits_burst_then_refuse_with_retry_after(meter: impl Meter) {
         MeterDecision::Limited { charge: 0, .. }
     ));
     let lineage = CreditAccount::KeyLineage("r");
-    assert_eq!(meter.credits(lineage, 5).await.unwrap(), 5);
+    assert_eq!(super::credits_of(&meter, lineage, 5).await, 5);
     let later = MeterRequest {
         now: T0 + Duration::seconds(20),
         ..req

@@ -42,6 +42,7 @@ use proptest::test_runner::{Config, TestRunner};
 use time::{Duration, OffsetDateTime};
 
 use crate::key::RateLimit;
+use crate::meter::CreditSeed;
 use crate::meter::{
     Charge, CreditAccount, CreditDebit, Limit, MAX_CREDITS, MeterAccount, MeterDecision,
     MeterRequest, OneTimeUse, Settlement, WindowLimit,
@@ -218,6 +219,7 @@ impl Ids {
             account: self.account(account),
             cost,
             allowance: ALLOWANCES[account],
+            refill: None,
         }
     }
 
@@ -238,6 +240,12 @@ pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
     let mut model = Model::new();
     let rate = RateLimit::new(RATE_LIMIT, RATE_WINDOW).map_err(|e| e.to_string())?;
     let quota = WindowLimit::per_day(QUOTA).map_err(|e| e.to_string())?;
+    // An owner account is metered once it has a balance: give it its allowance first (a
+    // key lineage is seeded by its first request).
+    meter
+        .add_credits(ids.account(1), ALLOWANCES[1], CreditSeed::NONE, START)
+        .await
+        .map_err(|e| format!("seeding the owner account: {e}"))?;
     for (at, step) in steps.iter().enumerate() {
         let now = clock.now();
         let fail = |what: String| format!("step {at} ({step:?}) at {now}: {what}");
@@ -394,7 +402,12 @@ pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
             }
             Step::TopUp { account, amount } => {
                 let got = meter
-                    .add_credits(ids.account(account), amount, ALLOWANCES[account])
+                    .add_credits(
+                        ids.account(account),
+                        amount,
+                        CreditSeed::credits(ALLOWANCES[account]),
+                        now,
+                    )
                     .await
                     .map_err(|e| fail(format!("add_credits error: {e}")))?;
                 model.add(account, amount);
@@ -407,9 +420,14 @@ pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
             }
             Step::Read { account } => {
                 let got = meter
-                    .credits(ids.account(account), ALLOWANCES[account])
+                    .credits(
+                        ids.account(account),
+                        CreditSeed::credits(ALLOWANCES[account]),
+                        now,
+                    )
                     .await
-                    .map_err(|e| fail(format!("credits error: {e}")))?;
+                    .map_err(|e| fail(format!("credits error: {e}")))?
+                    .map_or(0, |balance| balance.credits);
                 if got != model.balances[account] {
                     return Err(fail(format!(
                         "balance {got}, the model has {}",
@@ -431,9 +449,14 @@ pub async fn check(meter: &impl Meter, steps: &[Step]) -> Result<(), String> {
     // Every balance as the meter has it, at the end.
     for (account, allowance) in ALLOWANCES.into_iter().enumerate() {
         let got = meter
-            .credits(ids.account(account), allowance)
+            .credits(
+                ids.account(account),
+                CreditSeed::credits(allowance),
+                clock.now(),
+            )
             .await
-            .map_err(|e| format!("credits error at the end: {e}"))?;
+            .map_err(|e| format!("credits error at the end: {e}"))?
+            .map_or(0, |balance| balance.credits);
         if got != model.balances[account] {
             return Err(format!(
                 "at the end, account {account} holds {got}, the model has {}",

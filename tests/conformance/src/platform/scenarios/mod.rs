@@ -2,6 +2,7 @@
 //! against every column (see [`platform_suite!`](crate::platform_suite)). None knows
 //! which adapter or database it talks to.
 
+mod accounts;
 mod catalogues;
 mod client_tokens;
 mod credentials;
@@ -12,11 +13,13 @@ mod oauth_transport;
 mod proxy;
 mod realtime;
 mod running;
+mod self_service;
 mod tenants;
 mod token_routes;
 mod tokens;
 mod users;
 
+pub use accounts::*;
 pub use catalogues::*;
 pub use client_tokens::*;
 pub use credentials::*;
@@ -27,13 +30,15 @@ pub use oauth_transport::*;
 pub use proxy::*;
 pub use realtime::*;
 pub use running::*;
+pub use self_service::*;
 pub use tenants::*;
 pub use token_routes::*;
 pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 14] = [
+pub const FILES: [&str; 16] = [
+    include_str!("accounts.rs"),
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
     include_str!("credentials.rs"),
@@ -44,6 +49,7 @@ pub const FILES: [&str; 14] = [
     include_str!("proxy.rs"),
     include_str!("realtime.rs"),
     include_str!("running.rs"),
+    include_str!("self_service.rs"),
     include_str!("tenants.rs"),
     include_str!("token_routes.rs"),
     include_str!("tokens.rs"),
