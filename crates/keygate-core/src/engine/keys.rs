@@ -60,7 +60,8 @@ pub enum AdminError {
     /// Render it as any refusal: [`AuthError::to_response`].
     #[error(transparent)]
     Refused(AuthError),
-    /// No key has this id.
+    /// No key has this id, or the principal may not see it (another tenant's key or
+    /// account, another user's key through [`SelfService`](super::SelfService)).
     #[error("no key has this id")]
     NotFound,
     /// The store refused a duplicate (an id or digest already taken).

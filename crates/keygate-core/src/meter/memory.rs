@@ -198,7 +198,9 @@ impl Meter for MemoryMeter {
                     let balance = StoredBalance {
                         credits: seed.allowance,
                         refill: seed.refill,
-                        refill_at: i64::MAX,
+                        // With no time to count from, a rule is due at the next use (as
+                        // the SQL meter seeds it).
+                        refill_at: 0,
                     };
                     state.credits.insert(key.into_owned(), balance);
                 }
