@@ -98,7 +98,7 @@ pub(crate) enum Command {
     /// Register, list and remove OAuth clients (third-party apps)
     #[command(subcommand)]
     Oauth(OauthCommand),
-    /// Read accounts (<tenant>/<owner>: one user's keys and credits); add credits, set refills
+    /// Read accounts (TENANT/OWNER: one user's keys and credits); add credits, set refills
     #[command(subcommand)]
     Accounts(AccountsCommand),
 }
@@ -110,7 +110,7 @@ pub(crate) enum AccountsCommand {
         after_help = "Examples:\n  keygate accounts show acme/user_42\n  keygate --json accounts show 'acme/auth0|abc'"
     )]
     Show {
-        /// The account: <tenant>/<owner>, the owner a user id (such as acme/auth0|abc)
+        /// The account: TENANT/OWNER, the owner a user id (such as acme/auth0|abc)
         #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
         account: Account,
     },
@@ -119,7 +119,7 @@ pub(crate) enum AccountsCommand {
         after_help = "Examples:\n  keygate accounts credits acme/user_42\n  keygate accounts credits acme/user_42 --add 1000"
     )]
     Credits {
-        /// The account: <tenant>/<owner>
+        /// The account: TENANT/OWNER
         #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
         account: Account,
         /// Credits to add, shared by every key of the account
@@ -147,7 +147,7 @@ Examples:
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("rule").required(true).args(["amount", "clear"])))]
 pub(crate) struct RefillArgs {
-    /// The account: <tenant>/<owner>
+    /// The account: TENANT/OWNER
     #[arg(value_name = "TENANT/OWNER", value_parser = parse_account)]
     pub(crate) account: Account,
     /// The balance at each boundary
@@ -371,7 +371,7 @@ pub(crate) struct CreateArgs {
     pub(crate) credits: Option<u64>,
 
     /// The user the key belongs to (a user id such as auth0|abc; needs --tenant): the key
-    /// draws on the account <tenant>/<owner>'s credits and acts for that user only
+    /// draws on the account TENANT/OWNER's credits and acts for that user only
     #[arg(long, value_name = "USER_ID", value_parser = parse_owner)]
     pub(crate) owner: Option<String>,
 
