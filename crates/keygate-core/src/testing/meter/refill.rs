@@ -287,3 +287,31 @@ pub async fn an_owner_account_is_metered_once_it_has_a_balance(meter: impl Meter
     );
     assert_eq!(spend(&meter, owner_debit("acme/bob", 1), now).await, None);
 }
+
+/// A key's first debit that its balance cannot pay stores nothing, so every meter reads
+/// the key the same after a boundary: from the seed it is then given (the engine's,
+/// counted from the key's creation: [`CreditSeed::as_of`]), not from a balance the
+/// refused request left behind.
+pub async fn a_refused_first_debit_seeds_no_balance(meter: impl Meter) {
+    let day = datetime!(2031-08-10 11:00 UTC);
+    let next = datetime!(2031-08-11 9:00 UTC);
+    let refill = Some(daily(100));
+    let debit = |cost, allowance| key_debit("key_unpaid", cost, allowance, refill);
+    assert_eq!(spend(&meter, debit(10, 5), day).await, None, "5 < 10");
+    // The same seed after the boundary: still 5 (nothing was stored to refill).
+    let lineage = CreditAccount::KeyLineage("key_unpaid");
+    let seed = CreditSeed {
+        allowance: 5,
+        refill,
+    };
+    let read_back = meter.credits(lineage, seed, next).await.unwrap().unwrap();
+    assert_eq!(read_back.credits, 5);
+    assert_eq!(spend(&meter, debit(10, 5), next).await, None);
+    // The seed a key created on `day` gets after the boundary: the refill's amount.
+    let counted = seed.as_of(day, next);
+    assert_eq!(counted.allowance, 100);
+    assert_eq!(
+        spend(&meter, debit(10, counted.allowance), next).await,
+        Some(90)
+    );
+}
