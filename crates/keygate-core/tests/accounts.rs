@@ -301,6 +301,37 @@ async fn a_key_with_a_refill_starts_at_its_amount_and_refills_monthly() {
     );
 }
 
+/// The first boundary of a key's refill counts from the key's creation: a key created
+/// with 5 credits and a daily refill of 100, unused until after midnight, reads 100 and
+/// spends from 100 (on every meter; before, a meter seeding it at first sight read 5).
+#[tokio::test]
+async fn a_key_unused_across_its_first_boundary_starts_from_its_refill() {
+    let f = Fixture::new();
+    f.clock.set(datetime!(2030-05-10 9:00 UTC));
+    let daily = Refill::new(100, RefillInterval::Daily).unwrap();
+    let key = f
+        .key(NewKey {
+            credits: Some(5),
+            refill: Some(daily),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(5));
+    f.clock.set(datetime!(2030-05-11 0:00 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(100));
+    let headers = [("x-api-key", key.key.expose())];
+    let paid = Access::authenticated().cost(10);
+    assert_eq!(
+        f.call(&headers, &paid).await.unwrap().credits_remaining(),
+        Some(90)
+    );
+    // Seeded now, it refills at the next midnight, not again at once.
+    f.clock.set(datetime!(2030-05-11 23:59 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(90));
+    f.clock.set(datetime!(2030-05-12 0:00 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(100));
+}
+
 #[tokio::test]
 async fn tenants_and_accounts_come_in_bounded_pages() {
     let f = Fixture::new();
