@@ -189,6 +189,7 @@ macro_rules! platform_suite {
             owner_keys_act_for_their_owner,
             owner_key_creation_rules,
             admin_account_routes,
+            account_paths_name_one_account_or_none,
             refills_set_the_balance_back,
             self_service_keys_end_to_end,
             self_service_keys_are_the_users_own,

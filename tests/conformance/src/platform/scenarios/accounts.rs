@@ -403,3 +403,61 @@ pub async fn refills_set_the_balance_back<A: PlatformAdapter, D: Database>() {
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "set to the amount");
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "once");
 }
+
+/// Path tricks on `/api/v1/admin/accounts/{tenant}/{owner}`: a double-encoded `|`
+/// (`%257C`), an encoded `/` (`%2F`), dot segments, non-ASCII, an over-long owner and a
+/// trailing slash name no account (404, never a 5xx), and a top-up through one of them
+/// reaches no account's balance (404, or 405 where the path reads as a GET-only route).
+pub async fn account_paths_name_one_account_or_none<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    owned_key(&p, OWNER).await;
+    top_up(&p, ACCOUNT, 105).await.assert_ok();
+    let long = "a".repeat(129);
+    let paths = [
+        "/api/v1/admin/accounts/acme/auth0%257Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme%2Fauth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme/auth0%2Fabc".to_owned(),
+        "/api/v1/admin/accounts/acme/x%2F..%2Fauth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/globex%2F..%2Facme/auth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme/auth0%7Cab%C3%A7".to_owned(),
+        "/api/v1/admin/accounts/acme/%00".to_owned(),
+        "/api/v1/admin/accounts/acme/".to_owned(),
+        format!("/api/v1/admin/accounts/acme/{long}"),
+        format!("{ACCOUNT}/"),
+        format!("{ACCOUNT}/credits/"),
+    ];
+    for path in &paths {
+        let reply = p.admin(Method::GET, path).send().await;
+        assert_eq!(reply.status, 404, "GET {path}: {}", reply.body);
+        let reply = p
+            .admin(Method::POST, &format!("{path}/credits"))
+            .json(&json!({"add": 1}))
+            .send()
+            .await;
+        // 405 where the path reads as the account route of owner `credits`/`refill`.
+        assert!(
+            matches!(reply.status, 404 | 405),
+            "POST {path}/credits: {}",
+            reply.body
+        );
+        let reply = p
+            .admin(Method::POST, &format!("{path}/refill"))
+            .json(&json!({"amount": 1, "interval": "daily"}))
+            .send()
+            .await;
+        // 405 where the path reads as the account route of owner `credits`/`refill`.
+        assert!(
+            matches!(reply.status, 404 | 405),
+            "POST {path}/refill: {}",
+            reply.body
+        );
+    }
+    let account = read(&p, ACCOUNT).await;
+    assert_eq!(
+        (&account["credits"], &account["refill"]),
+        (&json!(105), &Value::Null),
+        "no trick reached the account"
+    );
+}
