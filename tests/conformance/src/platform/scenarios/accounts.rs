@@ -461,3 +461,70 @@ pub async fn account_paths_name_one_account_or_none<A: PlatformAdapter, D: Datab
         "no trick reached the account"
     );
 }
+
+/// Credits at the edges: a top-up of `MAX_CREDITS` (i64::MAX) saturates there, one above
+/// it, 0, a negative, a float or a string is 400; a refill amount of 0 or above the
+/// maximum is 400; nothing answers 5xx.
+pub async fn account_credits_at_the_edges<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    owned_key(&p, OWNER).await;
+    let max = i64::MAX;
+    for add in [
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!("1"),
+        json!(9_223_372_036_854_775_808u64),
+    ] {
+        let reply = p
+            .admin(Method::POST, &format!("{ACCOUNT}/credits"))
+            .json(&json!({ "add": add }))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "add {add}: {}", reply.body);
+    }
+    assert_eq!(
+        read(&p, ACCOUNT).await["credits"],
+        Value::Null,
+        "nothing added"
+    );
+    let reply = top_up(&p, ACCOUNT, 10).await;
+    assert_eq!(reply.json()["credits"], 10);
+    let reply = top_up(&p, ACCOUNT, max.unsigned_abs()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json()["credits"],
+        json!(max),
+        "saturates at the maximum"
+    );
+    assert_eq!(read(&p, ACCOUNT).await["credits"], json!(max));
+    for amount in [
+        json!(0),
+        json!(9_223_372_036_854_775_808u64),
+        json!(-5),
+        json!(2.5),
+    ] {
+        let reply = p
+            .admin(Method::POST, &format!("{ACCOUNT}/refill"))
+            .json(&json!({"amount": amount, "interval": "daily"}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "refill amount {amount}: {}", reply.body);
+    }
+    let reply = p
+        .admin(Method::POST, &format!("{ACCOUNT}/refill"))
+        .json(&json!({"amount": max, "interval": "monthly"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for credits in [json!(9_223_372_036_854_775_808u64), json!(-1)] {
+        let reply = p
+            .admin(Method::POST, ADMIN_KEYS)
+            .json(&json!({"kind": "secret", "credits": credits}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "key credits {credits}: {}", reply.body);
+    }
+}

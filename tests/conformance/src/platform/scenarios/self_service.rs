@@ -255,3 +255,39 @@ pub async fn self_service_takes_signed_in_users_only<A: PlatformAdapter, D: Data
         "nothing was spent or made"
     );
 }
+
+/// A user JWT whose `sub` is no user id (`/`, `%`, a space, 129 characters, empty) makes
+/// no key and reads no account: 4xx, never a 5xx, and nothing is created for anyone.
+pub async fn self_service_refuses_subjects_that_are_no_user_id<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let long = "u".repeat(129);
+    for sub in ["a/b", "auth0%7Cabc", "a b", long.as_str(), ""] {
+        let jwt = p.users.of_tenant(sub, "acme");
+        for (method, path) in [(Method::POST, ME_KEYS), (Method::GET, ME_ACCOUNT)] {
+            let reply = p
+                .request(method.clone(), path)
+                .bearer(&jwt)
+                .json(&json!({}))
+                .send()
+                .await;
+            assert!(
+                (400..500).contains(&reply.status),
+                "{method} {path} as sub {sub:?}: {} {}",
+                reply.status,
+                reply.body
+            );
+        }
+    }
+    let accounts = p
+        .admin(Method::GET, "/api/v1/admin/accounts?tenant=acme")
+        .send()
+        .await;
+    accounts.assert_ok();
+    assert_eq!(
+        accounts.json()["accounts"],
+        json!([]),
+        "no account was made"
+    );
+}
