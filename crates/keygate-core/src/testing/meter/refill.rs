@@ -315,3 +315,50 @@ pub async fn a_refused_first_debit_seeds_no_balance(meter: impl Meter) {
         Some(90)
     );
 }
+
+/// Top-ups racing debits on one owner account neither lose nor make credits: from 20,
+/// 10 top-ups of 5 and 100 debits of 1 at once end at `20 + 50 - served`.
+pub async fn top_ups_racing_debits_keep_every_credit(meter: impl Meter) {
+    let meter = Arc::new(meter);
+    let now = datetime!(2031-09-01 12:00 UTC);
+    let account = CreditAccount::Owner("acme/racer");
+    meter
+        .add_credits(account, 20, CreditSeed::NONE, now)
+        .await
+        .unwrap();
+    let debits: Vec<_> = (0..100)
+        .map(|_| {
+            let meter = Arc::clone(&meter);
+            tokio::spawn(async move {
+                spend(&*meter, owner_debit("acme/racer", 1), now)
+                    .await
+                    .is_some()
+            })
+        })
+        .collect();
+    let top_ups: Vec<_> = (0..10)
+        .map(|_| {
+            let meter = Arc::clone(&meter);
+            tokio::spawn(async move {
+                meter
+                    .add_credits(CreditAccount::Owner("acme/racer"), 5, CreditSeed::NONE, now)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut served = 0u64;
+    for debit in debits {
+        if debit.await.unwrap() {
+            served += 1;
+        }
+    }
+    for top_up in top_ups {
+        top_up.await.unwrap();
+    }
+    assert!(
+        served >= 20,
+        "at least the starting balance was served: {served}"
+    );
+    assert_eq!(read(&*meter, account, now).await, Some(70 - served));
+}
