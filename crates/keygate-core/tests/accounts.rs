@@ -478,3 +478,28 @@ async fn self_service_is_for_signed_in_users_of_a_tenant_and_their_own_keys() {
     let account = ada_me.account().await.unwrap();
     assert_eq!((account.keys, account.credits), (1, None));
 }
+
+/// The same `sub` in another tenant is another user: it neither lists, revokes nor
+/// sees the keys of `acme/user_1`.
+#[tokio::test]
+async fn the_same_subject_in_another_tenant_manages_none_of_the_keys() {
+    let f = Fixture::new();
+    let acme = user("acme", "user_1");
+    let globex = user("globex", "user_1");
+    let created = f
+        .keygate
+        .self_service(&acme)
+        .create_key(None, Environment::Live)
+        .await
+        .unwrap();
+    let other = f.keygate.self_service(&globex);
+    assert!(other.list_keys().await.unwrap().is_empty());
+    assert!(matches!(
+        other.revoke_key(&created.record.id).await,
+        Err(AdminError::NotFound)
+    ));
+    assert_eq!(other.account().await.unwrap().keys, 0);
+    let mine = f.keygate.self_service(&acme).list_keys().await.unwrap();
+    assert_eq!(mine.len(), 1, "still active");
+    assert_eq!(mine[0].tenant.as_deref(), Some("acme"));
+}
