@@ -301,6 +301,37 @@ async fn a_key_with_a_refill_starts_at_its_amount_and_refills_monthly() {
     );
 }
 
+/// The first boundary of a key's refill counts from the key's creation: a key created
+/// with 5 credits and a daily refill of 100, unused until after midnight, reads 100 and
+/// spends from 100 (on every meter; before, a meter seeding it at first sight read 5).
+#[tokio::test]
+async fn a_key_unused_across_its_first_boundary_starts_from_its_refill() {
+    let f = Fixture::new();
+    f.clock.set(datetime!(2030-05-10 9:00 UTC));
+    let daily = Refill::new(100, RefillInterval::Daily).unwrap();
+    let key = f
+        .key(NewKey {
+            credits: Some(5),
+            refill: Some(daily),
+            ..NewKey::new(KeyKind::Secret, Environment::Live)
+        })
+        .await;
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(5));
+    f.clock.set(datetime!(2030-05-11 0:00 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(100));
+    let headers = [("x-api-key", key.key.expose())];
+    let paid = Access::authenticated().cost(10);
+    assert_eq!(
+        f.call(&headers, &paid).await.unwrap().credits_remaining(),
+        Some(90)
+    );
+    // Seeded now, it refills at the next midnight, not again at once.
+    f.clock.set(datetime!(2030-05-11 23:59 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(90));
+    f.clock.set(datetime!(2030-05-12 0:00 UTC));
+    assert_eq!(f.keygate.credits(&key.record).await.unwrap(), Some(100));
+}
+
 #[tokio::test]
 async fn tenants_and_accounts_come_in_bounded_pages() {
     let f = Fixture::new();
@@ -446,4 +477,29 @@ async fn self_service_is_for_signed_in_users_of_a_tenant_and_their_own_keys() {
     assert_eq!(listed.len(), 1);
     let account = ada_me.account().await.unwrap();
     assert_eq!((account.keys, account.credits), (1, None));
+}
+
+/// The same `sub` in another tenant is another user: it neither lists, revokes nor
+/// sees the keys of `acme/user_1`.
+#[tokio::test]
+async fn the_same_subject_in_another_tenant_manages_none_of_the_keys() {
+    let f = Fixture::new();
+    let acme = user("acme", "user_1");
+    let globex = user("globex", "user_1");
+    let created = f
+        .keygate
+        .self_service(&acme)
+        .create_key(None, Environment::Live)
+        .await
+        .unwrap();
+    let other = f.keygate.self_service(&globex);
+    assert!(other.list_keys().await.unwrap().is_empty());
+    assert!(matches!(
+        other.revoke_key(&created.record.id).await,
+        Err(AdminError::NotFound)
+    ));
+    assert_eq!(other.account().await.unwrap().keys, 0);
+    let mine = f.keygate.self_service(&acme).list_keys().await.unwrap();
+    assert_eq!(mine.len(), 1, "still active");
+    assert_eq!(mine[0].tenant.as_deref(), Some("acme"));
 }

@@ -193,3 +193,36 @@ async fn self_service_and_account_changes_are_recorded_with_who_made_them() {
     assert!(events[2].1.contains("acme/auth0|ada"), "{}", events[2].1);
     assert!(!events[0].1.contains(created.key.expose()));
 }
+
+/// Self-service keys and account top-ups: the events name the user and the account,
+/// never a key's text; neither does the `Debug` of what the calls return.
+#[tokio::test]
+async fn self_service_and_account_events_hold_no_key_text() {
+    let (fixture, seen) = recording();
+    let ada = keygate_core::testing::accounts::user("acme", "auth0|ada");
+    let me = fixture.keygate.self_service(&ada);
+    let created = me.create_key(None, Environment::Live).await.unwrap();
+    let text = created.key.expose().to_owned();
+    assert!(!format!("{created:?}").contains(&text));
+    let listed = me.list_keys().await.unwrap();
+    assert!(!format!("{listed:?}").contains(&text));
+    let operator = Principal::operator();
+    let account = keygate_core::account::Account::new("acme", "auth0|ada").unwrap();
+    fixture
+        .keygate
+        .admin(&operator)
+        .add_account_credits(&account, 5)
+        .await
+        .unwrap();
+    let view = me.account().await.unwrap();
+    assert_eq!(view.credits, Some(5));
+    assert!(!format!("{view:?}").contains(&text));
+    me.revoke_key(&created.record.id).await.unwrap();
+
+    let events = seen.lock().unwrap().clone();
+    assert!(events.len() >= 3, "{events:?}");
+    assert!(events[0].1.contains("auth0|ada"), "{events:?}");
+    for (_, event) in &events {
+        assert!(!event.contains(&text), "{event}");
+    }
+}

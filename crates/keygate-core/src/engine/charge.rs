@@ -28,7 +28,7 @@ impl Keygate {
         let costs = access.credit_cost() > 0;
         let debit = key
             .filter(|_| verified.credits || costs)
-            .and_then(|key| debit_of(key, access.credit_cost()));
+            .and_then(|key| debit_of(key, access.credit_cost(), now));
         // The key's rate limit, counted against its lineage.
         let charge = key.and_then(|key| {
             Some(Charge {
@@ -114,7 +114,7 @@ impl Keygate {
 /// The debit a request with `key` makes: from its account's balance for a key with an
 /// owner (not metered while the account has none), else from its lineage's, seeded from
 /// its allowance or refill; `None` for an unlimited key.
-fn debit_of(key: &KeyRecord, cost: u64) -> Option<Debit> {
+fn debit_of(key: &KeyRecord, cost: u64, now: OffsetDateTime) -> Option<Debit> {
     if let Some(account) = key.account() {
         return Some(Debit {
             account: Balance::Owner(account.id()),
@@ -123,7 +123,7 @@ fn debit_of(key: &KeyRecord, cost: u64) -> Option<Debit> {
             refill: None,
         });
     }
-    let seed = CreditSeed::of_key(key.credits, key.refill)?;
+    let seed = CreditSeed::of_key(key.credits, key.refill)?.as_of(key.created_at, now);
     Some(Debit {
         account: Balance::Lineage(key.lineage.clone()),
         cost,

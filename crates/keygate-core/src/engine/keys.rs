@@ -422,14 +422,15 @@ impl Keygate {
         let Some(seed) = CreditSeed::of_key(record.credits, record.refill) else {
             return Err(invalid("this key has no credit balance (it is unlimited)"));
         };
+        let now = self.inner.clock.now();
         let balance = self
             .inner
             .meter
             .add_credits(
                 CreditAccount::KeyLineage(record.lineage.as_str()),
                 amount,
-                seed,
-                self.inner.clock.now(),
+                seed.as_of(record.created_at, now),
+                now,
             )
             .await
             .map_err(AdminError::Unavailable)?;
@@ -460,7 +461,7 @@ impl Keygate {
                 .meter
                 .credits(
                     CreditAccount::KeyLineage(record.lineage.as_str()),
-                    seed,
+                    seed.as_of(record.created_at, now),
                     now,
                 )
                 .await

@@ -49,6 +49,34 @@ impl CreditSeed {
         let allowance = credits.or(refill.map(|refill| refill.amount()))?;
         Some(Self { allowance, refill })
     }
+
+    /// The seed of a key created at `created_at`, as its balance stands at `now`: once a
+    /// boundary of its refill has passed since the key's creation, the refill's amount
+    /// (the first boundary counts from the creation, not from the first time a meter
+    /// sees the key). A meter seeding a balance at `now` then counts the next boundary
+    /// from `now`, which is the same boundary when none has passed.
+    ///
+    /// ```
+    /// use keygate_core::account::{Refill, RefillInterval};
+    /// use keygate_core::meter::CreditSeed;
+    /// use time::macros::datetime;
+    ///
+    /// let daily = Refill::new(100, RefillInterval::Daily)?;
+    /// let seed = CreditSeed::of_key(Some(5), Some(daily)).unwrap();
+    /// let created = datetime!(2031-01-01 9:00 UTC);
+    /// assert_eq!(seed.as_of(created, datetime!(2031-01-01 23:00 UTC)).allowance, 5);
+    /// assert_eq!(seed.as_of(created, datetime!(2031-01-03 8:00 UTC)).allowance, 100);
+    /// # Ok::<(), keygate_core::account::RefillError>(())
+    /// ```
+    pub fn as_of(self, created_at: OffsetDateTime, now: OffsetDateTime) -> Self {
+        match self.refill {
+            Some(refill) if refill.next_boundary(created_at) <= now.unix_timestamp() => Self {
+                allowance: refill.amount(),
+                refill: self.refill,
+            },
+            _ => self,
+        }
+    }
 }
 
 /// A balance as a meter reports it: the credits (any due refill applied) and its refill

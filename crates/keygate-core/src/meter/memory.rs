@@ -142,12 +142,20 @@ impl Meter for MemoryMeter {
         // …then credits (a due refill applied first; an owner account without a balance
         // is not metered)…
         let credits = request.credits.and_then(|debit| {
+            let fresh = !state
+                .credits
+                .contains_key(debit.account.balance_key().as_ref());
             let balance = state.balance(debit.account, debit.seed(), request.now)?;
-            Some((debit, balance.credits))
+            Some((debit, balance.credits, fresh))
         });
-        if let Some((debit, balance)) = credits
+        if let Some((debit, balance, fresh)) = credits
             && balance < debit.cost
         {
+            if fresh {
+                // A refused request stores nothing, not even the seed (as the SQL meter
+                // inserts no row): the balance is seeded by the first debit it can pay.
+                state.credits.remove(debit.account.balance_key().as_ref());
+            }
             state.rates.give_back(request.charges, &taken);
             return Ok(MeterDecision::InsufficientCredits {
                 remaining: balance,
@@ -163,7 +171,7 @@ impl Meter for MemoryMeter {
         }
 
         // …then commit the rest.
-        let credits_remaining = credits.map(|(debit, balance)| {
+        let credits_remaining = credits.map(|(debit, balance, _)| {
             let left = balance - debit.cost;
             if let Some(stored) = state.credits.get_mut(debit.account.balance_key().as_ref()) {
                 stored.credits = left;

@@ -152,6 +152,8 @@ macro_rules! meter_suite {
             a_refill_applies_once_when_tasks_race_across_the_boundary,
             a_monthly_refill_lands_on_the_first_after_every_month_length,
             an_owner_account_is_metered_once_it_has_a_balance,
+            a_refused_first_debit_seeds_no_balance,
+            top_ups_racing_debits_keep_every_credit,
         );
     };
     (@tests $name:ident, $make:expr; $($scenario:ident),+ $(,)?) => {

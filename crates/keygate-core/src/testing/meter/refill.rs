@@ -287,3 +287,78 @@ pub async fn an_owner_account_is_metered_once_it_has_a_balance(meter: impl Meter
     );
     assert_eq!(spend(&meter, owner_debit("acme/bob", 1), now).await, None);
 }
+
+/// A key's first debit that its balance cannot pay stores nothing, so every meter reads
+/// the key the same after a boundary: from the seed it is then given (the engine's,
+/// counted from the key's creation: [`CreditSeed::as_of`]), not from a balance the
+/// refused request left behind.
+pub async fn a_refused_first_debit_seeds_no_balance(meter: impl Meter) {
+    let day = datetime!(2031-08-10 11:00 UTC);
+    let next = datetime!(2031-08-11 9:00 UTC);
+    let refill = Some(daily(100));
+    let debit = |cost, allowance| key_debit("key_unpaid", cost, allowance, refill);
+    assert_eq!(spend(&meter, debit(10, 5), day).await, None, "5 < 10");
+    // The same seed after the boundary: still 5 (nothing was stored to refill).
+    let lineage = CreditAccount::KeyLineage("key_unpaid");
+    let seed = CreditSeed {
+        allowance: 5,
+        refill,
+    };
+    let read_back = meter.credits(lineage, seed, next).await.unwrap().unwrap();
+    assert_eq!(read_back.credits, 5);
+    assert_eq!(spend(&meter, debit(10, 5), next).await, None);
+    // The seed a key created on `day` gets after the boundary: the refill's amount.
+    let counted = seed.as_of(day, next);
+    assert_eq!(counted.allowance, 100);
+    assert_eq!(
+        spend(&meter, debit(10, counted.allowance), next).await,
+        Some(90)
+    );
+}
+
+/// Top-ups racing debits on one owner account neither lose nor make credits: from 20,
+/// 10 top-ups of 5 and 100 debits of 1 at once end at `20 + 50 - served`.
+pub async fn top_ups_racing_debits_keep_every_credit(meter: impl Meter) {
+    let meter = Arc::new(meter);
+    let now = datetime!(2031-09-01 12:00 UTC);
+    let account = CreditAccount::Owner("acme/racer");
+    meter
+        .add_credits(account, 20, CreditSeed::NONE, now)
+        .await
+        .unwrap();
+    let debits: Vec<_> = (0..100)
+        .map(|_| {
+            let meter = Arc::clone(&meter);
+            tokio::spawn(async move {
+                spend(&*meter, owner_debit("acme/racer", 1), now)
+                    .await
+                    .is_some()
+            })
+        })
+        .collect();
+    let top_ups: Vec<_> = (0..10)
+        .map(|_| {
+            let meter = Arc::clone(&meter);
+            tokio::spawn(async move {
+                meter
+                    .add_credits(CreditAccount::Owner("acme/racer"), 5, CreditSeed::NONE, now)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut served = 0u64;
+    for debit in debits {
+        if debit.await.unwrap() {
+            served += 1;
+        }
+    }
+    for top_up in top_ups {
+        top_up.await.unwrap();
+    }
+    assert!(
+        served >= 20,
+        "at least the starting balance was served: {served}"
+    );
+    assert_eq!(read(&*meter, account, now).await, Some(70 - served));
+}

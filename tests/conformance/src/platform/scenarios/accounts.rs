@@ -403,3 +403,128 @@ pub async fn refills_set_the_balance_back<A: PlatformAdapter, D: Database>() {
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "set to the amount");
     assert_eq!(read(&p, ACCOUNT).await["credits"], 10, "once");
 }
+
+/// Path tricks on `/api/v1/admin/accounts/{tenant}/{owner}`: a double-encoded `|`
+/// (`%257C`), an encoded `/` (`%2F`), dot segments, non-ASCII, an over-long owner and a
+/// trailing slash name no account (404, never a 5xx), and a top-up through one of them
+/// reaches no account's balance (404, or 405 where the path reads as a GET-only route).
+pub async fn account_paths_name_one_account_or_none<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    owned_key(&p, OWNER).await;
+    top_up(&p, ACCOUNT, 105).await.assert_ok();
+    let long = "a".repeat(129);
+    let paths = [
+        "/api/v1/admin/accounts/acme/auth0%257Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme%2Fauth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme/auth0%2Fabc".to_owned(),
+        "/api/v1/admin/accounts/acme/x%2F..%2Fauth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/globex%2F..%2Facme/auth0%7Cabc".to_owned(),
+        "/api/v1/admin/accounts/acme/auth0%7Cab%C3%A7".to_owned(),
+        "/api/v1/admin/accounts/acme/%00".to_owned(),
+        "/api/v1/admin/accounts/acme/".to_owned(),
+        format!("/api/v1/admin/accounts/acme/{long}"),
+        format!("{ACCOUNT}/"),
+        format!("{ACCOUNT}/credits/"),
+    ];
+    for path in &paths {
+        let reply = p.admin(Method::GET, path).send().await;
+        assert_eq!(reply.status, 404, "GET {path}: {}", reply.body);
+        let reply = p
+            .admin(Method::POST, &format!("{path}/credits"))
+            .json(&json!({"add": 1}))
+            .send()
+            .await;
+        // 405 where the path reads as the account route of owner `credits`/`refill`.
+        assert!(
+            matches!(reply.status, 404 | 405),
+            "POST {path}/credits: {}",
+            reply.body
+        );
+        let reply = p
+            .admin(Method::POST, &format!("{path}/refill"))
+            .json(&json!({"amount": 1, "interval": "daily"}))
+            .send()
+            .await;
+        // 405 where the path reads as the account route of owner `credits`/`refill`.
+        assert!(
+            matches!(reply.status, 404 | 405),
+            "POST {path}/refill: {}",
+            reply.body
+        );
+    }
+    let account = read(&p, ACCOUNT).await;
+    assert_eq!(
+        (&account["credits"], &account["refill"]),
+        (&json!(105), &Value::Null),
+        "no trick reached the account"
+    );
+}
+
+/// Credits at the edges: a top-up of `MAX_CREDITS` (i64::MAX) saturates there, one above
+/// it, 0, a negative, a float or a string is 400; a refill amount of 0 or above the
+/// maximum is 400; nothing answers 5xx.
+pub async fn account_credits_at_the_edges<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    owned_key(&p, OWNER).await;
+    let max = i64::MAX;
+    for add in [
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!("1"),
+        json!(9_223_372_036_854_775_808u64),
+    ] {
+        let reply = p
+            .admin(Method::POST, &format!("{ACCOUNT}/credits"))
+            .json(&json!({ "add": add }))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "add {add}: {}", reply.body);
+    }
+    assert_eq!(
+        read(&p, ACCOUNT).await["credits"],
+        Value::Null,
+        "nothing added"
+    );
+    let reply = top_up(&p, ACCOUNT, 10).await;
+    assert_eq!(reply.json()["credits"], 10);
+    let reply = top_up(&p, ACCOUNT, max.unsigned_abs()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json()["credits"],
+        json!(max),
+        "saturates at the maximum"
+    );
+    assert_eq!(read(&p, ACCOUNT).await["credits"], json!(max));
+    for amount in [
+        json!(0),
+        json!(9_223_372_036_854_775_808u64),
+        json!(-5),
+        json!(2.5),
+    ] {
+        let reply = p
+            .admin(Method::POST, &format!("{ACCOUNT}/refill"))
+            .json(&json!({"amount": amount, "interval": "daily"}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "refill amount {amount}: {}", reply.body);
+    }
+    let reply = p
+        .admin(Method::POST, &format!("{ACCOUNT}/refill"))
+        .json(&json!({"amount": max, "interval": "monthly"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for credits in [json!(9_223_372_036_854_775_808u64), json!(-1)] {
+        let reply = p
+            .admin(Method::POST, ADMIN_KEYS)
+            .json(&json!({"kind": "secret", "credits": credits}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "key credits {credits}: {}", reply.body);
+    }
+}

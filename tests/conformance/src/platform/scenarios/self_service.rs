@@ -255,3 +255,52 @@ pub async fn self_service_takes_signed_in_users_only<A: PlatformAdapter, D: Data
         "nothing was spent or made"
     );
 }
+
+/// A user JWT whose `sub` is no user id (`/`, `%`, a space, 129 characters, empty) makes
+/// no key and reads no account: 4xx, never a 5xx, and nothing is created for anyone; a
+/// body naming another owner, tenant, kind, credits or refill is 400.
+pub async fn self_service_refuses_subjects_that_are_no_user_id<A: PlatformAdapter, D: Database>() {
+    let Some(p) = Platform::start::<A, D>().await else {
+        return;
+    };
+    let long = "u".repeat(129);
+    for sub in ["a/b", "auth0%7Cabc", "a b", long.as_str(), ""] {
+        let jwt = p.users.of_tenant(sub, "acme");
+        for (method, path) in [(Method::POST, ME_KEYS), (Method::GET, ME_ACCOUNT)] {
+            let reply = p
+                .request(method.clone(), path)
+                .bearer(&jwt)
+                .json(&json!({}))
+                .send()
+                .await;
+            assert!(
+                (400..500).contains(&reply.status),
+                "{method} {path} as sub {sub:?}: {} {}",
+                reply.status,
+                reply.body
+            );
+        }
+    }
+    // A valid user cannot widen the key through the body: 400 naming the body.
+    let user = p.users.of_tenant("user_1", "acme");
+    for body in [
+        json!({"owner": "user_2"}),
+        json!({"tenant": "globex"}),
+        json!({"credits": 5}),
+        json!({"kind": "publishable"}),
+        json!({"refill": {"amount": 5, "interval": "daily"}}),
+    ] {
+        let reply = p.post(ME_KEYS).bearer(&user).json(&body).send().await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+    }
+    let accounts = p
+        .admin(Method::GET, "/api/v1/admin/accounts?tenant=acme")
+        .send()
+        .await;
+    accounts.assert_ok();
+    assert_eq!(
+        accounts.json()["accounts"],
+        json!([]),
+        "no account was made"
+    );
+}
