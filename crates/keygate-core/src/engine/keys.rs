@@ -103,7 +103,7 @@ impl Keygate {
     ///     })
     ///     .await?;
     /// assert!(created.key.expose().starts_with("sk_test_"));
-    /// assert_eq!(created.record.start, created.key.start());
+    /// assert_eq!(&*created.record.start, created.key.start());
     /// # Ok(())
     /// # }
     /// ```
