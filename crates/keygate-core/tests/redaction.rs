@@ -396,7 +396,7 @@ async fn created_key_and_key_record_debug_hide_the_key_and_its_digest() {
     let record = setup.keygate.get_key(&created.record.id).await.unwrap();
     let shown = format!("{record:?}");
     assert!(shown.contains(created.record.id.as_str()), "{shown}");
-    assert!(shown.contains(&record.start), "{shown}");
+    assert!(shown.contains(&*record.start), "{shown}");
     assert_only_start_of_key(&shown, &text, &record.start, "KeyRecord");
     assert_hides_bytes(&shown, &digest, "KeyRecord digest");
 

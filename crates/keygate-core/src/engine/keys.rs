@@ -103,7 +103,7 @@ impl Keygate {
     ///     })
     ///     .await?;
     /// assert!(created.key.expose().starts_with("sk_test_"));
-    /// assert_eq!(created.record.start, created.key.start());
+    /// assert_eq!(&*created.record.start, created.key.start());
     /// # Ok(())
     /// # }
     /// ```
@@ -179,8 +179,8 @@ impl Keygate {
             lineage: id.clone(),
             id,
             digest: self.inner.hasher.digest(key.expose()),
-            prefix: prefix.as_str().to_owned(),
-            start: key.start().to_owned(),
+            prefix: prefix.as_str().into(),
+            start: key.start().into(),
             kind: new.kind,
             environment: new.environment,
             tenant: new.tenant.map(Arc::from),
@@ -362,7 +362,7 @@ impl Keygate {
             id: KeyId::generate()?,
             lineage: old.lineage.clone(),
             digest: self.inner.hasher.digest(key.expose()),
-            start: key.start().to_owned(),
+            start: key.start().into(),
             created_at: now,
             revoked_at: None,
             valid_until: None,

@@ -13,7 +13,6 @@ use std::hash::BuildHasher as _;
 use std::sync::{Arc, LazyLock};
 
 use quick_cache::sync::Cache;
-use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroize as _;
 
@@ -21,6 +20,7 @@ use super::UserJwt;
 use super::claims::{is_expired, is_future};
 use super::keyset::KeySet;
 use crate::error::AuthError;
+use crate::secret::same_bytes;
 
 /// A keyed fast hash of a token: where it is looked for, not what proves a hit.
 pub(crate) type TokenDigest = u64;
@@ -104,7 +104,7 @@ impl VerifiedCache {
             return Lookup::Miss;
         };
         // Another token under the same hash is a miss; verifying it replaces the entry.
-        if !bool::from(entry.token.as_bytes().ct_eq(token.as_bytes())) {
+        if !same_bytes(entry.token.as_bytes(), token.as_bytes()) {
             return Lookup::Miss;
         }
         if !keys.is_some_and(|keys| entry.still_signed_in(keys)) {

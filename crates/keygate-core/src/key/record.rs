@@ -188,9 +188,9 @@ pub struct KeyRecord {
     /// HMAC-SHA256 of the key text under the pepper it names.
     pub digest: KeyDigest,
     /// The prefix, ending in `_`.
-    pub prefix: String,
+    pub prefix: Arc<str>,
     /// Non-secret preview: prefix and four characters.
-    pub start: String,
+    pub start: Arc<str>,
     /// What the key may do.
     pub kind: KeyKind,
     /// Live or test.

@@ -91,8 +91,8 @@ impl KeyView {
         Self {
             id: record.id.as_str().to_owned(),
             key: None,
-            start: record.start.clone(),
-            prefix: record.prefix.clone(),
+            start: record.start.to_string(),
+            prefix: record.prefix.to_string(),
             kind: record.kind,
             environment: record.environment,
             tenant: record.tenant.clone(),

@@ -4,7 +4,8 @@
 //!
 //! The same scheme as the user-JWT cache (`jwt::cache`): an entry is found by a fast keyed
 //! hash of the token text (foldhash, seeded at random once per process) and confirmed by
-//! comparing the stored token with the presented one in constant time, so a collision,
+//! comparing the stored token with the presented one in constant time
+//! (`secret::same_bytes`, shared with it), so a collision,
 //! chosen or not, is a miss and the token is verified in full. The stored token is wiped
 //! when its entry is dropped.
 //!
@@ -19,13 +20,13 @@
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
-use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use zeroize::Zeroize as _;
 
 use super::VerifiedToken;
 use crate::error::AuthError;
 use crate::jwt::cache::TokenDigest;
+use crate::secret::same_bytes;
 
 /// Verified tokens cached when no capacity is configured.
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
@@ -75,7 +76,7 @@ impl VerifiedTokens {
         let cache = self.cache.as_ref()?;
         let entry = cache.get(digest)?;
         // Another token under the same hash is a miss; verifying it replaces the entry.
-        if !same_text(entry.token.as_bytes(), token.as_bytes()) {
+        if !same_bytes(entry.token.as_bytes(), token.as_bytes()) {
             return None;
         }
         let verified = &entry.verified;
@@ -105,27 +106,6 @@ impl VerifiedTokens {
     pub(crate) fn len(&self) -> usize {
         self.cache.as_ref().map_or(0, Cache::len)
     }
-}
-
-/// Whether `a` and `b` are equal, in a time that depends only on their lengths: eight
-/// bytes at a time are XORed into one accumulator, with no early exit, and the result is
-/// compared with `subtle`. Byte-wise `subtle` costs about 7 instructions a byte (4 k for a
-/// session token); this costs under one. Different lengths answer at once: a token's
-/// length is not secret (it follows from its claims).
-fn same_text(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (a_words, a_rest) = a.as_chunks::<8>();
-    let (b_words, b_rest) = b.as_chunks::<8>();
-    let mut diff = 0u64;
-    for (x, y) in a_words.iter().zip(b_words) {
-        diff |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
-    }
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        diff |= u64::from(x ^ y);
-    }
-    bool::from(diff.ct_eq(&0))
 }
 
 #[cfg(test)]
@@ -302,20 +282,6 @@ mod tests {
         let off = old.cache_capacity(0);
         assert!(off.verify(&token, NOW).is_ok());
         assert_eq!(off.inner().verified.len(), 0);
-    }
-
-    /// Every byte position counts, in the words and in the tail.
-    #[test]
-    fn same_text_compares_every_byte() {
-        let text: Vec<u8> = (0..=42).collect();
-        assert!(same_text(&text, &text.clone()));
-        assert!(same_text(b"", b""));
-        for at in 0..text.len() {
-            let mut other = text.clone();
-            other[at] ^= 0x80;
-            assert!(!same_text(&text, &other), "byte {at}");
-        }
-        assert!(!same_text(&text, &text[..42]));
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Keygate {
                 .map_err(AuthError::AuthUnavailable)?;
             if let Some(record) = found {
                 // Defence in depth: a store must never answer with another key's record.
-                let genuine = record.digest.ct_eq(&digest) && record.prefix == parsed.prefix();
+                let genuine = record.digest.ct_eq(&digest) && *record.prefix == *parsed.prefix();
                 return Ok(genuine.then_some(record));
             }
         }

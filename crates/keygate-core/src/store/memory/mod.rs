@@ -1,4 +1,7 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod digest_hash;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -7,18 +10,18 @@ use time::OffsetDateTime;
 use super::{KeyListing, KeyStore, Rotation, StoreError};
 use crate::account::{Account, TenantSummary};
 use crate::key::{KeyDigest, KeyId, KeyRecord};
+use digest_hash::DigestKey;
+use state::State;
 
 /// Key records in process memory: for tests, examples and single-process deployments
 /// that can lose their keys on restart. Clones share the same records.
+///
+/// Each key is held once (about 600 bytes of memory with its map entries at a million
+/// keys, see `docs/benchmarks.md`), and the request path's look-up by digest hashes no
+/// bytes: the digest is already a keyed HMAC.
 #[derive(Clone, Default)]
 pub struct MemoryKeyStore {
     state: Arc<RwLock<State>>,
-}
-
-#[derive(Default)]
-struct State {
-    by_id: HashMap<KeyId, Arc<KeyRecord>>,
-    by_digest: HashMap<KeyDigest, KeyId>,
 }
 
 impl MemoryKeyStore {
@@ -46,38 +49,6 @@ impl std::fmt::Debug for MemoryKeyStore {
     }
 }
 
-impl State {
-    fn insert(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
-        if self.by_id.contains_key(&record.id) || self.by_digest.contains_key(&record.digest) {
-            return Err(StoreError::conflict("a key with this id or digest exists"));
-        }
-        self.by_digest.insert(record.digest, record.id.clone());
-        self.by_id
-            .insert(record.id.clone(), Arc::new(record.clone()));
-        Ok(())
-    }
-
-    /// The records of `account`, oldest first (the listing order).
-    fn of_account<'s>(&'s self, account: &'s Account) -> impl Iterator<Item = &'s Arc<KeyRecord>> {
-        self.by_id.values().filter(move |record| {
-            record.tenant.as_deref() == Some(&*account.tenant)
-                && record.owner.as_deref() == Some(&*account.owner)
-        })
-    }
-
-    fn update(
-        &mut self,
-        id: &KeyId,
-        change: impl FnOnce(&mut KeyRecord),
-    ) -> Option<Arc<KeyRecord>> {
-        let slot = self.by_id.get_mut(id)?;
-        let mut record = KeyRecord::clone(slot);
-        change(&mut record);
-        *slot = Arc::new(record);
-        Some(Arc::clone(slot))
-    }
-}
-
 #[async_trait]
 impl KeyStore for MemoryKeyStore {
     async fn create(&self, record: &KeyRecord) -> Result<(), StoreError> {
@@ -85,12 +56,7 @@ impl KeyStore for MemoryKeyStore {
     }
 
     async fn find_by_hash(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, StoreError> {
-        let state = self.read();
-        Ok(state
-            .by_digest
-            .get(digest)
-            .and_then(|id| state.by_id.get(id))
-            .cloned())
+        Ok(self.read().by_digest.get(&DigestKey(*digest)).cloned())
     }
 
     async fn get(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
