@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::meter::{MeterAccount, WindowLimit};
+use crate::principal::Principal;
 use crate::scope::{Scope, ScopeError};
 
 /// How a principal authenticated.
@@ -162,6 +164,7 @@ pub struct Access {
     impersonation: bool,
     secret_keys_only: bool,
     name: Option<Arc<str>>,
+    quota: Option<Quota>,
 }
 
 impl Access {
@@ -177,6 +180,7 @@ impl Access {
             impersonation: true,
             secret_keys_only: false,
             name: None,
+            quota: None,
         }
     }
 
@@ -296,6 +300,34 @@ impl Access {
         self
     }
 
+    /// Counts each request against `quota`: a fixed window per UTC day or month, charged
+    /// to the principal's user, tenant or key (see [`Quota`]) as one more charge in the
+    /// route's single meter call. A request past it is refused with 429 `quota_exceeded`
+    /// and a `Retry-After` reaching the reset; allowed responses carry `X-Quota-Limit`
+    /// and `X-Quota-Remaining`. A refused request spends no quota.
+    ///
+    /// ```
+    /// use keygate_core::access::{Quota, QuotaSubject};
+    /// use keygate_core::meter::WindowLimit;
+    /// use keygate_core::{Access, AuthMethod, Methods};
+    ///
+    /// // Five free detections per user per UTC day, for user JWTs only.
+    /// let detect = Access::authenticated()
+    ///     .accept(Methods::from([AuthMethod::Jwt]))
+    ///     .quota(Quota::new(WindowLimit::per_day(5)?, QuotaSubject::User));
+    /// assert_eq!(detect.quota_limit().map(|q| q.limit().count()), Some(5));
+    /// # Ok::<(), keygate_core::meter::WindowLimitError>(())
+    /// ```
+    pub fn quota(mut self, quota: Quota) -> Self {
+        self.quota = Some(quota);
+        self
+    }
+
+    /// The route's quota, if it has one.
+    pub fn quota_limit(&self) -> Option<&Quota> {
+        self.quota.as_ref()
+    }
+
     /// The route's name, if it has one.
     pub fn name(&self) -> Option<&Arc<str>> {
         self.name.as_ref()
@@ -342,6 +374,81 @@ impl Access {
             TenantRule::Default => engine_default,
             TenantRule::Required => true,
             TenantRule::Optional => false,
+        }
+    }
+}
+
+/// Whose count a route's [`Quota`] is charged to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QuotaSubject {
+    /// The principal's user, `<tenant>/<subject>` ([`MeterAccount::user`]): the subject of
+    /// a user JWT (or the impersonated user), the owner of a key with one, the key id of
+    /// any other key.
+    User,
+    /// The principal's tenant ([`MeterAccount::tenant`]).
+    Tenant,
+    /// The key behind the credential, by lineage ([`MeterAccount::key_lineage`]): its
+    /// rotations share the count.
+    Key,
+}
+
+/// A route's quota: a fixed window per UTC day or month ([`WindowLimit`]), counted per
+/// [`QuotaSubject`]. A principal without that subject (the platform operator, a
+/// credential without a tenant for [`QuotaSubject::Tenant`], one without a key for
+/// [`QuotaSubject::Key`]) is not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    limit: WindowLimit,
+    per: QuotaSubject,
+}
+
+impl Quota {
+    /// `limit` per `per`.
+    pub const fn new(limit: WindowLimit, per: QuotaSubject) -> Self {
+        Self { limit, per }
+    }
+
+    /// The window and its count.
+    pub const fn limit(&self) -> WindowLimit {
+        self.limit
+    }
+
+    /// Whose count it is.
+    pub const fn subject(&self) -> QuotaSubject {
+        self.per
+    }
+
+    /// The id of the account `principal`'s requests are counted against, or `None` when
+    /// the principal has no such account (and is not counted). `lineage` is the lineage
+    /// of the key behind the credential, if any.
+    pub(crate) fn account_id(
+        &self,
+        principal: &Principal,
+        lineage: Option<&str>,
+    ) -> Option<String> {
+        if principal.is_operator() {
+            return None;
+        }
+        match self.per {
+            QuotaSubject::User => {
+                let user = principal.subject.as_deref()?;
+                Some(format!(
+                    "{}/{user}",
+                    principal.tenant.as_deref().unwrap_or("")
+                ))
+            }
+            QuotaSubject::Tenant => principal.tenant.as_deref().map(str::to_owned),
+            QuotaSubject::Key => lineage.map(str::to_owned),
+        }
+    }
+
+    /// The meter account for an id from [`account_id`](Self::account_id).
+    pub(crate) fn account<'a>(&self, id: &'a str) -> MeterAccount<'a> {
+        match self.per {
+            QuotaSubject::User => MeterAccount::user(id),
+            QuotaSubject::Tenant => MeterAccount::tenant(id),
+            QuotaSubject::Key => MeterAccount::key_lineage(id),
         }
     }
 }

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::access::Methods;
-use crate::meter::{RateLimitStatus, retry_wait};
+use crate::meter::{QUOTA_LIMIT, QUOTA_REMAINING, RateLimitStatus, retry_wait};
 use crate::scope::Scope;
 use crate::store::StoreError;
 
@@ -175,6 +175,9 @@ pub enum AuthError {
     QuotaExceeded {
         /// Seconds until the quota resets (at least 1).
         retry_after_secs: u64,
+        /// The quota's count per period, for `X-Quota-Limit` (with `X-Quota-Remaining:
+        /// 0`); `None` leaves both headers out.
+        limit: Option<u32>,
     },
     /// 500: keygate is set up wrong for this request (two keygate layers on one request
     /// path, say). The text says what to fix; it names no credential.
@@ -300,7 +303,9 @@ impl AuthError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::RateLimited { status, .. } => Some(status.retry_after_secs()),
-            Self::QuotaExceeded { retry_after_secs }
+            Self::QuotaExceeded {
+                retry_after_secs, ..
+            }
             | Self::SecretLockedOut { retry_after_secs } => Some(retry_wait(*retry_after_secs)),
             _ => None,
         }
@@ -339,7 +344,8 @@ impl AuthError {
 
     /// Every header the error response carries, in order: `Content-Type`,
     /// `WWW-Authenticate`, `Retry-After`, then the `X-RateLimit-*` headers for
-    /// [`AuthError::RateLimited`], and `X-Credits-Remaining` for a key with credits.
+    /// [`AuthError::RateLimited`], `X-Quota-Limit` and `X-Quota-Remaining` for
+    /// [`AuthError::QuotaExceeded`] with a limit, and `X-Credits-Remaining` for a key with credits.
     /// Names are lower case. Nothing is allocated until a value is rendered.
     ///
     /// ```
@@ -360,6 +366,10 @@ impl AuthError {
             } => (rate_limit.as_ref(), Some(*remaining)),
             _ => (None, None),
         };
+        let quota_limit = match self {
+            Self::QuotaExceeded { limit, .. } => limit.map(u64::from),
+            _ => None,
+        };
         std::iter::once(("content-type", HeaderText::Static(PROBLEM_JSON)))
             .chain(self.challenge().map(|text| ("www-authenticate", text)))
             .chain(
@@ -370,6 +380,12 @@ impl AuthError {
                 rate_limit
                     .into_iter()
                     .flat_map(RateLimitStatus::headers)
+                    .map(|(name, value)| (name, HeaderText::Number(value))),
+            )
+            .chain(
+                quota_limit
+                    .into_iter()
+                    .flat_map(|limit| [(QUOTA_LIMIT, limit), (QUOTA_REMAINING, 0)])
                     .map(|(name, value)| (name, HeaderText::Number(value))),
             )
             .chain(credits.map(|left| (CREDITS_REMAINING, HeaderText::Number(left))))

@@ -339,6 +339,7 @@ fn cases() -> Vec<Case> {
             ..case(
                 AuthError::QuotaExceeded {
                     retry_after_secs: 3600,
+                    limit: None,
                 },
                 "quota_exceeded",
                 429,
@@ -574,7 +575,9 @@ fn headers_carry_what_each_status_needs() {
                     }
                 }
             }
-            AuthError::QuotaExceeded { retry_after_secs }
+            AuthError::QuotaExceeded {
+                retry_after_secs, ..
+            }
             | AuthError::SecretLockedOut { retry_after_secs } => {
                 assert!(number("retry-after") >= 1, "{err:?}");
                 assert_eq!(number("retry-after"), *retry_after_secs);
@@ -605,6 +608,7 @@ fn headers_carry_what_each_status_needs() {
 fn a_quota_never_says_retry_after_zero() {
     let err = AuthError::QuotaExceeded {
         retry_after_secs: 0,
+        limit: None,
     };
     assert_eq!(err.retry_after_secs(), Some(1));
     assert!(
@@ -699,6 +703,7 @@ fn rate_limited_never_says_retry_after_zero() {
 fn a_quota_detail_agrees_with_its_retry_after() {
     let err = AuthError::QuotaExceeded {
         retry_after_secs: 0,
+        limit: None,
     };
     assert_eq!(err.to_string(), "quota used up; retry in 1 s");
 }

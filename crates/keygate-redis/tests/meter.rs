@@ -32,3 +32,13 @@ keygate_core::meter_model!(redis_model, async {
     let meter = redis.meter(db.store.meter()).await;
     Some(Guarded::new(meter, (redis, db)))
 });
+
+// The shared-meter suite: two meters (two instances) on one Redis and one credit database
+// share every quota, counted in the script.
+keygate_core::shared_meter_suite!(redis_pair, async {
+    let redis = common::TestRedis::new(module_path!()).await?;
+    let db = common::sqlite().await;
+    let a = redis.meter(db.store.meter()).await;
+    let b = redis.meter(db.store.meter()).await;
+    Some((Guarded::new(a, (redis, db)), b))
+});

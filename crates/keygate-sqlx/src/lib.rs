@@ -53,7 +53,8 @@
 //! | key records | `kg_keys` | shared; revocations reach every cache within about a second |
 //! | credits | `kg_credits`, one conditional upsert per request | shared, never oversold |
 //! | one-time tokens | `kg_used_tokens`, insert once | shared, used once |
-//! | rate limits and quotas | process memory (GCRA, fixed windows) | **per instance** |
+//! | quotas (fixed windows per UTC day or month) | `kg_windows`, one conditional upsert per window | shared, never exceeded |
+//! | rate limits | process memory (GCRA) | **per instance** |
 //! | platform-secret digest, token seed | `kg_settings`, insert once | shared |
 //!
 //! See `docs/stores.md` for operations: migrations, the cache, failure modes.

@@ -1,15 +1,16 @@
-//! [`SqlMeter`]: credits and one-time tokens in SQL, rate limits and quotas in this
-//! process.
+//! [`SqlMeter`]: credits, quotas (fixed windows) and one-time tokens in SQL, rate limits
+//! in this process.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use keygate_core::account::Refill;
-use keygate_core::meter::window::period_end;
+use keygate_core::meter::window::{self, period_end};
 use keygate_core::meter::{
-    CreditAccount, CreditBalance, CreditSeed, MAX_CREDITS, MeterDecision, MeterRequest, Period,
-    RateTable, SWEEP_EVERY, Settlement,
+    Charge, ChargeStatus, CreditAccount, CreditBalance, CreditSeed, Limit, MAX_CREDITS,
+    MeterDecision, MeterRequest, Period, RateLimitStatus, RateTable, SWEEP_EVERY, Settlement,
 };
 use keygate_core::{Meter, StoreError};
 use time::OffsetDateTime;
@@ -117,9 +118,20 @@ const USE_TOKEN: &str = "INSERT INTO kg_used_tokens (token_id, expires_at) VALUE
 // Gives a one-time token's use back (the request that took it was refused after all).
 const RELEASE_TOKEN: &str = "DELETE FROM kg_used_tokens WHERE token_id = $1";
 const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
+// Takes one from the fixed window `$1` (period ending `$2`, Unix seconds) of `$3` per
+// period at `$4` (Unix seconds): a row whose period has ended starts again from one.
+// Returns the count and period end after the take, or no row when the window is used up.
+// One statement: concurrent requests on any number of instances never exceed the count.
+const TAKE_WINDOW: &str = "INSERT INTO kg_windows (counter, period_end, used) VALUES ($1, $2, 1) \
+     ON CONFLICT (counter) DO UPDATE SET \
+     used = CASE WHEN kg_windows.period_end <= $4 THEN 1 ELSE kg_windows.used + 1 END, \
+     period_end = CASE WHEN kg_windows.period_end <= $4 THEN $2 ELSE kg_windows.period_end END \
+     WHERE kg_windows.period_end <= $4 OR kg_windows.used < $3 \
+     RETURNING used, period_end";
+const PURGE_WINDOWS: &str = "DELETE FROM kg_windows WHERE period_end <= $1";
 
-/// Counters for a SQL deployment: credit balances and the one-time-token ledger in the
-/// database, shared by every instance; rate limits and quotas in this process.
+/// Counters for a SQL deployment: credit balances, quotas and the one-time-token ledger in
+/// the database, shared by every instance; rate limits in this process.
 ///
 /// - **Credits**: one conditional upsert per request (`… DO UPDATE SET balance = balance -
 ///   cost WHERE balance >= cost RETURNING balance`): concurrent requests on any number of
@@ -130,23 +142,30 @@ const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
 /// - **One-time tokens**: an insert-once ledger (`ON CONFLICT DO NOTHING`): a token is
 ///   used once across every instance. Rows are purged two minutes after the token
 ///   expires. [`Meter::settle`] deletes the token's row, so it can be used again.
-/// - **Rate limits and quotas** (fixed windows per UTC day or month) are counted in this
-///   process's memory (a [`RateTable`]), **per instance**: with `n` instances behind a
-///   load balancer an account can get up to `n` times its limit, and `n` times its daily
-///   or monthly quota; a restart forgets them. Use the Redis meter for one count across
+/// - **Quotas** (fixed windows per UTC day or month, [`Limit::Window`]): one conditional
+///   upsert per window in `kg_windows` (`… DO UPDATE SET used = used + 1 WHERE used <
+///   count`, a row whose period ended starting again from one), keyed
+///   `<kind>:<day|month>:<id>`: shared by every instance, so a free allowance is one
+///   allowance however many instances serve it. Rows whose period ended are deleted by
+///   the meter's periodic sweep.
+/// - **Rate limits** (GCRA) are counted in this process's memory (a [`RateTable`]), **per
+///   instance**: with `n` instances behind a load balancer an account can get up to `n`
+///   times its limit; a restart forgets them. Use the Redis meter for one count across
 ///   instances.
 ///
-/// A request is decided all or nothing, as [`Meter`] requires. The charges are taken
-/// first (a request any charge refuses never reaches the database); credits and the
-/// token ledger are then one transaction; if that refuses the request or fails, the
-/// charges are given back. So a request refused for credits takes no charge, and a
+/// A request is decided all or nothing, as [`Meter`] requires. The rate limits are taken
+/// first (a request a rate limit refuses never reaches the database); the windows,
+/// credits and the token ledger are then one transaction (when more than one of them
+/// applies); if that refuses the request or fails, it is rolled back and the rate limits
+/// are given back. A rate limit refuses before a window does, whatever their order in the
+/// request. So a request refused for credits takes no charge, and a
 /// replayed one-time token costs no credits. The give-back is exact when no other request
 /// of the account took a slot while the database was asked; otherwise a rate limit gets
 /// back only the part of the request's own slot that has not expired by the latest
 /// request time seen, so a slow database call can never free a slot that another request
-/// holds (a quota gets its unit back while its period lasts). A request with nothing but
-/// charges costs no database round trip; one with credits or a one-time token costs one
-/// statement (two plus `BEGIN`/`COMMIT` when it has both); so does a settlement.
+/// holds. A request with nothing but rate limits costs no database round trip; one with a
+/// quota, credits or a one-time token costs one statement each (plus `BEGIN`/`COMMIT`
+/// when it has more than one); a settlement costs one or two.
 ///
 /// Clones share the in-process counters and the pool.
 #[derive(Clone)]
@@ -177,11 +196,86 @@ impl SqlStore {
     }
 }
 
-/// What the SQL part of a request decided.
+/// What the SQL part of a request decided. `windows` is the tightest window after the
+/// request (allowed) or as it stands (refused for credits).
 enum Ledger {
-    Allowed { credits_remaining: Option<u64> },
-    InsufficientCredits { remaining: u64 },
+    Allowed {
+        credits_remaining: Option<u64>,
+        windows: Option<ChargeStatus>,
+    },
+    Limited {
+        charge: usize,
+        status: RateLimitStatus,
+    },
+    InsufficientCredits {
+        remaining: u64,
+        windows: Option<ChargeStatus>,
+    },
     AlreadyUsed,
+}
+
+/// What the transaction's closure answers, before its numbers are checked.
+enum Outcome {
+    Allowed(Option<i64>),
+    Limited(usize, RateLimitStatus),
+    Short(i64),
+    AlreadyUsed,
+}
+
+/// A window taken in the transaction: its charge index, limit and row after the take.
+struct TakenWindow {
+    charge: usize,
+    limit: keygate_core::meter::WindowLimit,
+    end: i64,
+    used: u32,
+}
+
+/// The `kg_windows` row of a window charge: `<kind>:<day|month>:<id>`. Kinds and periods
+/// contain no `:`, so two charges share a row exactly when they count the same thing.
+fn window_counter(charge: &Charge<'_>, period: Period) -> String {
+    let period = match period {
+        Period::Day => "day",
+        _ => "month",
+    };
+    format!(
+        "{}:{period}:{}",
+        charge.account.kind.as_str(),
+        charge.account.id
+    )
+}
+
+/// The tighter of two counters: fewer remaining, else the earlier charge.
+fn tighter(a: Option<ChargeStatus>, b: Option<ChargeStatus>) -> Option<ChargeStatus> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let b_first = (b.status.remaining, b.charge) < (a.status.remaining, a.charge);
+            Some(if b_first { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+/// The tightest of the taken windows, after the take (`before`: as it stood before it).
+fn windows_tightest(
+    taken: &[TakenWindow],
+    now: OffsetDateTime,
+    before: bool,
+) -> Option<ChargeStatus> {
+    taken.iter().fold(None, |best, window| {
+        let prior = (window.end, window.used.saturating_sub(1));
+        let status = if before {
+            window::peek(window.limit, Some(prior), now)
+        } else {
+            window::check(window.limit, Some(prior), now).status
+        };
+        tighter(
+            best,
+            Some(ChargeStatus {
+                charge: window.charge,
+                status,
+            }),
+        )
+    })
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -271,23 +365,80 @@ impl SqlMeter {
         Ok(done)
     }
 
-    /// Credits and the one-time ledger, in one transaction when both apply.
+    /// Deletes the `kg_windows` rows whose period ended at or before `now`: they count as
+    /// zero already. The meter also does this every 1024 calls with a window.
+    pub async fn purge_ended_windows(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = on_pool!(&self.pool, pool => {
+            sqlx::query(PURGE_WINDOWS)
+                .bind(now.unix_timestamp())
+                .execute(pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+
+    /// The windows, credits and the one-time ledger, in one transaction when more than
+    /// one statement applies.
     async fn ledger(&self, request: &MeterRequest<'_>) -> Result<Ledger, StoreError> {
         let debit = request.credits;
         let use_ = request.one_time;
-        on_pool!(&self.pool, pool => {
+        let now = request.now;
+        let now_secs = now.unix_timestamp();
+        let windows: Vec<(usize, &Charge<'_>, keygate_core::meter::WindowLimit)> = request
+            .charges
+            .iter()
+            .enumerate()
+            .filter_map(|(index, charge)| match charge.limit {
+                Limit::Window(limit) => Some((index, charge, limit)),
+                _ => None,
+            })
+            .collect();
+        let statements = windows.len() + usize::from(debit.is_some()) + usize::from(use_.is_some());
+        let mut taken: Vec<TakenWindow> = Vec::with_capacity(windows.len());
+        let outcome = on_pool!(&self.pool, pool => {
             async {
-                let mut tx = match (debit, use_) {
-                    (Some(_), Some(_)) => Some(pool.begin_with(db_of(pool).begin()).await?),
-                    _ => None,
+                let mut tx = if statements > 1 {
+                    Some(pool.begin_with(db_of(pool).begin()).await?)
+                } else {
+                    None
                 };
+                for (index, charge, limit) in &windows {
+                    let counter = window_counter(charge, limit.period());
+                    let query = sqlx::query_as(TAKE_WINDOW)
+                        .bind(counter)
+                        .bind(period_end(limit.period(), now))
+                        .bind(i64::from(limit.count()))
+                        .bind(now_secs);
+                    let row: Option<(i64, i64)> = match tx.as_mut() {
+                        Some(tx) => query.fetch_optional(&mut **tx).await?,
+                        None => query.fetch_optional(pool).await?,
+                    };
+                    match row {
+                        Some((used, end)) => taken.push(TakenWindow {
+                            charge: *index,
+                            limit: *limit,
+                            end,
+                            used: u32::try_from(used).unwrap_or(u32::MAX),
+                        }),
+                        None => {
+                            if let Some(tx) = tx {
+                                tx.rollback().await?;
+                            }
+                            let full = (period_end(limit.period(), now), limit.count());
+                            let status = window::check(*limit, Some(full), now).status;
+                            return Ok(Outcome::Limited(*index, status));
+                        }
+                    }
+                }
                 let mut credits_remaining = None;
                 if let Some(debit) = debit {
                     let key = debit.account.balance_key();
                     let account: &str = &key;
                     let allowance = to_i64(debit.allowance);
                     let seeded = debit.account.is_seeded();
-                    let at = Boundaries::at(request.now);
+                    let at = Boundaries::at(now);
                     let balance: Option<i64> = if debit.cost == 0 {
                         // Nothing to take: read the balance (or the allowance of a new key
                         // lineage; an owner account without one is not metered).
@@ -302,7 +453,7 @@ impl SqlMeter {
                             None => None,
                         }
                     } else {
-                        let (amount, interval, refill_at) = seed_refill(debit.refill, Some(request.now));
+                        let (amount, interval, refill_at) = seed_refill(debit.refill, Some(now));
                         let query = sqlx::query_scalar(DEBIT)
                             .bind(account)
                             .bind(allowance)
@@ -314,11 +465,11 @@ impl SqlMeter {
                             .bind(at.now)
                             .bind(at.day)
                             .bind(at.month);
-                        let taken: Option<i64> = match tx.as_mut() {
+                        let paid: Option<i64> = match tx.as_mut() {
                             Some(tx) => query.fetch_optional(&mut **tx).await?,
                             None => query.fetch_optional(pool).await?,
                         };
-                        match taken {
+                        match paid {
                             Some(balance) => Some(balance),
                             None => {
                                 let query = sqlx::query_as(BALANCE).bind(account).bind(at.now);
@@ -331,7 +482,7 @@ impl SqlMeter {
                                         if let Some(tx) = tx {
                                             tx.rollback().await?;
                                         }
-                                        return Ok(Err(balance));
+                                        return Ok(Outcome::Short(balance));
                                     }
                                     // An owner account without a balance: not metered.
                                     None if !seeded => None,
@@ -339,7 +490,7 @@ impl SqlMeter {
                                         if let Some(tx) = tx {
                                             tx.rollback().await?;
                                         }
-                                        return Ok(Err(allowance));
+                                        return Ok(Outcome::Short(allowance));
                                     }
                                 }
                             }
@@ -360,25 +511,28 @@ impl SqlMeter {
                         if let Some(tx) = tx {
                             tx.rollback().await?;
                         }
-                        return Ok(Ok(None));
+                        return Ok(Outcome::AlreadyUsed);
                     }
                 }
                 if let Some(tx) = tx {
                     tx.commit().await?;
                 }
-                Ok::<_, sqlx::Error>(Ok(Some(credits_remaining)))
+                Ok::<_, sqlx::Error>(Outcome::Allowed(credits_remaining))
             }
             .await
         })
-        .map_err(store_error)
-        .and_then(|outcome| match outcome {
-            Ok(Some(remaining)) => Ok(Ledger::Allowed {
+        .map_err(store_error)?;
+        Ok(match outcome {
+            Outcome::Allowed(remaining) => Ledger::Allowed {
                 credits_remaining: remaining.map(to_u64).transpose()?,
-            }),
-            Ok(None) => Ok(Ledger::AlreadyUsed),
-            Err(remaining) => Ok(Ledger::InsufficientCredits {
+                windows: windows_tightest(&taken, now, false),
+            },
+            Outcome::Limited(charge, status) => Ledger::Limited { charge, status },
+            Outcome::Short(remaining) => Ledger::InsufficientCredits {
                 remaining: to_u64(remaining)?,
-            }),
+                windows: windows_tightest(&taken, now, true),
+            },
+            Outcome::AlreadyUsed => Ledger::AlreadyUsed,
         })
     }
 
@@ -420,26 +574,57 @@ impl Meter for SqlMeter {
         let calls = self.calls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let sweep = calls.is_multiple_of(SWEEP_EVERY);
 
-        // The charges first, in memory: a refused request never reaches the database.
-        let taken = if request.charges.is_empty() && !sweep {
+        // The rate limits first, in memory: a request they refuse never reaches the
+        // database. The windows are counted in SQL, with the credits.
+        let has_windows = request
+            .charges
+            .iter()
+            .any(|charge| matches!(charge.limit, Limit::Window(_)));
+        // Each in-memory charge's index in the request.
+        let (rates, positions): (Cow<'_, [Charge<'_>]>, Vec<usize>) = if has_windows {
+            let (rates, positions): (Vec<Charge<'_>>, Vec<usize>) = request
+                .charges
+                .iter()
+                .enumerate()
+                .filter(|(_, charge)| !matches!(charge.limit, Limit::Window(_)))
+                .map(|(index, charge)| (*charge, index))
+                .unzip();
+            (Cow::Owned(rates), positions)
+        } else {
+            (Cow::Borrowed(request.charges), Vec::new())
+        };
+        let original = |index: usize| {
+            if has_windows {
+                positions.get(index).copied().unwrap_or(index)
+            } else {
+                index
+            }
+        };
+        let taken = if rates.is_empty() && !sweep {
             None
         } else {
             let mut table = self.lock();
             if sweep {
                 table.sweep(request.now);
             }
-            match table.take(request.charges, request.now) {
+            match table.take(&rates, request.now) {
                 Ok(taken) => Some(taken),
                 Err(refused) => {
                     return Ok(MeterDecision::Limited {
-                        charge: refused.charge,
+                        charge: original(refused.charge),
                         status: refused.status,
                     });
                 }
             }
         };
-        let tightest = taken.and_then(|taken| taken.tightest());
-        if request.credits.is_none() && request.one_time.is_none() {
+        let remap = |status: Option<ChargeStatus>| {
+            status.map(|status| ChargeStatus {
+                charge: original(status.charge),
+                ..status
+            })
+        };
+        let tightest = remap(taken.and_then(|taken| taken.tightest()));
+        if !has_windows && request.credits.is_none() && request.one_time.is_none() {
             return Ok(MeterDecision::Allowed {
                 tightest,
                 credits_remaining: None,
@@ -450,19 +635,28 @@ impl Meter for SqlMeter {
         let give_back = || {
             let mut table = self.lock();
             if let Some(taken) = &taken {
-                table.give_back(request.charges, taken);
+                table.give_back(&rates, taken);
             }
-            table.peek(request.charges, request.now)
+            remap(table.peek(&rates, request.now))
         };
         let decision = match outcome {
-            Ok(Ledger::Allowed { credits_remaining }) => MeterDecision::Allowed {
-                tightest,
+            Ok(Ledger::Allowed {
+                credits_remaining,
+                windows,
+            }) => MeterDecision::Allowed {
+                tightest: tighter(tightest, windows),
                 credits_remaining,
             },
-            Ok(Ledger::InsufficientCredits { remaining }) => MeterDecision::InsufficientCredits {
-                remaining,
-                tightest: give_back(),
-            },
+            Ok(Ledger::Limited { charge, status }) => {
+                give_back();
+                MeterDecision::Limited { charge, status }
+            }
+            Ok(Ledger::InsufficientCredits { remaining, windows }) => {
+                MeterDecision::InsufficientCredits {
+                    remaining,
+                    tightest: tighter(give_back(), windows),
+                }
+            }
             Ok(Ledger::AlreadyUsed) => {
                 give_back();
                 MeterDecision::AlreadyUsed
@@ -477,6 +671,12 @@ impl Meter for SqlMeter {
             && let Err(err) = self.purge_expired(request.now).await
         {
             tracing::warn!(error = %err, "could not purge expired one-time tokens");
+        }
+        if sweep
+            && has_windows
+            && let Err(err) = self.purge_ended_windows(request.now).await
+        {
+            tracing::warn!(error = %err, "could not purge ended quota windows");
         }
         Ok(decision)
     }

@@ -588,7 +588,7 @@ async fn pg_schema_is_whole(store: &SqlStore) {
             .await
             .unwrap();
     // 3: the OAuth tables (keygate-oauth's store, feature `oauth`); 4: accounts and refills.
-    assert_eq!(versions, vec![1, 2, 3, 4]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = current_schema() ORDER BY table_name",
@@ -607,7 +607,8 @@ async fn pg_schema_is_whole(store: &SqlStore) {
             "kg_oauth_grants",
             "kg_oauth_tokens",
             "kg_settings",
-            "kg_used_tokens"
+            "kg_used_tokens",
+            "kg_windows"
         ]
     );
 }
@@ -647,8 +648,8 @@ async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
             .await
             .unwrap();
         // Postgres has a second migration (listing indexes in its "C" collation); SQLite
-        // compares text bytewise already. 3: the OAuth tables; 4: accounts and refills.
-        assert_eq!(versions, vec![1, 3, 4]);
+        // compares text bytewise already. 3: the OAuth tables; 4: accounts and refills; 5: windows.
+        assert_eq!(versions, vec![1, 3, 4, 5]);
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kg_%' ORDER BY name",
         )
@@ -666,7 +667,8 @@ async fn sqlite_migrations_applied_twice_or_at_once_leave_one_schema() {
                 "kg_oauth_grants",
                 "kg_oauth_tokens",
                 "kg_settings",
-                "kg_used_tokens"
+                "kg_used_tokens",
+                "kg_windows"
             ]
         );
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")

@@ -26,6 +26,23 @@ keygate_core::meter_suite!(postgres, async {
     ))
 });
 
+// The shared-meter suite: two instances (each its own store, pool and in-process rate
+// table) on one database share every quota.
+keygate_core::shared_meter_suite!(sqlite_pair, async {
+    let db = common::sqlite().await;
+    let url = format!("sqlite://{}", db.dir.path().join("keygate.db").display());
+    let other = keygate_sqlx::SqlStore::connect(&url).await.unwrap();
+    let a = keygate_core::testing::meter::Guarded::new(db.store.meter(), db);
+    (a, other.meter())
+});
+keygate_core::shared_meter_suite!(postgres_pair, async {
+    let schema = common::PgSchema::new(module_path!()).await?;
+    let one = schema.store().await;
+    let two = schema.store().await;
+    let a = keygate_core::testing::meter::Guarded::new(one.meter(), schema);
+    Some((a, two.meter()))
+});
+
 // The meter model: random sequences of requests, settlements, top-ups and clock moves
 // against a model of the meter, on one database per run (each sequence has ids of its
 // own).

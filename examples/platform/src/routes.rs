@@ -2,6 +2,8 @@
 //! which handler answers. Each adapter turns this one table into its framework's routes,
 //! so the three binaries cannot drift apart.
 
+use keygate_core::access::{Quota, QuotaSubject};
+use keygate_core::meter::WindowLimit;
 use keygate_core::{Access, AuthMethod, Methods};
 
 /// Where the admin routes are mounted (one nested router or scope, `Access::admin()`).
@@ -94,6 +96,8 @@ pub enum Endpoint {
     ReadCatalogue,
     /// `POST /api/detect`: one credit.
     Detect,
+    /// `POST /detect`: the web app's route, a user JWT only, 5 per user per UTC day.
+    UserDetect,
     /// `POST /api/detector/upload`: free.
     Upload,
     /// `GET /v1/users/me`.
@@ -190,6 +194,22 @@ fn scoped(scope: &str) -> Access {
 /// Issued tokens (and the platform secret, which every route accepts).
 fn tokens() -> Methods {
     Methods::from([AuthMethod::Token])
+}
+
+/// Free detections per user per UTC day on `POST /detect`.
+pub const FREE_DETECTIONS_PER_DAY: u32 = 5;
+
+/// `POST /detect`: user JWTs only, [`FREE_DETECTIONS_PER_DAY`] per user per UTC day.
+fn user_detect() -> Access {
+    let quota = match WindowLimit::per_day(FREE_DETECTIONS_PER_DAY) {
+        Ok(limit) => Quota::new(limit, QuotaSubject::User),
+        // A constant count of at least 1; a 0 would fail the test suite.
+        Err(error) => unreachable!("the free allowance is invalid: {error}"),
+    };
+    Access::authenticated()
+        .accept(Methods::from([AuthMethod::Jwt]))
+        .quota(quota)
+        .named("detect.user")
 }
 
 /// API keys.
@@ -321,6 +341,14 @@ pub fn routes() -> Vec<Route> {
                     .accept(api_keys_and_client_tokens())
                     .cost(1),
             ),
+        ),
+        // The web app's free allowance: a user JWT only, 5 per user (`<tenant>/<sub>`)
+        // per UTC day, one count for every instance.
+        route(
+            Method::POST,
+            "/detect",
+            UserDetect,
+            Guard::Required(user_detect()),
         ),
         route(
             Method::POST,
@@ -694,6 +722,6 @@ mod tests {
         for route in routes() {
             assert!(seen.insert((route.method.clone(), route.full_path(false))));
         }
-        assert_eq!(seen.len(), 18 + 19 + TOKEN_RESOURCES.len());
+        assert_eq!(seen.len(), 18 + 20 + TOKEN_RESOURCES.len());
     }
 }

@@ -205,6 +205,8 @@ macro_rules! platform_suite {
             gateway_refuses_bad_user_jwts,
             user_jwts_and_issued_tokens_do_not_mix,
             orgs_create_takes_any_user,
+            detect_quota_per_user_per_day,
+            detect_takes_user_jwts_only,
             publishable_key_with_user_jwt,
             publishable_key_alone_is_not_enough,
             impersonation_by_keys,

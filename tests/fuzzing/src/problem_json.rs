@@ -68,6 +68,7 @@ pub fn problem_json(data: &[u8]) {
         },
         19 => AuthError::QuotaExceeded {
             retry_after_secs: a,
+            limit: (a % 2 == 0).then(|| u32::try_from(b).unwrap_or(u32::MAX)),
         },
         20 => AuthError::Misconfigured(Cow::Owned(text.clone().into_owned())),
         21 => AuthError::AuthUnavailable(StoreError::unavailable(

@@ -29,16 +29,34 @@ impl Keygate {
         let debit = key
             .filter(|_| verified.credits || costs)
             .and_then(|key| debit_of(key, access.credit_cost(), now));
-        // The key's rate limit, counted against its lineage.
-        let charge = key.and_then(|key| {
+        // The key's rate limit, counted against its lineage, then the route's quota:
+        // both in the one meter call, all or nothing.
+        let rate = key.and_then(|key| {
             Some(Charge {
                 account: MeterAccount::key_lineage(key.lineage.as_str()),
                 limit: Limit::Rate(key.rate_limit?),
             })
         });
+        let quota = access.quota_limit();
+        let quota_id = quota.and_then(|quota| {
+            quota.account_id(&verified.principal, key.map(|key| key.lineage.as_str()))
+        });
+        let quota_charge = quota.zip(quota_id.as_deref()).map(|(quota, id)| Charge {
+            account: quota.account(id),
+            limit: Limit::Window(quota.limit()),
+        });
+        let both;
+        let charges: &[Charge<'_>] = match (&rate, &quota_charge) {
+            (Some(rate), Some(quota)) => {
+                both = [*rate, *quota];
+                &both
+            }
+            (Some(one), None) | (None, Some(one)) => std::slice::from_ref(one),
+            (None, None) => &[],
+        };
         let request = MeterRequest {
             now,
-            charges: charge.as_slice(),
+            charges,
             credits: debit.as_ref().map(Debit::as_debit),
             one_time: verified
                 .one_time
@@ -49,6 +67,8 @@ impl Keygate {
                     expires_at: *expires_at,
                 }),
         };
+        // Which of the request's charges is the quota (the last, when there is one).
+        let is_quota = |index: usize| quota_charge.is_some() && index + 1 == charges.len();
         let mut grant = Grant::new(verified.principal);
         grant.account = key.map(|key| key.lineage.clone());
         if request.is_empty() {
@@ -65,7 +85,14 @@ impl Keygate {
                 tightest,
                 credits_remaining,
             } => {
-                grant.rate_limit = tightest.map(|tightest| tightest.status);
+                // The meter reports the tightest charge: the quota's headers when it is
+                // the quota, the key's rate limit otherwise.
+                match tightest {
+                    Some(tightest) if is_quota(tightest.charge) => {
+                        grant.quota = Some(tightest.status);
+                    }
+                    tightest => grant.rate_limit = tightest.map(|tightest| tightest.status),
+                }
                 grant.credits_remaining = credits_remaining;
                 // An owner account without a balance is not metered: nothing was taken.
                 grant.debit = debit.filter(|debit| debit.cost > 0 && credits_remaining.is_some());
@@ -73,11 +100,11 @@ impl Keygate {
                 Ok(grant)
             }
             MeterDecision::Limited { charge, status } => {
-                // The engine charges only rate limits so far; a refused quota would be
-                // 429 `quota_exceeded`.
-                if let Some(Limit::Window(_)) = request.charges.get(charge).map(|c| c.limit) {
+                // A refused quota is 429 `quota_exceeded`, until the window resets.
+                if is_quota(charge) {
                     return Err(AuthError::QuotaExceeded {
                         retry_after_secs: status.retry_after,
+                        limit: Some(status.limit),
                     });
                 }
                 // The meter stopped at the limit, before the balance; a key with credits
@@ -104,7 +131,9 @@ impl Keygate {
                 tightest,
             } => Err(AuthError::InsufficientCredits {
                 remaining,
-                rate_limit: tightest.map(|tightest| tightest.status),
+                rate_limit: tightest
+                    .filter(|tightest| !is_quota(tightest.charge))
+                    .map(|tightest| tightest.status),
             }),
             MeterDecision::AlreadyUsed => Err(AuthError::TokenUsed),
         }

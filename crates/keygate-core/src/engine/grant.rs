@@ -1,5 +1,4 @@
 use crate::account::Refill;
-use crate::error::CREDITS_REMAINING;
 use crate::gate::ResponseHeaders;
 use crate::key::KeyId;
 use crate::meter::{CreditAccount, CreditDebit, RateLimitStatus};
@@ -17,6 +16,8 @@ use crate::principal::Principal;
 pub struct Grant {
     pub(crate) principal: Principal,
     pub(crate) rate_limit: Option<RateLimitStatus>,
+    /// The route's quota after this request, when one counted it.
+    pub(crate) quota: Option<RateLimitStatus>,
     pub(crate) credits_remaining: Option<u64>,
     pub(crate) debit: Option<Debit>,
     /// The id of the one-time token this request consumed, until its use is given back.
@@ -67,6 +68,7 @@ impl Grant {
         Self {
             principal,
             rate_limit: None,
+            quota: None,
             credits_remaining: None,
             debit: None,
             one_time: None,
@@ -87,6 +89,12 @@ impl Grant {
     /// The rate limit after this request, when the key has one.
     pub fn rate_limit(&self) -> Option<&RateLimitStatus> {
         self.rate_limit.as_ref()
+    }
+
+    /// The route's quota after this request, when one counted it (see
+    /// [`Access::quota`](crate::Access::quota)).
+    pub fn quota(&self) -> Option<&RateLimitStatus> {
+        self.quota.as_ref()
     }
 
     /// Credits left after this request, when the key has a credit balance (on free
@@ -110,6 +118,7 @@ impl Grant {
     pub fn response_headers(&self) -> ResponseHeaders {
         ResponseHeaders {
             rate_limit: self.rate_limit,
+            quota: self.quota,
             credits_remaining: self.credits_remaining,
         }
     }
@@ -120,15 +129,10 @@ impl Grant {
     }
 
     /// The response headers: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
-    /// `X-RateLimit-Reset` when a rate limit applies, `X-Credits-Remaining` when credits
-    /// do. Names are lower case; values are integers.
+    /// `X-RateLimit-Reset` when a rate limit applies, `X-Quota-Limit` and
+    /// `X-Quota-Remaining` when a quota does, `X-Credits-Remaining` when credits do.
+    /// Names are lower case; values are integers.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, u64)> {
-        let headers = self.response_headers();
-        let rate = headers.rate_limit.map(|status| status.headers());
-        rate.into_iter().flatten().chain(
-            headers
-                .credits_remaining
-                .map(|left| (CREDITS_REMAINING, left)),
-        )
+        self.response_headers().entries()
     }
 }

@@ -94,19 +94,30 @@ impl fmt::Debug for Admission {
 
 /// The headers a settled request adds to its response: `X-RateLimit-Limit`,
 /// `X-RateLimit-Remaining` and `X-RateLimit-Reset` when a rate limit applies,
-/// `X-Credits-Remaining` when credits do. Names are lower case; values are integers.
+/// `X-Quota-Limit` and `X-Quota-Remaining` when a quota does, `X-Credits-Remaining` when
+/// credits do. Names are lower case; values are integers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResponseHeaders {
     pub(crate) rate_limit: Option<RateLimitStatus>,
+    pub(crate) quota: Option<RateLimitStatus>,
     pub(crate) credits_remaining: Option<u64>,
 }
 
 impl ResponseHeaders {
     /// The headers, as names and integer values (for adapters on other header types).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.entries()
+    }
+
+    pub(crate) fn entries(self) -> impl Iterator<Item = (&'static str, u64)> {
         self.rate_limit
-            .iter()
+            .into_iter()
             .flat_map(|status| status.headers())
+            .chain(
+                self.quota
+                    .into_iter()
+                    .flat_map(|status| status.quota_headers()),
+            )
             .chain(self.credits_remaining.map(|left| (CREDITS_REMAINING, left)))
     }
 

@@ -22,6 +22,11 @@ pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
 /// Header carrying the reset time.
 pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
+/// Header carrying a quota's count per period.
+pub const QUOTA_LIMIT: &str = "x-quota-limit";
+/// Header carrying the requests a quota still allows this period.
+pub const QUOTA_REMAINING: &str = "x-quota-remaining";
+
 /// The contract's floor on every `Retry-After`: a refused client waits at least 1 s.
 pub(crate) fn retry_wait(secs: u64) -> u64 {
     secs.max(1)
@@ -41,6 +46,16 @@ impl RateLimitStatus {
             (RATE_LIMIT_LIMIT, u64::from(self.limit)),
             (RATE_LIMIT_REMAINING, u64::from(self.remaining)),
             (RATE_LIMIT_RESET, u64::try_from(self.reset).unwrap_or(0)),
+        ]
+    }
+}
+
+impl RateLimitStatus {
+    /// `X-Quota-Limit` and `X-Quota-Remaining`, for a quota's counter.
+    pub fn quota_headers(&self) -> [(&'static str, u64); 2] {
+        [
+            (QUOTA_LIMIT, u64::from(self.limit)),
+            (QUOTA_REMAINING, u64::from(self.remaining)),
         ]
     }
 }

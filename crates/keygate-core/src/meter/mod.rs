@@ -26,8 +26,8 @@ pub mod window;
 pub use balance::{CreditBalance, CreditSeed, StoredBalance};
 pub(crate) use decision::retry_wait;
 pub use decision::{
-    ChargeStatus, MeterDecision, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
-    RateLimitStatus,
+    ChargeStatus, MeterDecision, QUOTA_LIMIT, QUOTA_REMAINING, RATE_LIMIT_LIMIT,
+    RATE_LIMIT_REMAINING, RATE_LIMIT_RESET, RateLimitStatus,
 };
 pub use memory::MemoryMeter;
 pub use rate_table::{RateTable, SWEEP_EVERY, Taken};

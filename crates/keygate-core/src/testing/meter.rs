@@ -24,6 +24,7 @@ use time::{Duration, OffsetDateTime};
 mod counters;
 pub mod model;
 mod refill;
+pub mod shared;
 
 pub use super::T0;
 pub use super::key_store::Guarded;

@@ -56,7 +56,7 @@ pub(crate) async fn handle(app: &App, endpoint: Endpoint, call: Call<'_>) -> Rep
         IssueClientToken => client_tokens::issue(app, principal, call.body),
         Resource(resource) => resources::resource(resource, "create", principal),
         ReadCatalogue => resources::read_catalogue(call.path, principal),
-        Detect => resources::resource("detect", "create", principal),
+        Detect | UserDetect => resources::resource("detect", "create", principal),
         Upload => resources::resource("upload", "create", principal),
         Me => resources::me(principal),
         Gateway => resources::gateway(call.path, principal),

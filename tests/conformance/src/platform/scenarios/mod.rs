@@ -11,6 +11,7 @@ mod metered;
 mod oauth;
 mod oauth_transport;
 mod proxy;
+mod quotas;
 mod realtime;
 mod running;
 mod self_service;
@@ -28,6 +29,7 @@ pub use metered::*;
 pub use oauth::*;
 pub use oauth_transport::*;
 pub use proxy::*;
+pub use quotas::*;
 pub use realtime::*;
 pub use running::*;
 pub use self_service::*;
@@ -37,7 +39,7 @@ pub use tokens::*;
 pub use users::*;
 
 /// The files holding the scenarios, for the completeness test.
-pub const FILES: [&str; 16] = [
+pub const FILES: [&str; 17] = [
     include_str!("accounts.rs"),
     include_str!("catalogues.rs"),
     include_str!("client_tokens.rs"),
@@ -47,6 +49,7 @@ pub const FILES: [&str; 16] = [
     include_str!("oauth.rs"),
     include_str!("oauth_transport.rs"),
     include_str!("proxy.rs"),
+    include_str!("quotas.rs"),
     include_str!("realtime.rs"),
     include_str!("running.rs"),
     include_str!("self_service.rs"),
