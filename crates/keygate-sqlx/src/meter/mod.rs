@@ -17,8 +17,14 @@ use time::OffsetDateTime;
 
 use crate::backend::{Pool, on_pool};
 use crate::error::store_error;
-use crate::row::{micros, refill_amount, refill_from};
+use crate::row::{micros, refill_amount};
 use crate::store::{SqlStore, db_of};
+
+mod balance;
+mod statements;
+
+use self::balance::{Boundaries, balance_of, secs_to_micros, seed_refill, to_i64, to_u64};
+use self::statements::*;
 
 /// Used one-time tokens are kept this long past their expiry. Token verification has no
 /// leeway on expiry (a token is refused from `expires_at` on, by the verifying instance's
@@ -28,107 +34,6 @@ use crate::store::{SqlStore, db_of};
 /// accept the token once more after the purge: keep instance clocks in sync (NTP).
 const USED_TOKEN_MARGIN_MICROS: i64 = 120_000_000;
 const MAX_BALANCE: i64 = i64::MAX;
-
-// The balance of the row as it stands at `$now`: a refill that is due sets it back to the
-// refill's amount. `{now}` is replaced with the statement's parameter for the time.
-macro_rules! effective {
-    ($now:literal) => {
-        concat!(
-            "CASE WHEN kg_credits.refill_amount IS NOT NULL AND kg_credits.refill_at <= ",
-            $now,
-            " THEN kg_credits.refill_amount ELSE kg_credits.balance END"
-        )
-    };
-}
-// The row's next refill boundary once a due refill is applied: `$day` or `$month`, the
-// first boundary of each interval after now.
-macro_rules! next_refill_at {
-    ($now:literal, $day:literal, $month:literal) => {
-        concat!(
-            "CASE WHEN kg_credits.refill_amount IS NOT NULL AND kg_credits.refill_at <= ",
-            $now,
-            " THEN (CASE kg_credits.refill_interval WHEN 'daily' THEN ",
-            $day,
-            " ELSE ",
-            $month,
-            " END) ELSE kg_credits.refill_at END"
-        )
-    };
-}
-
-// Takes `$3` credits from account `$1`, a due refill applied first (`$8` now, `$9`/`$10`
-// the next daily/monthly boundary); a new row (only where `$7`: a key lineage) is seeded
-// with `$2` and the refill rule `$4`/`$5`/`$6`. Returns the new balance, or no row when
-// the balance is short (or an owner account has none). One statement: the refill, the
-// conditional update and the seed are one atomic step on both backends, so a refill
-// applies once however many requests cross the boundary together. The insert is
-// attempted whenever the row exists (rows are never deleted), so a balance topped up
-// above the allowance can pay a cost above the allowance; the proposed row is never
-// negative, so the balance check constraint holds for it too.
-const DEBIT: &str = concat!(
-    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
-     SELECT $1, CASE WHEN $2 >= $3 THEN $2 - $3 ELSE 0 END, $4, $5, $6 \
-     WHERE ($7 AND $2 >= $3) OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
-     ON CONFLICT (account) DO UPDATE SET balance = ",
-    effective!("$8"),
-    " - $3, refill_at = ",
-    next_refill_at!("$8", "$9", "$10"),
-    " WHERE ",
-    effective!("$8"),
-    " >= $3 RETURNING balance"
-);
-// The balance of `$1` at `$2` (a due refill counted) and its refill rule.
-const BALANCE: &str = "SELECT CASE WHEN refill_amount IS NOT NULL AND refill_at <= $2 \
-     THEN refill_amount ELSE balance END, refill_amount, refill_interval \
-     FROM kg_credits WHERE account = $1";
-// Adds `$3` to account `$1`, a due refill applied first (`$8` now, `$9`/`$10` the next
-// boundaries), saturating at `$4`; a new row (only where `$11`) is seeded with `$2` and
-// the refill rule `$5`/`$6`/`$7`.
-const CREDIT: &str = concat!(
-    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
-     SELECT $1, $2, $5, $6, $7 \
-     WHERE $11 OR EXISTS (SELECT 1 FROM kg_credits WHERE account = $1) \
-     ON CONFLICT (account) DO UPDATE SET balance = CASE WHEN ",
-    effective!("$8"),
-    " > $4 - $3 THEN $4 ELSE ",
-    effective!("$8"),
-    " + $3 END, refill_at = ",
-    next_refill_at!("$8", "$9", "$10"),
-    " RETURNING balance"
-);
-// Sets the refill rule of `$1` to `$2` every `$3`, next at `$4`, a due refill of the old
-// rule applied first (`$5` now); a new row starts at `$2`.
-const SET_REFILL: &str = concat!(
-    "INSERT INTO kg_credits (account, balance, refill_amount, refill_interval, refill_at) \
-     VALUES ($1, $2, $2, $3, $4) \
-     ON CONFLICT (account) DO UPDATE SET balance = ",
-    effective!("$5"),
-    ", refill_amount = $2, refill_interval = $3, refill_at = $4 RETURNING balance"
-);
-// Clears the refill rule of `$1`, a due refill applied first (`$2` now).
-const CLEAR_REFILL: &str = concat!(
-    "UPDATE kg_credits SET balance = ",
-    effective!("$2"),
-    ", refill_amount = NULL, refill_interval = NULL, refill_at = NULL \
-     WHERE account = $1 RETURNING balance"
-);
-// Records a one-time token's use; no row changes when it was used before.
-const USE_TOKEN: &str = "INSERT INTO kg_used_tokens (token_id, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (token_id) DO NOTHING";
-// Gives a one-time token's use back (the request that took it was refused after all).
-const RELEASE_TOKEN: &str = "DELETE FROM kg_used_tokens WHERE token_id = $1";
-const PURGE_TOKENS: &str = "DELETE FROM kg_used_tokens WHERE expires_at < $1";
-// Takes one from the fixed window `$1` (period ending `$2`, Unix seconds) of `$3` per
-// period at `$4` (Unix seconds): a row whose period has ended starts again from one.
-// Returns the count and period end after the take, or no row when the window is used up.
-// One statement: concurrent requests on any number of instances never exceed the count.
-const TAKE_WINDOW: &str = "INSERT INTO kg_windows (counter, period_end, used) VALUES ($1, $2, 1) \
-     ON CONFLICT (counter) DO UPDATE SET \
-     used = CASE WHEN kg_windows.period_end <= $4 THEN 1 ELSE kg_windows.used + 1 END, \
-     period_end = CASE WHEN kg_windows.period_end <= $4 THEN $2 ELSE kg_windows.period_end END \
-     WHERE kg_windows.period_end <= $4 OR kg_windows.used < $3 \
-     RETURNING used, period_end";
-const PURGE_WINDOWS: &str = "DELETE FROM kg_windows WHERE period_end <= $1";
 
 /// Counters for a SQL deployment: credit balances, quotas and the one-time-token ledger in
 /// the database, shared by every instance; rate limits in this process.
@@ -276,71 +181,6 @@ fn windows_tightest(
             }),
         )
     })
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value.min(MAX_CREDITS)).unwrap_or(MAX_BALANCE)
-}
-
-/// The times a statement applies refills with: now, and the first daily and monthly
-/// boundaries after it (Unix microseconds).
-#[derive(Clone, Copy)]
-struct Boundaries {
-    now: i64,
-    day: i64,
-    month: i64,
-}
-
-fn secs_to_micros(secs: i64) -> i64 {
-    secs.saturating_mul(1_000_000)
-}
-
-impl Boundaries {
-    fn at(now: OffsetDateTime) -> Self {
-        Self {
-            now: micros(now),
-            day: secs_to_micros(period_end(Period::Day, now)),
-            month: secs_to_micros(period_end(Period::Month, now)),
-        }
-    }
-
-    /// A time at which no refill is due: for refunds, which belong to the period of the
-    /// debit they give back.
-    fn never() -> Self {
-        Self {
-            now: i64::MIN,
-            day: i64::MAX,
-            month: i64::MAX,
-        }
-    }
-}
-
-/// A new row's refill columns: amount, interval, next boundary after `now` (`None` for a
-/// refund's seed: due at once, since the settlement has no time of its own).
-fn seed_refill(
-    refill: Option<Refill>,
-    now: Option<OffsetDateTime>,
-) -> (Option<i64>, Option<&'static str>, Option<i64>) {
-    match refill {
-        None => (None, None, None),
-        Some(refill) => (
-            Some(refill_amount(&refill)),
-            Some(refill.interval().as_str()),
-            Some(now.map_or(0, |now| secs_to_micros(refill.next_boundary(now)))),
-        ),
-    }
-}
-
-/// A balance row as [`BALANCE`] reads it.
-fn balance_of(row: (i64, Option<i64>, Option<String>)) -> Result<CreditBalance, StoreError> {
-    Ok(CreditBalance {
-        credits: to_u64(row.0)?,
-        refill: refill_from(row.1, row.2.as_deref())?,
-    })
-}
-
-fn to_u64(balance: i64) -> Result<u64, StoreError> {
-    u64::try_from(balance).map_err(|_| StoreError::corrupt("a stored credit balance is negative"))
 }
 
 impl SqlMeter {
